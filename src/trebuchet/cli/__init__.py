@@ -1,0 +1,1 @@
+"""The ``trebuchet`` command line: a thin shell over the server library."""

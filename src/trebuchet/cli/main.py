@@ -1,0 +1,179 @@
+"""``trebuchet serve | users create | numbers add | migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from trebuchet.server.config import Settings, load_settings
+from trebuchet.server.domain.phone import is_e164
+from trebuchet.server.store import Conflict, NewUser, Store
+from trebuchet.server.store.database import migrate
+
+T = TypeVar("T")
+DEMO_NUMBERS = ("+15550100001", "+15550100002")
+
+db_option = click.option("--db", help="sqlite:///path or postgresql://... (env TREBUCHET_DB)")
+config_option = click.option(
+    "--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="TOML settings file"
+)
+
+
+def _settings(config_file: str | None, **flags: Any) -> Settings:
+    try:
+        return load_settings(flags, config_file=config_file)
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = Store(settings.db)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _check_numbers(numbers: tuple[str, ...]) -> None:
+    for number in numbers:
+        if not is_e164(number):
+            raise click.BadParameter(f"{number!r} is not an E.164 number such as +15550001111")
+
+
+def _user_json(created: NewUser) -> dict[str, Any]:
+    return {
+        "userId": created.user.id,
+        "apiToken": created.user.api_token,
+        "apiSecret": created.api_secret,
+        "numbers": created.numbers,
+    }
+
+
+def _demo_banner(created: NewUser, endpoint: str) -> str:
+    first, second = created.numbers
+    return f"""
+Created a demo user (shown once; the secret is stored hashed):
+  userId    {created.user.id}
+  apiToken  {created.user.api_token}
+  apiSecret {created.api_secret}
+  numbers   {first} {second}
+
+Try it with the SDK:
+
+import trebuchet
+api = trebuchet.Client("{created.user.id}", "{created.user.api_token}", "{created.api_secret}",
+                       api_endpoint="{endpoint}")
+message_id = api.send_message(from_="{first}", to="{second}", text="Hello from Trebuchet")
+print(api.get_message(message_id))
+"""
+
+
+@click.group()
+@click.version_option(package_name="trebuchet")
+def main() -> None:
+    """Trebuchet: a self-hosted SMS/MMS platform speaking the Catapult v1 Messages API."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (default 127.0.0.1)")
+@click.option("--port", type=int, help="Port to listen on (default 8080)")
+@db_option
+@config_option
+def serve(host: str | None, port: int | None, db: str | None, config_file: str | None) -> None:
+    """Run the API server (migrating the store first)."""
+    import uvicorn
+
+    from trebuchet.server.api.app import create_app
+
+    settings = _settings(config_file, host=host, port=port, db=db)
+
+    async def prepare(store: Store) -> NewUser | None:
+        if settings.demo_user and await store.count_users() == 0:
+            return await store.create_user(DEMO_NUMBERS)
+        return None
+
+    created = _with_store(settings, prepare)
+    if created is not None:
+        endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
+        click.echo(_demo_banner(created, endpoint))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@main.command("migrate")
+@db_option
+@config_option
+def migrate_command(db: str | None, config_file: str | None) -> None:
+    """Create or upgrade the schema, then exit."""
+    settings = _settings(config_file, db=db)
+    asyncio.run(migrate(settings.db))
+    click.echo("schema is up to date")
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@db_option
+@config_option
+@click.option("--number", "numbers", multiple=True, help="E.164 number to allocate (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="Print the credentials as JSON")
+def users_create(
+    db: str | None, config_file: str | None, numbers: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a user; prints its credentials once (the secret is stored hashed)."""
+    _check_numbers(numbers)
+    settings = _settings(config_file, db=db)
+    try:
+        created = _with_store(settings, lambda store: store.create_user(numbers))
+    except Conflict as exc:
+        raise click.ClickException(str(exc)) from exc
+    data = _user_json(created)
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {' '.join(value) if isinstance(value, list) else value}")
+
+
+@main.group()
+def numbers() -> None:
+    """Manage phone numbers."""
+
+
+@numbers.command("add")
+@db_option
+@config_option
+@click.option("--user", "user_id", required=True, help="Owner's user id (u-...)")
+@click.argument("number")
+def numbers_add(db: str | None, config_file: str | None, user_id: str, number: str) -> None:
+    """Allocate NUMBER (E.164) to a user."""
+    _check_numbers((number,))
+    settings = _settings(config_file, db=db)
+
+    async def add(store: Store) -> str:
+        if await store.user(user_id) is None:
+            raise click.ClickException(f"no user {user_id}")
+        row = await store.add_number(user_id, {"number": number})
+        return str(row["id"])
+
+    try:
+        number_id = _with_store(settings, add)
+    except Conflict as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"id": number_id, "number": number, "userId": user_id}))

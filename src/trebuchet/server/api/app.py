@@ -1,0 +1,68 @@
+"""The ASGI application, assembled from explicit lists of routes and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trebuchet.server.api import applications, messages, phone_numbers, user_errors
+from trebuchet.server.api.context import Services
+from trebuchet.server.api.handlers import exception_handlers
+from trebuchet.server.api.openapi import openapi_document
+from trebuchet.server.api.responses import json_response
+from trebuchet.server.config import Settings
+from trebuchet.server.domain.ids import new_secret
+from trebuchet.server.store import Store
+
+CURSOR_SECRET_KEY = "cursor_secret"
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+ROUTES = [
+    *messages.routes,
+    *phone_numbers.routes,
+    *applications.routes,
+    *user_errors.routes,
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/health", health, methods=["GET"]),
+]
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """Build the app; it opens (and migrates) its own store unless one is handed in."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = store is None
+        active = store or Store(
+            settings.db,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        if owned:
+            await active.open()
+        try:
+            secret = await active.setting(CURSOR_SECRET_KEY, new_secret)
+            app.state.services = Services.create(settings, active, secret)
+            yield
+        finally:
+            if owned:
+                await active.close()
+
+    return Starlette(
+        routes=ROUTES,
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

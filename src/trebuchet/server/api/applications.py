@@ -1,0 +1,138 @@
+"""``/applications`` (spec §6.2): where a number's inbound messages are delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from trebuchet.server.api import validation as v
+from trebuchet.server.api.body import decode_json, read_body
+from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.resources import camel_row, id_page_link, page_size, present
+from trebuchet.server.api.responses import empty_response, json_response
+from trebuchet.server.domain import errors
+
+RESOURCE = "application"
+PROPERTIES = {
+    "id": "id",
+    "name": "name",
+    "incomingCallUrl": "incoming_call_url",
+    "incomingCallUrlCallbackTimeout": "incoming_call_url_callback_timeout",
+    "incomingCallFallbackUrl": "incoming_call_fallback_url",
+    "incomingMessageUrl": "incoming_message_url",
+    "incomingMessageUrlCallbackTimeout": "incoming_message_url_callback_timeout",
+    "incomingMessageFallbackUrl": "incoming_message_fallback_url",
+    "callbackHttpMethod": "callback_http_method",
+    "autoAnswer": "auto_answer",
+}
+_WRITABLE = {prop: column for prop, column in PROPERTIES.items() if prop != "id"}
+_URLS = ("incomingCallUrl", "incomingCallFallbackUrl", "incomingMessageUrl", "incomingMessageFallbackUrl")
+_TIMEOUTS = ("incomingCallUrlCallbackTimeout", "incomingMessageUrlCallbackTimeout")
+
+
+class ApplicationIn(msgspec.Struct):
+    name: str | None = None
+    incomingCallUrl: str | None = None  # noqa: N815 - wire names
+    incomingCallUrlCallbackTimeout: int | str | None = None  # noqa: N815
+    incomingCallFallbackUrl: str | None = None  # noqa: N815
+    incomingMessageUrl: str | None = None  # noqa: N815
+    incomingMessageUrlCallbackTimeout: int | str | None = None  # noqa: N815
+    incomingMessageFallbackUrl: str | None = None  # noqa: N815
+    callbackHttpMethod: str | None = None  # noqa: N815
+    autoAnswer: bool | None = None  # noqa: N815
+
+
+def application_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    body = camel_row(row, PROPERTIES)
+    if "incomingMessageUrl" in body:
+        body["incomingSmsUrl"] = body["incomingMessageUrl"]  # read-only mirror (open point 28)
+    return body
+
+
+def _changes(body: ApplicationIn) -> dict[str, Any]:
+    """Validate what was sent; ``null`` and absent both mean "leave unchanged"."""
+    for prop in _URLS:
+        value = getattr(body, prop)
+        if value is not None and not v.is_http_url(value):
+            raise errors.invalid_callback_url(prop, value)
+    for prop in _TIMEOUTS:
+        setattr(body, prop, v.timeout_ms(RESOURCE, prop, getattr(body, prop)))
+    v.callback_method(RESOURCE, body.callbackHttpMethod)
+    if body.name is not None:
+        v.required_text(RESOURCE, "name", body.name)
+    return present(body, {prop: column for prop, column in _WRITABLE.items()})
+
+
+def _check_callbacks(merged: Mapping[str, Any]) -> None:
+    if not merged.get("incoming_message_url") and not merged.get("incoming_call_url"):
+        raise errors.ApiError(
+            "bad-request", "validation-error", "Your application must have a least one callback URL."
+        )
+    if merged.get("incoming_message_fallback_url") and not merged.get("incoming_message_url"):
+        raise errors.ApiError(
+            "bad-request",
+            "validation-error",
+            "Your application must have a sms callback URL in order to have a fallback URL.",
+        )
+
+
+async def _body(ctx: Ctx) -> ApplicationIn:
+    raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
+    return decode_json(raw, ApplicationIn, RESOURCE)
+
+
+async def create_application(ctx: Ctx) -> Response:
+    body = await _body(ctx)
+    v.required_text(RESOURCE, "name", body.name)
+    values = _changes(body)
+    _check_callbacks(values)
+    row = await ctx.store.add_application(
+        ctx.user.id, {column: values.get(column) for column in _WRITABLE.values()}
+    )
+    return empty_response(201, {"Location": ctx.user_url(f"/applications/{row['id']}")})
+
+
+async def list_applications(ctx: Ctx) -> Response:
+    size = page_size(ctx)
+    after = ctx.request.query_params.get("sortKeyGT")
+    rows = await ctx.store.list_applications(ctx.user.id, after, size + 1)
+    headers = id_page_link(ctx, "/applications", rows, size, ())
+    return json_response([application_json(row) for row in rows[:size]], headers=headers)
+
+
+async def _lookup(ctx: Ctx) -> Mapping[str, Any]:
+    app_id = ctx.request.path_params["application_id"]
+    row = await ctx.store.get_application(ctx.user.id, app_id)
+    if row is None:
+        raise errors.not_found("application", app_id)
+    return row
+
+
+async def get_application(ctx: Ctx) -> Response:
+    return json_response(application_json(await _lookup(ctx)))
+
+
+async def update_application(ctx: Ctx) -> Response:
+    row = await _lookup(ctx)
+    changes = _changes(await _body(ctx))
+    _check_callbacks({**row, **changes})
+    await ctx.store.update_application(ctx.user.id, row["id"], changes)
+    return empty_response(200)
+
+
+async def delete_application(ctx: Ctx) -> Response:
+    row = await _lookup(ctx)
+    await ctx.store.delete_application(ctx.user.id, row["id"])
+    return empty_response(200)
+
+
+routes = [
+    user_route("/applications", create_application, ["POST"]),
+    user_route("/applications", list_applications, ["GET"]),
+    user_route("/applications/{application_id}", get_application, ["GET"]),
+    user_route("/applications/{application_id}", update_application, ["POST"]),
+    user_route("/applications/{application_id}", delete_application, ["DELETE"]),
+]

@@ -1,0 +1,74 @@
+"""Reading request bodies with a size limit, and decoding JSON into typed structs.
+
+Type errors from msgspec are translated into the spec's ``validation-error`` body with
+the offending property named, so a client learns exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from trebuchet.server.domain import errors
+
+T = TypeVar("T")
+
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "float": "a number",
+}
+_EXPECTED = re.compile(r"Expected `(?P<expected>[^`]*)`, got `(?P<got>[^`]*)`")
+_PATH = re.compile(r" - at `\$(?:\[\d+\])?\.(?P<prop>[A-Za-z_]+)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise errors.body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe(expected: str) -> str:
+    words = [_TYPE_WORDS.get(part.strip(), part.strip()) for part in expected.split("|")]
+    words = [word for word in words if word != "null"]
+    return " or ".join(words)
+
+
+def translate(exc: msgspec.ValidationError, resource: str) -> errors.ApiError:
+    text = str(exc)
+    path = _PATH.search(text)
+    expected = _EXPECTED.search(text)
+    if path is None:
+        if expected is not None:
+            return errors.invalid_body(f"The request body must be {_describe(expected['expected'])}")
+        return errors.invalid_body(f"The request body is invalid: {text}")
+    prop = path["prop"]
+    if expected is not None:
+        why = f"must be {_describe(expected['expected'])}, not {expected['got']}"
+        return errors.invalid_property(resource, prop, why)
+    return errors.invalid_property(resource, prop, f"is invalid: {text.split(' - at ')[0]}")
+
+
+def decode_json(raw: bytes | msgspec.Raw, kind: type[T], resource: str) -> T:
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise translate(exc, resource) from None
+    except msgspec.DecodeError as exc:
+        raise errors.ApiError(
+            "bad-request", "invalid-json", f"The request body is not valid JSON: {exc}"
+        ) from None

@@ -1,0 +1,51 @@
+"""Exception handlers: every error leaves as the spec's JSON error body."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from trebuchet.server.api.responses import json_response
+from trebuchet.server.domain import errors
+
+log = logging.getLogger("trebuchet.api")
+
+
+def _render(request: Request, exc: errors.ApiError) -> Response:
+    details = [
+        *exc.details,
+        errors.Detail("requestMethod", request.method),
+        errors.Detail("requestPath", request.url.path.removeprefix("/v1").lstrip("/")),
+    ]
+    body = errors.ApiError(exc.category, exc.code, exc.message, details).body()
+    return json_response(body, exc.status, exc.headers)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.ApiError)
+    return _render(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error = errors.method_not_allowed(request.method)
+        return _render(request, error)
+    if exc.status_code == 404:
+        return _render(request, errors.resource_not_found())
+    return _render(request, errors.ApiError("bad-request", "bad-request", str(exc.detail)))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _render(request, errors.internal_error())
+
+
+exception_handlers = {
+    errors.ApiError: api_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}

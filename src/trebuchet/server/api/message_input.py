@@ -1,0 +1,100 @@
+"""Turning a send request (one object or one element of a bulk array) into a row.
+
+``null`` is the same as absent everywhere; unknown properties are ignored (spec open
+point 16).  Ownership of ``from`` is checked by the caller, which can cache it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from trebuchet.server.api import validation as v
+from trebuchet.server.domain import errors
+from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.domain.segments import segment_count, utf16_length
+
+RESOURCE = "message"
+MAX_TEXT = 2048
+MAX_TAG = 1024
+MAX_MEDIA_ITEMS = 10
+RECEIPT_VALUES = ("none", "all", "error")
+
+
+class MessageIn(msgspec.Struct, rename={"from_": "from"}):
+    from_: str | None = None
+    to: str | None = None
+    text: str | None = None
+    media: str | list[str] | None = None
+    receiptRequested: str | None = None  # noqa: N815 - wire names
+    callbackUrl: str | None = None  # noqa: N815
+    callbackHttpMethod: str | None = None  # noqa: N815
+    callbackTimeout: int | str | None = None  # noqa: N815
+    fallbackUrl: str | None = None  # noqa: N815
+    tag: str | None = None
+    skipMMSCarrierValidation: bool | None = None  # noqa: N815
+
+
+def _media(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if len(items) > MAX_MEDIA_ITEMS:
+        raise errors.invalid_property(
+            RESOURCE, "media", f"exceeds the limit of {MAX_MEDIA_ITEMS} items"
+        )
+    for url in items:
+        if not v.is_http_url(url):
+            raise errors.media_invalid_url(url)
+    return items
+
+
+def _text(value: str | None, has_media: bool) -> str:
+    if value is None:
+        if has_media:
+            return ""
+        raise errors.missing_property(RESOURCE, "text")
+    if len(value) > MAX_TEXT and utf16_length(value) > MAX_TEXT:
+        raise errors.text_too_long()
+    return value
+
+
+def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
+    """Validate ``msg`` and build the row to store; raises :class:`ApiError`."""
+    from_number = v.phone_number(RESOURCE, "from", msg.from_)
+    to_number = v.phone_number(RESOURCE, "to", msg.to, short_code=True)
+    media = _media(msg.media)
+    text = _text(msg.text, bool(media))
+    receipt = v.one_of(RESOURCE, "receiptRequested", msg.receiptRequested, RECEIPT_VALUES)
+    if media and receipt in ("all", "error"):
+        raise errors.invalid_property(
+            RESOURCE, "receiptRequested", "cannot be combined with media: MMS has no receipts"
+        )
+    if msg.tag is not None and len(msg.tag) > MAX_TAG:
+        raise errors.invalid_property(RESOURCE, "tag", f"exceeds the limit of {MAX_TAG}")
+    wants_receipts = receipt in ("all", "error")
+    return {
+        "id": new_message_id(),
+        "user_id": user_id,
+        "from_number": from_number,
+        "to_number": to_number,
+        "direction": "out",
+        "text": text,
+        "media": msgspec.json.encode(media).decode() if media else None,
+        "state": "queued",
+        "time_us": now_us,
+        "segment_count": segment_count(text, is_mms=bool(media)),
+        "callback_url": v.callback_url("callbackUrl", msg.callbackUrl),
+        "callback_http_method": v.callback_method(RESOURCE, msg.callbackHttpMethod),
+        "callback_timeout": v.timeout_ms(RESOURCE, "callbackTimeout", msg.callbackTimeout),
+        "fallback_url": v.callback_url("fallbackUrl", msg.fallbackUrl),
+        "tag": msg.tag,
+        "receipt_requested": receipt,
+        "delivery_state": "waiting" if wants_receipts else None,
+        "delivery_code": None,
+        "delivery_description": None,
+        "skip_mms_carrier_validation": bool(msg.skipMMSCarrierValidation),
+        "application_id": None,
+        "due_us": now_us,
+    }

@@ -1,0 +1,241 @@
+"""``/messages``: send one or many, list with filters and keyset paging, get, redact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from trebuchet.server.api import validation as v
+from trebuchet.server.api.body import decode_json, read_body
+from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.message_input import MessageIn, message_row
+from trebuchet.server.api.message_output import message_json
+from trebuchet.server.api.pagination import link_next
+from trebuchet.server.api.responses import (
+    empty_response,
+    json_response,
+    raw_json_response,
+)
+from trebuchet.server.domain import errors
+from trebuchet.server.domain.times import now_us, parse_filter_time
+from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_IDEMPOTENCY_KEY = 255
+DIRECTIONS = ("in", "out")
+STATES = ("received", "queued", "sending", "sent", "error")
+DELIVERY_STATES = ("waiting", "delivered", "not-delivered")
+SORT_ORDERS = ("asc", "desc")
+# Query parameters repeated in every next-page link, in this order.
+FILTER_PARAMS = ("from", "to", "fromDateTime", "toDateTime", "direction", "state", "deliveryState")
+
+
+async def _check_sender(ctx: Ctx, number: str) -> None:
+    if await ctx.services.owns_number(ctx.user.id, number):
+        return
+    if not await ctx.store.has_numbers(ctx.user.id):
+        raise errors.no_allocated_number(ctx.user.id)
+    raise errors.number_access_denied(ctx.user.id, number)
+
+
+async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any]:
+    row = message_row(decode_json(raw, MessageIn, "message"), ctx.user.id, now)
+    await _check_sender(ctx, row["from_number"])
+    return row
+
+
+def _idempotency_key(ctx: Ctx) -> str | None:
+    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise errors.ApiError(
+            "bad-request",
+            "validation-error",
+            f"The Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+        )
+    return key
+
+
+def _replay(stored: StoredResponse) -> Response:
+    headers = {REPLAYED_HEADER: "true"}
+    if stored.location:
+        headers["Location"] = stored.location
+    if stored.body is None:
+        return empty_response(stored.status, headers)
+    return raw_json_response(stored.body.encode(), stored.status, headers)
+
+
+async def send(ctx: Ctx) -> Response:
+    raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
+    first = raw.lstrip()[:1]
+    if first == b"[":
+        return await _send_many(ctx, raw)
+    if first != b"{":
+        decode_json(raw, dict[str, Any], "message")  # names the JSON error precisely
+        raise errors.invalid_body("The request body must be a JSON object or an array of them")
+    row = await _accept(ctx, raw, now_us())
+    location = ctx.user_url(f"/messages/{row['id']}")
+    key = _idempotency_key(ctx)
+    job = InsertJob([row])
+    if key is not None:
+        job = InsertJob([row], key, ctx.user.id, StoredResponse(201, location, None))
+    await ctx.store.insert_messages(job)
+    if job.replayed is not None:
+        return _replay(job.replayed)
+    return empty_response(201, {"Location": location})
+
+
+async def _send_many(ctx: Ctx, raw: bytes) -> Response:
+    items = decode_json(raw, list[msgspec.Raw], "message")
+    limit = ctx.settings.bulk_limit
+    if not items:
+        raise errors.invalid_body("The array of messages must contain at least one message")
+    if len(items) > limit:
+        raise errors.multi_message_limit(len(items), limit)
+    now = now_us()
+    rows: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            row = await _accept(ctx, item, now)
+        except errors.ApiError as exc:
+            results.append({"result": "error", "error": exc.body()})
+        else:
+            rows.append(row)
+            location = ctx.user_url(f"/messages/{row['id']}")
+            results.append({"result": "accepted", "location": location})
+    body = msgspec.json.encode(results)
+    key = _idempotency_key(ctx)
+    job = InsertJob(rows)
+    if key is not None:
+        job = InsertJob(rows, key, ctx.user.id, StoredResponse(202, None, body.decode()))
+    if rows or key is not None:
+        await ctx.store.insert_messages(job)
+    if job.replayed is not None:
+        return _replay(job.replayed)
+    return raw_json_response(body, 202)
+
+
+def _query_value(ctx: Ctx, name: str) -> str | None:
+    value = ctx.request.query_params.get(name)
+    return None if value is None or value == "" else value
+
+
+def _time_filter(ctx: Ctx, name: str, *, upper: bool) -> int | None:
+    value = _query_value(ctx, name)
+    if value is None:
+        return None
+    try:
+        micros = parse_filter_time(value)
+    except ValueError:
+        raise errors.invalid_parameter(
+            name, f"must be a date like 2014-05-25 or 2014-05-25 12:00:00.000, not '{value}'"
+        ) from None
+    # Inclusive at millisecond precision: an upper bound covers its whole millisecond.
+    return micros + 999 if upper else micros
+
+
+def _enum_filter(ctx: Ctx, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _query_value(ctx, name)
+    if value is not None and value not in allowed:
+        raise errors.invalid_parameter(
+            name, f"must be one of the following values: {', '.join(allowed)}"
+        )
+    return value
+
+
+def _number_filter(ctx: Ctx, name: str) -> str | None:
+    value = _query_value(ctx, name)
+    if value is None:
+        return None
+    try:
+        return v.phone_number("message", name, value, short_code=True)
+    except errors.ApiError:
+        raise errors.invalid_parameter(name, f"must be an E.164 number, not '{value}'") from None
+
+
+def page_size(ctx: Ctx) -> int:
+    value = _query_value(ctx, "size")
+    if value is None:
+        return ctx.settings.default_page_size
+    if not value.lstrip("-").isdigit():
+        raise errors.invalid_parameter("size", f"must be an integer, not '{value}'")
+    size = int(value)
+    if size < 1:
+        raise errors.invalid_parameter("size", "must be greater than 0")
+    if size > ctx.settings.max_page_size:
+        raise errors.invalid_parameter("size", f"exceeds the limit of {ctx.settings.max_page_size}")
+    return size
+
+
+async def list_messages(ctx: Ctx) -> Response:
+    where = MessageFilter(
+        from_number=_number_filter(ctx, "from"),
+        to_number=_number_filter(ctx, "to"),
+        from_us=_time_filter(ctx, "fromDateTime", upper=False),
+        to_us=_time_filter(ctx, "toDateTime", upper=True),
+        direction=_enum_filter(ctx, "direction", DIRECTIONS),
+        state=_enum_filter(ctx, "state", STATES),
+        delivery_state=_enum_filter(ctx, "deliveryState", DELIVERY_STATES),
+    )
+    order = _enum_filter(ctx, "sortOrder", SORT_ORDERS) or "asc"
+    descending = order == "desc"
+    size = page_size(ctx)
+    cursor_param, wrong_param = ("sortKeyLT", "sortKeyGT") if descending else ("sortKeyGT", "sortKeyLT")
+    if _query_value(ctx, wrong_param) is not None:
+        raise errors.invalid_parameter(wrong_param, f"cannot be used with sortOrder={order}")
+    scope = f"{ctx.user.id}:{order}"
+    cursor = _query_value(ctx, cursor_param)
+    after = None if cursor is None else ctx.services.cursors.decode(scope, cursor, cursor_param)
+    rows = await ctx.store.list_messages(
+        ctx.user.id, where, descending=descending, after=after, limit=size + 1
+    )
+    headers = {}
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        params = [(name, value) for name in FILTER_PARAMS if (value := _query_value(ctx, name))]
+        params += [
+            ("sortOrder", order),
+            ("size", str(size)),
+            (cursor_param, ctx.services.cursors.encode(scope, last["time_us"], last["id"])),
+        ]
+        headers["Link"] = link_next(ctx.user_url("/messages"), params)
+    return json_response([message_json(row) for row in rows], headers=headers)
+
+
+async def get_message(ctx: Ctx) -> Response:
+    message_id = ctx.request.path_params["message_id"]
+    row = await ctx.store.get_message(ctx.user.id, message_id)
+    if row is None:
+        raise errors.not_found("message", message_id)
+    return json_response(message_json(row))
+
+
+class RedactIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: str | None = None
+
+
+async def redact_message(ctx: Ctx) -> Response:
+    message_id = ctx.request.path_params["message_id"]
+    raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
+    body = decode_json(raw, RedactIn, "message")
+    if body.text != "":
+        raise errors.invalid_property(
+            "message", "text", "must be the empty string: only redaction is supported"
+        )
+    if not await ctx.store.redact_message(ctx.user.id, message_id):
+        raise errors.not_found("message", message_id)
+    return empty_response(200)
+
+
+routes = [
+    user_route("/messages", send, ["POST"]),
+    user_route("/messages", list_messages, ["GET"]),
+    user_route("/messages/{message_id}", get_message, ["GET"]),
+    user_route("/messages/{message_id}", redact_message, ["PATCH"]),
+]

@@ -1,0 +1,153 @@
+"""``/phoneNumbers`` (spec §6.1): the numbers a user may send from and receive on.
+
+On a self-hosted platform "ordering" a number means registering one that the operator
+holds at a carrier; a number belongs to at most one user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from trebuchet.server.api import validation as v
+from trebuchet.server.api.body import decode_json, read_body
+from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.resources import camel_row, id_page_link, page_size, present
+from trebuchet.server.api.responses import empty_response, json_response
+from trebuchet.server.domain import errors
+from trebuchet.server.domain.phone import national_format
+from trebuchet.server.domain.times import format_time
+from trebuchet.server.store import Conflict
+
+RESOURCE = "phoneNumber"
+LIST_FILTERS = {
+    "applicationId": "application_id",
+    "state": "state",
+    "name": "name",
+    "city": "city",
+    "numberState": "number_state",
+}
+PROPERTIES = {
+    "id": "id",
+    "number": "number",
+    "name": "name",
+    "applicationId": "application_id",
+    "fallbackNumber": "fallback_number",
+    "city": "city",
+    "state": "state",
+    "price": "price",
+    "numberState": "number_state",
+}
+
+
+class NumberIn(msgspec.Struct):
+    number: str | None = None
+    name: str | None = None
+    applicationId: str | None = None  # noqa: N815 - wire names
+    fallbackNumber: str | None = None  # noqa: N815
+    city: str | None = None
+    state: str | None = None
+
+
+_COLUMNS = {
+    "name": "name",
+    "applicationId": "application_id",
+    "fallbackNumber": "fallback_number",
+    "city": "city",
+    "state": "state",
+}
+
+
+def number_json(ctx: Ctx, row: Mapping[str, Any]) -> dict[str, Any]:
+    body = camel_row(row, PROPERTIES)
+    body["nationalNumber"] = national_format(row["number"])
+    body["createdTime"] = format_time(row["created_us"])
+    if "applicationId" in body:
+        body["application"] = ctx.user_url(f"/applications/{body['applicationId']}")
+    return body
+
+
+async def _check_application(ctx: Ctx, app_id: str | None) -> None:
+    if app_id and await ctx.store.get_application(ctx.user.id, app_id) is None:
+        raise errors.ApiError(
+            "forbidden",
+            "application-access-denied",
+            f"User '{ctx.user.id}' does not have permission to use application '{app_id}'",
+            (errors.Detail("applicationId", app_id),),
+        )
+
+
+async def _body(ctx: Ctx) -> NumberIn:
+    raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
+    body = decode_json(raw, NumberIn, RESOURCE)
+    v.optional_number(RESOURCE, "fallbackNumber", body.fallbackNumber)
+    await _check_application(ctx, body.applicationId)
+    return body
+
+
+async def create_number(ctx: Ctx) -> Response:
+    body = await _body(ctx)
+    number = v.phone_number(RESOURCE, "number", body.number)
+    values = present(body, _COLUMNS)
+    values["application_id"] = body.applicationId or None
+    try:
+        row = await ctx.store.add_number(ctx.user.id, {"number": number, **values})
+    except Conflict:
+        raise errors.conflict(
+            "number-already-allocated", f"The number '{number}' is already allocated"
+        ) from None
+    return empty_response(201, {"Location": ctx.user_url(f"/phoneNumbers/{row['id']}")})
+
+
+async def list_numbers(ctx: Ctx) -> Response:
+    size = page_size(ctx)
+    filters = {
+        column: value
+        for prop, column in LIST_FILTERS.items()
+        if (value := ctx.request.query_params.get(prop))
+    }
+    after = ctx.request.query_params.get("sortKeyGT")
+    rows = await ctx.store.list_numbers(ctx.user.id, filters, after, size + 1)
+    headers = id_page_link(ctx, "/phoneNumbers", rows, size, tuple(LIST_FILTERS))
+    return json_response([number_json(ctx, r) for r in rows[:size]], headers=headers)
+
+
+async def _lookup(ctx: Ctx) -> Mapping[str, Any]:
+    ident = ctx.request.path_params["number_id"]
+    row = await ctx.store.get_number(ctx.user.id, ident)
+    if row is None:
+        raise errors.not_found("number", ident)
+    return row
+
+
+async def get_number(ctx: Ctx) -> Response:
+    return json_response(number_json(ctx, await _lookup(ctx)))
+
+
+async def update_number(ctx: Ctx) -> Response:
+    row = await _lookup(ctx)
+    body = await _body(ctx)
+    changes = present(body, _COLUMNS)
+    if body.applicationId == "":
+        changes["application_id"] = None  # "" unlinks; null leaves it unchanged
+    await ctx.store.update_number(ctx.user.id, str(row["id"]), changes)
+    return empty_response(200)
+
+
+async def delete_number(ctx: Ctx) -> Response:
+    row = await _lookup(ctx)
+    await ctx.store.delete_number(ctx.user.id, str(row["id"]))
+    ctx.services.ownership.discard((ctx.user.id, row["number"]))
+    return empty_response(200)
+
+
+routes = [
+    user_route("/phoneNumbers", create_number, ["POST"]),
+    user_route("/phoneNumbers", list_numbers, ["GET"]),
+    user_route("/phoneNumbers/{number_id}", get_number, ["GET"]),
+    user_route("/phoneNumbers/{number_id}", update_number, ["POST"]),
+    user_route("/phoneNumbers/{number_id}", delete_number, ["DELETE"]),
+]

@@ -1,0 +1,12 @@
+"""Persistence: one SQL code path over SQLite (default) and PostgreSQL."""
+
+from trebuchet.server.store.records import (
+    InsertJob,
+    MessageFilter,
+    NewUser,
+    StoredResponse,
+    User,
+)
+from trebuchet.server.store.store import Conflict, Store
+
+__all__ = ["Conflict", "InsertJob", "MessageFilter", "NewUser", "Store", "StoredResponse", "User"]

@@ -1,0 +1,93 @@
+"""Connecting to SQLite or PostgreSQL through one SQLAlchemy async engine, and migrating.
+
+``sqlite:///path`` uses aiosqlite in WAL mode; ``postgresql://...`` uses asyncpg.
+Write transactions on SQLite begin ``IMMEDIATE`` so two writers never deadlock on a lock
+upgrade; everything else is plain SQL shared by both backends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant shared by every process migrating the same PostgreSQL database.
+_MIGRATION_LOCK_KEY = 0x7265_6263_6874  # "trebuchet"-ish
+BEGIN_MODE = "begin_mode"
+
+
+def async_url(url: str) -> str:
+    """Map a user-facing database URL onto the async driver that serves it."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is lazy).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(BEGIN_MODE, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
+    driver_url = async_url(url)
+    if driver_url.startswith("sqlite"):
+        database = make_url(driver_url).database
+        if database in (None, "", ":memory:"):
+            raise ValueError("SQLite needs a file path (sqlite:///path/to/trebuchet.db)")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(driver_url, pool_size=pool_size, max_overflow=pool_size)
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    return create_async_engine(driver_url, pool_size=pool_size, max_overflow=pool_size)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several API and worker processes may start at once on one database.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    command.upgrade(_alembic_config(connection), "head")
+
+
+async def migrate(url: str) -> None:
+    """Bring the schema at ``url`` up to the newest revision (idempotent)."""
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, "NORMAL")
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+            async with conn.begin():
+                await conn.run_sync(_upgrade)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,54 @@
+"""Plain records passed between the API and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    api_token: str
+    secret_hash: str
+    callback_secret: str | None
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A created user with its clear-text secret, shown once."""
+
+    user: User
+    api_secret: str
+    numbers: list[str]
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    from_number: str | None = None
+    to_number: str | None = None
+    from_us: int | None = None
+    to_us: int | None = None
+    direction: str | None = None
+    state: str | None = None
+    delivery_state: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first answer to an idempotent request, replayed for the same key."""
+
+    status: int
+    location: str | None
+    body: str | None
+
+
+@dataclass
+class InsertJob:
+    """Messages from one request, written atomically, with an optional idempotency key."""
+
+    rows: list[dict[str, Any]]
+    idempotency_key: str | None = None
+    user_id: str | None = None
+    response: StoredResponse | None = None
+    replayed: StoredResponse | None = field(default=None, init=False)

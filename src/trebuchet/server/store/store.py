@@ -1,0 +1,430 @@
+"""The store: users, numbers, applications, messages, idempotency keys and user errors.
+
+All SQL goes through SQLAlchemy Core, so SQLite and PostgreSQL share one code path; the
+few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect here.
+Message inserts go through a :class:`GroupCommitter`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from trebuchet.server.domain.ids import new_id, new_secret
+from trebuchet.server.domain.times import now_us
+from trebuchet.server.store import tables as t
+from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate
+from trebuchet.server.store.group_commit import GroupCommitter
+from trebuchet.server.store.records import (
+    InsertJob,
+    MessageFilter,
+    NewUser,
+    StoredResponse,
+    User,
+)
+
+IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
+Row = Mapping[str, Any]
+
+
+class Conflict(Exception):
+    """A unique constraint was hit (a number already taken, say)."""
+
+
+def hash_secret(secret: str) -> str:
+    # API secrets are 192-bit random tokens, so a fast hash is as safe as a slow one and
+    # keeps per-request authentication cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, secret_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+class Store:
+    def __init__(self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"):
+        self.url = url
+        self._engine: AsyncEngine = create_engine(
+            url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous
+        )
+        self.dialect = self._engine.dialect.name
+        writers = 1 if self.dialect == "sqlite" else 4
+        self._inserts: GroupCommitter[InsertJob, InsertJob] = GroupCommitter(
+            self._flush_inserts, writers=writers
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self, *, run_migrations: bool = True) -> None:
+        if run_migrations:
+            await migrate(self.url)
+        self._inserts.start()
+
+    async def close(self) -> None:
+        await self._inserts.stop()
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+    def _insert_ignoring_conflicts(self, table: Any) -> Any:
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(table).on_conflict_do_nothing()
+
+    # -- meta --------------------------------------------------------------------------
+
+    async def setting(self, key: str, default_factory: Any = None) -> str:
+        """A persistent value shared by every process (created on first use)."""
+        async with self.write() as conn:
+            value = await conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
+            if value is None:
+                value = default_factory() if default_factory else ""
+                await conn.execute(
+                    self._insert_ignoring_conflicts(t.meta).values(key=key, value=value)
+                )
+                value = await conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
+            return str(value)
+
+    # -- users -------------------------------------------------------------------------
+
+    async def create_user(self, numbers: Sequence[str] = ()) -> NewUser:
+        secret = new_secret()
+        user = User(
+            id=new_id("u"),
+            api_token=new_id("t"),
+            secret_hash=hash_secret(secret),
+            callback_secret=new_secret(),
+        )
+        async with self.write() as conn:
+            await conn.execute(
+                insert(t.users).values(
+                    id=user.id,
+                    api_token=user.api_token,
+                    secret_hash=user.secret_hash,
+                    callback_secret=user.callback_secret,
+                    created_us=now_us(),
+                )
+            )
+            for number in numbers:
+                await self._insert_number(conn, user.id, {"number": number})
+        return NewUser(user=user, api_secret=secret, numbers=list(numbers))
+
+    async def user_by_token(self, token: str) -> User | None:
+        async with self.read() as conn:
+            row = (
+                (await conn.execute(select(t.users).where(t.users.c.api_token == token)))
+                .mappings()
+                .first()
+            )
+        return None if row is None else _user(row)
+
+    async def user(self, user_id: str) -> User | None:
+        async with self.read() as conn:
+            row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).mappings()
+            first = row.first()
+        return None if first is None else _user(first)
+
+    async def count_users(self) -> int:
+        async with self.read() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(t.users)) or 0)
+
+    # -- phone numbers -----------------------------------------------------------------
+
+    async def _insert_number(self, conn: AsyncConnection, user_id: str, values: Row) -> Row:
+        row = {
+            "id": new_id("n"),
+            "user_id": user_id,
+            "number_state": "enabled",
+            "created_us": now_us(),
+            "name": None,
+            "application_id": None,
+            "fallback_number": None,
+            "city": None,
+            "state": None,
+            "price": None,
+            **values,
+        }
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(t.phone_numbers).values(row))
+        except IntegrityError as exc:
+            raise Conflict(f"the number {values['number']} is already allocated") from exc
+        return row
+
+    async def add_number(self, user_id: str, values: Row) -> Row:
+        async with self.write() as conn:
+            return await self._insert_number(conn, user_id, values)
+
+    async def list_numbers(
+        self, user_id: str, filters: Mapping[str, str], after_id: str | None, limit: int
+    ) -> list[Row]:
+        query = select(t.phone_numbers).where(t.phone_numbers.c.user_id == user_id)
+        for column, value in filters.items():
+            query = query.where(t.phone_numbers.c[column] == value)
+        if after_id is not None:
+            query = query.where(t.phone_numbers.c.id > after_id)
+        query = query.order_by(t.phone_numbers.c.id).limit(limit)
+        async with self.read() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    async def get_number(self, user_id: str, id_or_number: str) -> Row | None:
+        query = select(t.phone_numbers).where(
+            t.phone_numbers.c.user_id == user_id,
+            or_(t.phone_numbers.c.id == id_or_number, t.phone_numbers.c.number == id_or_number),
+        )
+        async with self.read() as conn:
+            return (await conn.execute(query)).mappings().first()
+
+    async def update_number(self, user_id: str, number_id: str, changes: Row) -> bool:
+        return await self._update(t.phone_numbers, user_id, number_id, changes)
+
+    async def delete_number(self, user_id: str, number_id: str) -> bool:
+        return await self._delete(t.phone_numbers, user_id, number_id)
+
+    async def owns_number(self, user_id: str, number: str) -> bool:
+        query = select(t.phone_numbers.c.id).where(
+            t.phone_numbers.c.number == number,
+            t.phone_numbers.c.user_id == user_id,
+            t.phone_numbers.c.number_state == "enabled",
+        )
+        async with self.read() as conn:
+            return (await conn.scalar(query)) is not None
+
+    async def has_numbers(self, user_id: str) -> bool:
+        query = select(t.phone_numbers.c.id).where(t.phone_numbers.c.user_id == user_id).limit(1)
+        async with self.read() as conn:
+            return (await conn.scalar(query)) is not None
+
+    async def number_owner(self, number: str) -> Row | None:
+        """The enabled number record for ``number``, whoever owns it (inbound routing)."""
+        query = select(t.phone_numbers).where(
+            t.phone_numbers.c.number == number, t.phone_numbers.c.number_state == "enabled"
+        )
+        async with self.read() as conn:
+            return (await conn.execute(query)).mappings().first()
+
+    # -- applications ------------------------------------------------------------------
+
+    async def add_application(self, user_id: str, values: Row) -> Row:
+        row = {"id": new_id("a"), "user_id": user_id, "created_us": now_us(), **values}
+        async with self.write() as conn:
+            await conn.execute(insert(t.applications).values(row))
+        return row
+
+    async def list_applications(self, user_id: str, after_id: str | None, limit: int) -> list[Row]:
+        query = select(t.applications).where(t.applications.c.user_id == user_id)
+        if after_id is not None:
+            query = query.where(t.applications.c.id > after_id)
+        query = query.order_by(t.applications.c.id).limit(limit)
+        async with self.read() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    async def get_application(self, user_id: str, app_id: str) -> Row | None:
+        query = select(t.applications).where(
+            t.applications.c.user_id == user_id, t.applications.c.id == app_id
+        )
+        async with self.read() as conn:
+            return (await conn.execute(query)).mappings().first()
+
+    async def update_application(self, user_id: str, app_id: str, changes: Row) -> bool:
+        return await self._update(t.applications, user_id, app_id, changes)
+
+    async def delete_application(self, user_id: str, app_id: str) -> bool:
+        async with self.write() as conn:
+            result = await conn.execute(
+                delete(t.applications).where(
+                    t.applications.c.user_id == user_id, t.applications.c.id == app_id
+                )
+            )
+            if result.rowcount:
+                await conn.execute(
+                    update(t.phone_numbers)
+                    .where(
+                        t.phone_numbers.c.user_id == user_id,
+                        t.phone_numbers.c.application_id == app_id,
+                    )
+                    .values(application_id=None)
+                )
+            return bool(result.rowcount)
+
+    async def _update(self, table: Any, user_id: str, ident: str, changes: Row) -> bool:
+        where = and_(table.c.user_id == user_id, table.c.id == ident)
+        async with self.write() as conn:
+            if not changes:
+                return (await conn.scalar(select(table.c.id).where(where))) is not None
+            result = await conn.execute(update(table).where(where).values(dict(changes)))
+            return bool(result.rowcount)
+
+    async def _delete(self, table: Any, user_id: str, ident: str) -> bool:
+        async with self.write() as conn:
+            result = await conn.execute(
+                delete(table).where(table.c.user_id == user_id, table.c.id == ident)
+            )
+            return bool(result.rowcount)
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def insert_messages(self, job: InsertJob) -> InsertJob:
+        """Store the job's rows atomically; ``job.replayed`` is set on an idempotent replay."""
+        return await self._inserts.submit(job)
+
+    async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+        rows: list[dict[str, Any]] = []
+        async with self.write() as conn:
+            for job in jobs:
+                if job.idempotency_key is not None and not await self._claim_key(conn, job):
+                    continue
+                rows.extend(job.rows)
+            if rows:
+                await conn.execute(insert(t.messages), rows)
+        return jobs
+
+    async def _claim_key(self, conn: AsyncConnection, job: InsertJob) -> bool:
+        """Record the job's idempotency key, or find the earlier answer under it."""
+        assert job.response is not None and job.user_id is not None
+        now = now_us()
+        key = and_(
+            t.idempotency_keys.c.user_id == job.user_id,
+            t.idempotency_keys.c.key == job.idempotency_key,
+        )
+        values = {
+            "created_us": now,
+            "status": job.response.status,
+            "location": job.response.location,
+            "body": job.response.body,
+        }
+        inserted = await conn.execute(
+            self._insert_ignoring_conflicts(t.idempotency_keys)
+            .values(user_id=job.user_id, key=job.idempotency_key, **values)
+            .returning(t.idempotency_keys.c.key)
+        )
+        if inserted.first() is not None:
+            return True
+        existing = (await conn.execute(select(t.idempotency_keys).where(key))).mappings().one()
+        if existing["created_us"] < now - IDEMPOTENCY_WINDOW_US:
+            await conn.execute(update(t.idempotency_keys).where(key).values(values))
+            return True
+        job.replayed = StoredResponse(existing["status"], existing["location"], existing["body"])
+        return False
+
+    async def get_message(self, user_id: str, message_id: str) -> Row | None:
+        query = select(*MESSAGE_COLUMNS).where(
+            t.messages.c.user_id == user_id, t.messages.c.id == message_id
+        )
+        async with self.read() as conn:
+            return (await conn.execute(query)).mappings().first()
+
+    async def list_messages(
+        self,
+        user_id: str,
+        where: MessageFilter,
+        *,
+        descending: bool,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Row]:
+        query = _message_page_query(user_id, where, descending=descending, after=after)
+        async with self.read() as conn:
+            return list((await conn.execute(query.limit(limit))).mappings())
+
+    async def redact_message(self, user_id: str, message_id: str) -> bool:
+        return await self._update(t.messages, user_id, message_id, {"text": ""})
+
+    # -- user errors -------------------------------------------------------------------
+
+    async def add_user_error(
+        self, user_id: str, category: str, code: str, message: str, details: Mapping[str, str]
+    ) -> str:
+        error_id = new_id("ue")
+        async with self.write() as conn:
+            await conn.execute(
+                insert(t.user_errors).values(
+                    id=error_id,
+                    user_id=user_id,
+                    time_us=now_us(),
+                    category=category,
+                    code=code,
+                    message=message,
+                    details=json.dumps(details),
+                )
+            )
+        return error_id
+
+    async def list_user_errors(
+        self, user_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[Row]:
+        c = t.user_errors.c
+        query = select(t.user_errors).where(c.user_id == user_id)
+        if after is not None:
+            query = query.where(tuple_(c.time_us, c.id) < tuple_(*after))
+        query = query.order_by(c.time_us.desc(), c.id.desc()).limit(limit)
+        async with self.read() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    async def get_user_error(self, user_id: str, error_id: str) -> Row | None:
+        query = select(t.user_errors).where(
+            t.user_errors.c.user_id == user_id, t.user_errors.c.id == error_id
+        )
+        async with self.read() as conn:
+            return (await conn.execute(query)).mappings().first()
+
+
+# Columns shown by the API (engine bookkeeping stays inside).
+MESSAGE_COLUMNS = [
+    c
+    for c in t.messages.c
+    if c.name not in ("user_id", "due_us", "lease_owner", "lease_until_us", "attempts", "carrier_ref")
+]
+
+
+def _message_page_query(
+    user_id: str, where: MessageFilter, *, descending: bool, after: tuple[int, str] | None
+) -> Select[Any]:
+    c = t.messages.c
+    query = select(*MESSAGE_COLUMNS).where(c.user_id == user_id)
+    for column, value in (
+        (c.from_number, where.from_number),
+        (c.to_number, where.to_number),
+        (c.direction, where.direction),
+        (c.state, where.state),
+        (c.delivery_state, where.delivery_state),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.from_us is not None:
+        query = query.where(c.time_us >= where.from_us)
+    if where.to_us is not None:
+        query = query.where(c.time_us <= where.to_us)
+    key = tuple_(c.time_us, c.id)
+    if after is not None:
+        query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
+    if descending:
+        return query.order_by(c.time_us.desc(), c.id.desc())
+    return query.order_by(c.time_us, c.id)
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        api_token=row["api_token"],
+        secret_hash=row["secret_hash"],
+        callback_secret=row["callback_secret"],
+    )

@@ -1,0 +1,141 @@
+"""The schema as SQLAlchemy Core tables; migrations in ``migrations/versions`` create it.
+
+Times are integer microseconds since the epoch (UTC).  Messages are read by keyset on
+``(time_us, id)`` within one user, so every message index starts with ``user_id`` and
+ends with ``time_us, id``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("api_token", String(80), nullable=False, unique=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("callback_secret", String(128)),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+phone_numbers = Table(
+    "phone_numbers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("name", Text),
+    Column("application_id", String(40)),
+    Column("fallback_number", String(32)),
+    Column("city", Text),
+    Column("state", Text),
+    Column("price", String(16)),
+    Column("number_state", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_phone_numbers_user", "user_id", "id"),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("incoming_call_url", Text),
+    Column("incoming_call_url_callback_timeout", Integer),
+    Column("incoming_call_fallback_url", Text),
+    Column("incoming_message_url", Text),
+    Column("incoming_message_url_callback_timeout", Integer),
+    Column("incoming_message_fallback_url", Text),
+    Column("callback_http_method", String(8)),
+    Column("auto_answer", Boolean),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_applications_user", "user_id", "id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("from_number", String(32), nullable=False),
+    Column("to_number", String(32), nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("media", Text),
+    Column("state", String(10), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("segment_count", Integer, nullable=False),
+    Column("callback_url", Text),
+    Column("callback_http_method", String(8)),
+    Column("callback_timeout", Integer),
+    Column("fallback_url", Text),
+    Column("tag", Text),
+    Column("receipt_requested", String(8)),
+    Column("delivery_state", String(16)),
+    Column("delivery_code", Integer),
+    Column("delivery_description", Text),
+    Column("skip_mms_carrier_validation", Boolean, nullable=False),
+    Column("application_id", String(40)),
+    # Delivery engine bookkeeping, never shown on the API.
+    Column("due_us", BigInteger),
+    Column("lease_owner", String(64)),
+    Column("lease_until_us", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("carrier_ref", String(128)),
+    Index("ix_messages_user_time", "user_id", "time_us", "id"),
+    Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
+    Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
+    Index(
+        "ix_messages_due",
+        "due_us",
+        sqlite_where=text("due_us IS NOT NULL"),
+        postgresql_where=text("due_us IS NOT NULL"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("location", Text),
+    Column("body", Text),
+    Index("ix_idempotency_created", "created_us"),
+)
+
+user_errors = Table(
+    "user_errors",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_user_errors_user_time", "user_id", "time_us", "id"),
+)
