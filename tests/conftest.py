@@ -1,0 +1,218 @@
+"""Shared fixtures: real stores (SQLite file, PostgreSQL database), the real app in
+process, and the real server on a loopback socket.
+
+PostgreSQL cases use ``TREBUCHET_TEST_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``) as an admin connection: each test gets a
+fresh database cloned from a migrated template, dropped afterwards.  When no server
+answers they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from trebuchet.server.api.app import create_app
+from trebuchet.server.config import Settings
+from trebuchet.server.store import Store
+from trebuchet.server.store.database import migrate
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TREBUCHET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user_id: str
+    api_token: str
+    api_secret: str
+    numbers: list[str]
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.api_token, self.api_secret)
+
+
+def credentials(created: Any) -> Credentials:
+    return Credentials(
+        user_id=created.user.id,
+        api_token=created.user.api_token,
+        api_secret=created.api_secret,
+        numbers=list(created.numbers),
+    )
+
+
+# -- PostgreSQL databases --------------------------------------------------------------
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    url = make_url(POSTGRES_ADMIN_URL)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database,
+        password=url.password, timeout=3,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _pg_url(database: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated template database, or a skip when no PostgreSQL answers."""
+    name = f"tb_template_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncio.TimeoutError) as exc:
+        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {exc}")
+    try:
+        asyncio.run(migrate(_pg_url(name)))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    name = f"tb_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'trebuchet.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once per backend."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+# -- the app in process ----------------------------------------------------------------
+
+
+def make_settings(db: str, **overrides: Any) -> Settings:
+    return replace(Settings(db=db, demo_user=False), **overrides)
+
+
+@dataclass
+class Harness:
+    app: Any
+    store: Store
+    settings: Settings
+    _clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def create_user(self, numbers: list[str] | tuple[str, ...] = ()) -> Credentials:
+        return credentials(await self.store.create_user(list(numbers)))
+
+    def http(self, creds: Credentials | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://testserver",
+            auth=creds.auth if creds else None,
+            **kwargs,
+        )
+        self._clients.append(client)
+        return client
+
+    @staticmethod
+    def messages_path(creds: Credentials) -> str:
+        return f"/v1/users/{creds.user_id}/messages"
+
+
+@pytest.fixture
+async def harness(store_url: str) -> AsyncIterator[Harness]:
+    """The real app with its lifespan running, over a fresh store of each backend."""
+    settings = make_settings(store_url)
+    store = Store(settings.db)
+    await store.open()
+    app = create_app(settings, store)
+    h = Harness(app=app, store=store, settings=settings)
+    try:
+        async with app.router.lifespan_context(app):
+            yield h
+            for client in h._clients:
+                await client.aclose()
+    finally:
+        await store.close()
+
+
+# -- the real server on a loopback socket ----------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    app: Any
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on the server's event loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    @property
+    def store(self) -> Store:
+        return self.app.state.services.store  # type: ignore[no-any-return]
+
+    def create_user(self, numbers: list[str] | tuple[str, ...] = ()) -> Credentials:
+        return credentials(self.run(self.store.create_user(list(numbers))))
+
+
+def start_live_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+        loop.run_until_complete(server.serve())
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="live-server", daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.02)
+    if not server.started:
+        raise RuntimeError("the live server did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(f"http://127.0.0.1:{port}", app, loops[0]), server, thread
+
+
+@pytest.fixture
+def live_server(sqlite_url: str) -> Iterator[LiveServer]:
+    """The real server (SQLite store) listening on 127.0.0.1 in a background thread."""
+    live, server, thread = start_live_server(make_settings(sqlite_url))
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
