@@ -1,0 +1,32 @@
+"""camelCase -> snake_case conversion of response keys, as the original Python client did it.
+
+A key gets an ``_`` before an upper-case ASCII letter when that letter (a) follows a
+lower-case letter or a digit, or (b) is not the first character and is followed by a
+lower-case letter; then the whole key is lower-cased. Runs of capitals stay one word
+(``XMLParser`` -> ``xml_parser``), digits followed by a capital get an underscore
+(``abc2Def`` -> ``abc2_def``). Only keys change: values, including strings nested in
+lists, are returned untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_BOUNDARY = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
+
+
+def to_snake_case(key: str) -> str:
+    """Convert one camelCase key: ``to_snake_case("skipMMSCarrierValidation")``."""
+    return _BOUNDARY.sub(r"_\1", key).lower()
+
+
+def snake_keys(value: Any) -> Any:
+    """Return ``value`` with every object key converted, recursively through lists."""
+    if isinstance(value, dict):
+        return {
+            (to_snake_case(k) if isinstance(k, str) else k): snake_keys(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [snake_keys(item) for item in value]
+    return value
