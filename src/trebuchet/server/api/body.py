@@ -54,7 +54,9 @@ def translate(exc: msgspec.ValidationError, resource: str) -> errors.ApiError:
     expected = _EXPECTED.search(text)
     if path is None:
         if expected is not None:
-            return errors.invalid_body(f"The request body must be {_describe(expected['expected'])}")
+            return errors.invalid_body(
+                f"The {resource} must be {_describe(expected['expected'])}, not {expected['got']}"
+            )
         return errors.invalid_body(f"The request body is invalid: {text}")
     prop = path["prop"]
     if expected is not None:

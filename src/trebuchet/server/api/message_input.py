@@ -55,7 +55,7 @@ def _text(value: str | None, has_media: bool) -> str:
         if has_media:
             return ""
         raise errors.missing_property(RESOURCE, "text")
-    if len(value) > MAX_TEXT and utf16_length(value) > MAX_TEXT:
+    if utf16_length(value) > MAX_TEXT:
         raise errors.text_too_long()
     return value
 

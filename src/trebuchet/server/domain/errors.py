@@ -16,6 +16,7 @@ CATEGORY_STATUS: dict[str, int] = {
     "limit": 403,
     "forbidden": 403,
     "not-found": 404,
+    "method-not-allowed": 405,
     "conflict": 409,
     "payload-too-large": 413,
     "unsupported-media-type": 415,
@@ -185,7 +186,7 @@ def resource_not_found() -> ApiError:
 
 def method_not_allowed(method: str) -> ApiError:
     return ApiError(
-        "bad-request",
+        "method-not-allowed",
         "method-not-allowed",
         f"The method {method} is not allowed on this resource",
         (Detail("requestMethod", method),),
