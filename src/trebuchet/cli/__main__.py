@@ -1,0 +1,3 @@
+from trebuchet.cli.main import main
+
+main()

@@ -1,0 +1,113 @@
+"""The CLI in process (click's CliRunner) and `trebuchet serve` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from trebuchet.cli.main import main
+
+
+def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["users", "create", "--db", store_url, "--number", "+15550001111", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"userId", "apiToken", "apiSecret", "numbers"}
+    assert data["numbers"] == ["+15550001111"]
+    assert data["userId"].startswith("u-")
+
+    added = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"])
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.output)["number"] == "+15550002222"
+
+    taken = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"])
+    assert taken.exit_code != 0 and "already allocated" in taken.output
+    bad = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "555"])
+    assert bad.exit_code == 2 and "E.164" in bad.output
+    nobody = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", "u-nobody", "+15550003333"])
+    assert nobody.exit_code == 1 and "no user" in nobody.output
+
+
+def test_env_var_selects_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "from-env.db"
+    result = CliRunner().invoke(
+        main, ["users", "create", "--json"], env={"TREBUCHET_DB": f"sqlite:///{db}"}
+    )
+    assert result.exit_code == 0, result.output
+    assert db.exists()
+
+
+def test_config_file_and_flag_precedence(tmp_path: Path) -> None:
+    file_db, flag_db = tmp_path / "file.db", tmp_path / "flag.db"
+    config = tmp_path / "trebuchet.toml"
+    config.write_text(f'db = "sqlite:///{file_db}"\n')
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate", "--config", str(config)]).exit_code == 0
+    assert file_db.exists()
+    assert runner.invoke(main, ["migrate", "--config", str(config), "--db", f"sqlite:///{flag_db}"]).exit_code == 0
+    assert flag_db.exists()
+    config.write_text('nonsense = 1\n')
+    failed = runner.invoke(main, ["migrate", "--config", str(config)])
+    assert failed.exit_code == 2 and "nonsense" in failed.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "TREBUCHET_DB": f"sqlite:///{tmp_path / 'serve.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trebuchet.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        banner = []
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            banner.append(line)
+            if "print(api.get_message" in line:
+                break
+        text = "".join(banner)
+        creds = {k: text.split(f"  {k}", 1)[1].split()[0] for k in ("userId", "apiToken", "apiSecret")}
+        numbers = text.split("  numbers", 1)[1].split()[:2]
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        auth = (creds["apiToken"], creds["apiSecret"])
+        sent = httpx.post(
+            f"{base}/v1/users/{creds['userId']}/messages",
+            json={"from": numbers[0], "to": numbers[1], "text": "hello"}, auth=auth,
+        )
+        assert sent.status_code == 201
+        assert sent.headers["location"].startswith(f"{base}/v1/users/{creds['userId']}/messages/m-")
+        listed = httpx.get(f"{base}/v1/users/{creds['userId']}/messages", auth=auth)
+        assert listed.headers["content-type"] == "application/json"
+        assert any(m["text"] == "hello" for m in listed.json())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
