@@ -62,8 +62,12 @@ async def _pg_admin(sql: str) -> None:
 
     url = make_url(POSTGRES_ADMIN_URL)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database,
-        password=url.password, timeout=3,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        database=url.database,
+        password=url.password,
+        timeout=3,
     )
     try:
         await conn.execute(sql)
@@ -81,7 +85,7 @@ def postgres_template() -> Iterator[str]:
     name = f"tb_template_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         pytest.skip(f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {exc}")
     try:
         asyncio.run(migrate(_pg_url(name)))

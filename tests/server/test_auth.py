@@ -76,8 +76,12 @@ def _user_routes() -> list[tuple[str, str]]:
 async def _bobs_ids(harness: Harness, bob: Credentials) -> dict[str, str]:
     http = harness.http(bob)
     base = f"/v1/users/{bob.user_id}"
-    sent = await http.post(f"{base}/messages", json={"from": bob.numbers[0], "to": "+15550002222", "text": "b"})
-    app = await http.post(f"{base}/applications", json={"name": "b", "incomingMessageUrl": "https://b.test/in"})
+    sent = await http.post(
+        f"{base}/messages", json={"from": bob.numbers[0], "to": "+15550002222", "text": "b"}
+    )
+    app = await http.post(
+        f"{base}/applications", json={"name": "b", "incomingMessageUrl": "https://b.test/in"}
+    )
     error_id = await harness.store.add_user_error(bob.user_id, "unavailable", "x", "y", {})
     numbers = (await http.get(f"{base}/phoneNumbers")).json()
     return {
@@ -115,7 +119,9 @@ async def test_every_route_hides_other_tenants(
     assert (await bob_http.get(f"{base}/phoneNumbers/{ids['number_id']}")).status_code == 200
 
 
-async def test_lists_only_show_own_data(harness: Harness, alice: Credentials, bob: Credentials) -> None:
+async def test_lists_only_show_own_data(
+    harness: Harness, alice: Credentials, bob: Credentials
+) -> None:
     await _bobs_ids(harness, bob)
     base = f"/v1/users/{alice.user_id}"
     http = harness.http(alice)

@@ -28,15 +28,23 @@ def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> No
     assert data["numbers"] == ["+15550001111"]
     assert data["userId"].startswith("u-")
 
-    added = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"])
+    added = runner.invoke(
+        main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"]
+    )
     assert added.exit_code == 0, added.output
     assert json.loads(added.output)["number"] == "+15550002222"
 
-    taken = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"])
+    taken = runner.invoke(
+        main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"]
+    )
     assert taken.exit_code != 0 and "already allocated" in taken.output
-    bad = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "555"])
+    bad = runner.invoke(
+        main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "555"]
+    )
     assert bad.exit_code == 2 and "E.164" in bad.output
-    nobody = runner.invoke(main, ["numbers", "add", "--db", store_url, "--user", "u-nobody", "+15550003333"])
+    nobody = runner.invoke(
+        main, ["numbers", "add", "--db", store_url, "--user", "u-nobody", "+15550003333"]
+    )
     assert nobody.exit_code == 1 and "no user" in nobody.output
 
 
@@ -56,9 +64,14 @@ def test_config_file_and_flag_precedence(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["migrate", "--config", str(config)]).exit_code == 0
     assert file_db.exists()
-    assert runner.invoke(main, ["migrate", "--config", str(config), "--db", f"sqlite:///{flag_db}"]).exit_code == 0
+    assert (
+        runner.invoke(
+            main, ["migrate", "--config", str(config), "--db", f"sqlite:///{flag_db}"]
+        ).exit_code
+        == 0
+    )
     assert flag_db.exists()
-    config.write_text('nonsense = 1\n')
+    config.write_text("nonsense = 1\n")
     failed = runner.invoke(main, ["migrate", "--config", str(config)])
     assert failed.exit_code == 2 and "nonsense" in failed.output
 
@@ -75,7 +88,10 @@ def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> 
     env = {**os.environ, "TREBUCHET_DB": f"sqlite:///{tmp_path / 'serve.db'}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "trebuchet.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         banner = []
@@ -87,7 +103,9 @@ def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> 
             if "print(api.get_message" in line:
                 break
         text = "".join(banner)
-        creds = {k: text.split(f"  {k}", 1)[1].split()[0] for k in ("userId", "apiToken", "apiSecret")}
+        creds = {
+            k: text.split(f"  {k}", 1)[1].split()[0] for k in ("userId", "apiToken", "apiSecret")
+        }
         numbers = text.split("  numbers", 1)[1].split()[:2]
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
@@ -99,7 +117,8 @@ def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> 
         auth = (creds["apiToken"], creds["apiSecret"])
         sent = httpx.post(
             f"{base}/v1/users/{creds['userId']}/messages",
-            json={"from": numbers[0], "to": numbers[1], "text": "hello"}, auth=auth,
+            json={"from": numbers[0], "to": numbers[1], "text": "hello"},
+            auth=auth,
         )
         assert sent.status_code == 201
         assert sent.headers["location"].startswith(f"{base}/v1/users/{creds['userId']}/messages/m-")

@@ -112,17 +112,23 @@ def test_filter_dates_fill_missing_parts_with_zero(text: str, expected: int) -> 
 
 
 @pytest.mark.parametrize(
-    "text", ["2014-05", "2014-13-01", "2014-02-30", "yesterday", "2014-05-25 25:00", "", "2014-05-25 1"]
+    "text",
+    ["2014-05", "2014-13-01", "2014-02-30", "yesterday", "2014-05-25 25:00", "", "2014-05-25 1"],
 )
 def test_filter_dates_reject_incomplete_or_impossible(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r".*"):
         parse_filter_time(text)
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
 def test_format_then_parse_round_trips_to_the_millisecond(moment: datetime) -> None:
     micros = _us(
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
         moment.microsecond,
     )
     assert parse_filter_time(format_time(micros)) == micros - micros % 1000

@@ -17,7 +17,9 @@ A, B, C = "+15550001111", "+15550002222", "+15550003333"
 LINK = re.compile(r'^<(?P<url>[^<>,;]+)>; rel="next"$')
 
 
-async def _send_many(harness: Harness, creds: Credentials, items: list[dict[str, Any]]) -> list[str]:
+async def _send_many(
+    harness: Harness, creds: Credentials, items: list[dict[str, Any]]
+) -> list[str]:
     ids: list[str] = []
     for start in range(0, len(items), 50):
         response = await harness.http(creds).post(
@@ -28,7 +30,9 @@ async def _send_many(harness: Harness, creds: Credentials, items: list[dict[str,
     return ids
 
 
-async def _walk(harness: Harness, creds: Credentials, params: dict[str, Any]) -> list[list[dict[str, Any]]]:
+async def _walk(
+    harness: Harness, creds: Credentials, params: dict[str, Any]
+) -> list[list[dict[str, Any]]]:
     """Follow Link headers exactly as the Python client does: the URL verbatim."""
     http = harness.http(creds)
     pages = []
@@ -97,13 +101,17 @@ async def test_exact_fit_has_no_next_link(harness: Harness, user: Credentials) -
 
 
 async def test_link_repeats_every_filter_and_size(harness: Harness, user: Credentials) -> None:
-    ids = await _send_many(
-        harness, user, [{"from": A, "to": B, "text": str(i)} for i in range(5)]
-    )
+    ids = await _send_many(harness, user, [{"from": A, "to": B, "text": str(i)} for i in range(5)])
     await _set_times(harness, ids, [f"2014-05-25 12:00:0{i}" for i in range(5)])
     params = {
-        "from": A, "to": B, "fromDateTime": "2014-05-25 12:00:00", "toDateTime": "2014-05-26",
-        "direction": "out", "state": "queued", "sortOrder": "desc", "size": 2,
+        "from": A,
+        "to": B,
+        "fromDateTime": "2014-05-25 12:00:00",
+        "toDateTime": "2014-05-26",
+        "direction": "out",
+        "state": "queued",
+        "sortOrder": "desc",
+        "size": 2,
     }
     response = await harness.http(user).get(harness.messages_path(user), params=params)
     url = LINK.match(response.headers["link"])["url"]  # type: ignore[index]
@@ -120,12 +128,18 @@ async def test_link_repeats_every_filter_and_size(harness: Harness, user: Creden
 
 
 async def test_filters(harness: Harness, user: Credentials) -> None:
-    ids = await _send_many(harness, user, [
-        {"from": A, "to": B, "text": "a->b", "receiptRequested": "all"},
-        {"from": C, "to": B, "text": "c->b"},
-        {"from": A, "to": C, "text": "a->c"},
-    ])
-    await _set_times(harness, ids, ["2014-05-25 11:59:59.999", "2014-05-25 12:00:00", "2014-05-26 00:00:00"])
+    ids = await _send_many(
+        harness,
+        user,
+        [
+            {"from": A, "to": B, "text": "a->b", "receiptRequested": "all"},
+            {"from": C, "to": B, "text": "c->b"},
+            {"from": A, "to": C, "text": "a->c"},
+        ],
+    )
+    await _set_times(
+        harness, ids, ["2014-05-25 11:59:59.999", "2014-05-25 12:00:00", "2014-05-26 00:00:00"]
+    )
 
     async def texts(**params: Any) -> list[str]:
         response = await harness.http(user).get(harness.messages_path(user), params=params)
@@ -142,7 +156,10 @@ async def test_filters(harness: Harness, user: Credentials) -> None:
     assert await texts(fromDateTime="2014-05-25 12:00") == ["c->b", "a->c"]
     assert await texts(toDateTime="2014-05-25 11:59:59.999") == ["a->b"]  # inclusive to the ms
     assert await texts(toDateTime="2014-05-25 11:59:59") == []
-    assert await texts(fromDateTime="2014-05-25", toDateTime="2014-05-25 23:59:59") == ["a->b", "c->b"]
+    assert await texts(fromDateTime="2014-05-25", toDateTime="2014-05-25 23:59:59") == [
+        "a->b",
+        "c->b",
+    ]
     assert await texts(fromDateTime="2014-05-25T12:00:00Z", sortOrder="desc") == ["a->c", "c->b"]
     assert await texts(toDateTime="2014-05-25T13:00:00+01:00") == ["a->b", "c->b"]
     assert await texts(unknownParameter="x", page="3") == ["a->b", "c->b", "a->c"]
@@ -200,10 +217,14 @@ async def test_a_cursor_from_another_user_is_rejected(harness: Harness, user: Cr
     first = await harness.http(user).get(harness.messages_path(user), params={"size": 1})
     cursor = parse_qs(urlsplit(LINK.match(first.headers["link"])["url"]).query)["sortKeyGT"][0]  # type: ignore[index]
     other = await harness.create_user(["+15556660000"])
-    stolen = await harness.http(other).get(harness.messages_path(other), params={"sortKeyGT": cursor})
+    stolen = await harness.http(other).get(
+        harness.messages_path(other), params={"sortKeyGT": cursor}
+    )
     assert stolen.status_code == 400
     tampered = cursor.replace(cursor.split(".")[0], str(int(cursor.split(".")[0]) - 1))
-    forged = await harness.http(user).get(harness.messages_path(user), params={"sortKeyGT": tampered})
+    forged = await harness.http(user).get(
+        harness.messages_path(user), params={"sortKeyGT": tampered}
+    )
     assert forged.status_code == 400
 
 

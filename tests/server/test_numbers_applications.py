@@ -25,7 +25,8 @@ async def test_numbers_lifecycle(harness: Harness, user: Credentials) -> None:
     assert listed[0]["id"].startswith("n-") and listed[0]["createdTime"].endswith("Z")
 
     created = await http.post(
-        f"{_base(user)}/phoneNumbers", json={"number": "+15550004444", "name": "support", "city": None}
+        f"{_base(user)}/phoneNumbers",
+        json={"number": "+15550004444", "name": "support", "city": None},
     )
     assert created.status_code == 201 and created.content == b""
     number_id = created.headers["location"].rsplit("/", 1)[1]
@@ -42,7 +43,8 @@ async def test_numbers_lifecycle(harness: Harness, user: Credentials) -> None:
     assert sent.status_code == 201
 
     app = await http.post(
-        f"{_base(user)}/applications", json={"name": "app", "incomingMessageUrl": "https://a.test/in"}
+        f"{_base(user)}/applications",
+        json={"name": "app", "incomingMessageUrl": "https://a.test/in"},
     )
     app_id = app.headers["location"].rsplit("/", 1)[1]
     linked = await http.post(
@@ -75,7 +77,11 @@ async def test_number_errors(harness: Harness, user: Credentials) -> None:
         ({"number": "555"}, 400, "validation-error"),
         ({"number": 5}, 400, "validation-error"),
         ({"number": "+15550007777"}, 409, "number-already-allocated"),
-        ({"number": "+15550008888", "applicationId": "a-notmine"}, 403, "application-access-denied"),
+        (
+            {"number": "+15550008888", "applicationId": "a-notmine"},
+            403,
+            "application-access-denied",
+        ),
     ]
     for body, status, code in cases:
         response = await http.post(f"{_base(user)}/phoneNumbers", json=body)
@@ -107,9 +113,13 @@ async def test_applications_lifecycle(harness: Harness, user: Credentials) -> No
     created = await http.post(
         f"{_base(user)}/applications",
         json={
-            "name": "inbound", "incomingMessageUrl": "https://app.test/sms",
-            "incomingMessageUrlCallbackTimeout": "2500", "incomingMessageFallbackUrl": "https://app.test/fb",
-            "callbackHttpMethod": "get", "incomingCallUrl": None, "autoAnswer": None,
+            "name": "inbound",
+            "incomingMessageUrl": "https://app.test/sms",
+            "incomingMessageUrlCallbackTimeout": "2500",
+            "incomingMessageFallbackUrl": "https://app.test/fb",
+            "callbackHttpMethod": "get",
+            "incomingCallUrl": None,
+            "autoAnswer": None,
         },
     )
     assert created.status_code == 201, created.text
@@ -117,9 +127,13 @@ async def test_applications_lifecycle(harness: Harness, user: Credentials) -> No
     assert app_id.startswith("a-")
     body = (await http.get(f"{_base(user)}/applications/{app_id}")).json()
     assert body == {
-        "id": app_id, "name": "inbound", "incomingMessageUrl": "https://app.test/sms",
-        "incomingSmsUrl": "https://app.test/sms", "incomingMessageUrlCallbackTimeout": 2500,
-        "incomingMessageFallbackUrl": "https://app.test/fb", "callbackHttpMethod": "get",
+        "id": app_id,
+        "name": "inbound",
+        "incomingMessageUrl": "https://app.test/sms",
+        "incomingSmsUrl": "https://app.test/sms",
+        "incomingMessageUrlCallbackTimeout": 2500,
+        "incomingMessageFallbackUrl": "https://app.test/fb",
+        "callbackHttpMethod": "get",
     }
     updated = await http.post(
         f"{_base(user)}/applications/{app_id}", json={"name": None, "callbackHttpMethod": "POST"}
@@ -137,14 +151,35 @@ async def test_applications_lifecycle(harness: Harness, user: Credentials) -> No
     [
         ({"incomingMessageUrl": "https://a.test"}, "'name'"),
         ({"name": "x"}, "at least one callback URL".replace("at", "a")),
-        ({"name": "x", "incomingCallUrl": "https://a.test", "incomingMessageFallbackUrl": "https://b.test"},
-         "sms callback URL"),
+        (
+            {
+                "name": "x",
+                "incomingCallUrl": "https://a.test",
+                "incomingMessageFallbackUrl": "https://b.test",
+            },
+            "sms callback URL",
+        ),
         ({"name": "x", "incomingMessageUrl": "nope"}, "not a valid"),
-        ({"name": "x", "incomingMessageUrl": "https://a.test", "incomingMessageUrlCallbackTimeout": 0},
-         "greater than 0"),
-        ({"name": "x", "incomingMessageUrl": "https://a.test", "incomingMessageUrlCallbackTimeout": 10001},
-         "10000"),
-        ({"name": "x", "incomingMessageUrl": "https://a.test", "callbackHttpMethod": "PATCH"}, "GET, POST"),
+        (
+            {
+                "name": "x",
+                "incomingMessageUrl": "https://a.test",
+                "incomingMessageUrlCallbackTimeout": 0,
+            },
+            "greater than 0",
+        ),
+        (
+            {
+                "name": "x",
+                "incomingMessageUrl": "https://a.test",
+                "incomingMessageUrlCallbackTimeout": 10001,
+            },
+            "10000",
+        ),
+        (
+            {"name": "x", "incomingMessageUrl": "https://a.test", "callbackHttpMethod": "PATCH"},
+            "GET, POST",
+        ),
         ({"name": "x", "incomingMessageUrl": "https://a.test", "autoAnswer": "yes"}, "autoAnswer"),
     ],
 )
@@ -160,8 +195,11 @@ async def test_application_validation(
 async def test_user_error_log(harness: Harness, user: Credentials) -> None:
     for i in range(3):
         await harness.store.add_user_error(
-            user.user_id, "unavailable", "no-application-for-number",
-            f"No application is configured for number +1919555121{i}", {"number": f"+1919555121{i}"},
+            user.user_id,
+            "unavailable",
+            "no-application-for-number",
+            f"No application is configured for number +1919555121{i}",
+            {"number": f"+1919555121{i}"},
         )
     http = harness.http(user)
     first = await http.get(f"{_base(user)}/errors", params={"size": 2})

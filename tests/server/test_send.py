@@ -1,4 +1,4 @@
-"""POST /messages: one object (201) or an array (202), every validation error, nothing half-stored."""
+"""POST /messages: one object (201) or an array (202); every validation error stores nothing."""
 
 from __future__ import annotations
 
@@ -28,8 +28,14 @@ async def test_send_answers_201_with_an_absolute_location_and_empty_body(
     http = harness.http(user)
     response = await http.post(
         harness.messages_path(user),
-        json={"from": FROM, "to": TO, "text": "Your code is 4417", "tag": "otp-17",
-              "callbackUrl": "https://app.example.test/sms", "receiptRequested": "all"},
+        json={
+            "from": FROM,
+            "to": TO,
+            "text": "Your code is 4417",
+            "tag": "otp-17",
+            "callbackUrl": "https://app.example.test/sms",
+            "receiptRequested": "all",
+        },
     )
     assert response.status_code == 201
     assert response.content == b""
@@ -58,8 +64,15 @@ async def test_null_is_the_same_as_absent(harness: Harness, user: Credentials) -
     """The Python SDK sends every optional argument, unset ones as null."""
     http = harness.http(user)
     nulls = dict.fromkeys(
-        ("media", "receiptRequested", "callbackUrl", "callbackHttpMethod", "callbackTimeout",
-         "fallbackUrl", "tag"),
+        (
+            "media",
+            "receiptRequested",
+            "callbackUrl",
+            "callbackHttpMethod",
+            "callbackTimeout",
+            "fallbackUrl",
+            "tag",
+        ),
     )
     response = await http.post(
         harness.messages_path(user), json={"from": FROM, "to": TO, "text": "hi", **nulls}
@@ -77,8 +90,13 @@ async def test_callback_timeout_accepts_numbers_and_numeric_strings(
     for value in (2000, "2000"):
         response = await http.post(
             harness.messages_path(user),
-            json={"from": FROM, "to": TO, "text": "t", "callbackTimeout": value,
-                  "callbackHttpMethod": "get"},
+            json={
+                "from": FROM,
+                "to": TO,
+                "text": "t",
+                "callbackTimeout": value,
+                "callbackHttpMethod": "get",
+            },
         )
         assert response.status_code == 201, response.text
         body = (await http.get(response.headers["location"])).json()
@@ -115,37 +133,127 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str, str]] = [
     ("missing to", {"from": FROM, "text": "x"}, 400, "missing-property", "'to'"),
     ("blank to", {"from": FROM, "to": "  ", "text": "x"}, 400, "blank-property", "'to'"),
     ("missing text", {"from": FROM, "to": TO}, 400, "missing-property", "'text'"),
-    ("from not E.164", {"from": "5550001111", "to": TO, "text": "x"}, 400, "validation-error", "E.164"),
+    (
+        "from not E.164",
+        {"from": "5550001111", "to": TO, "text": "x"},
+        400,
+        "validation-error",
+        "E.164",
+    ),
     ("to not E.164", {"from": FROM, "to": "+1-555", "text": "x"}, 400, "validation-error", "'to'"),
-    ("to wrong type", {"from": FROM, "to": 15550002222, "text": "x"}, 400, "validation-error", "'to'"),
+    (
+        "to wrong type",
+        {"from": FROM, "to": 15550002222, "text": "x"},
+        400,
+        "validation-error",
+        "'to'",
+    ),
     ("text wrong type", {"from": FROM, "to": TO, "text": ["x"]}, 400, "validation-error", "'text'"),
-    ("text too long", {"from": FROM, "to": TO, "text": "a" * 2049}, 400, "validation-error", "2,048"),
-    ("emoji too long", {"from": FROM, "to": TO, "text": "😀" * 1025}, 400, "validation-error", "2,048"),
-    ("bad receipt", {"from": FROM, "to": TO, "text": "x", "receiptRequested": "some"}, 400,
-     "validation-error", "none, all, error"),
-    ("media with receipts", {"from": FROM, "to": TO, "media": ["https://x.test/a.png"],
-                             "receiptRequested": "all"}, 400, "validation-error", "media"),
-    ("bad media url", {"from": FROM, "to": TO, "media": ["ftp://x.test/a.png"]}, 403,
-     "media-invalid-url", "ftp://"),
-    ("media wrong type", {"from": FROM, "to": TO, "media": [1]}, 400, "validation-error", "'media'"),
-    ("bad callback url", {"from": FROM, "to": TO, "text": "x", "callbackUrl": "not a url"}, 400,
-     "callback-invalid-url", "callbackUrl"),
-    ("bad fallback url", {"from": FROM, "to": TO, "text": "x", "fallbackUrl": "mailto:a@b"}, 400,
-     "callback-invalid-url", "fallbackUrl"),
-    ("bad method", {"from": FROM, "to": TO, "text": "x", "callbackHttpMethod": "PUT"}, 400,
-     "validation-error", "GET, POST"),
-    ("timeout too big", {"from": FROM, "to": TO, "text": "x", "callbackTimeout": 10001}, 400,
-     "validation-error", "10000"),
-    ("timeout zero", {"from": FROM, "to": TO, "text": "x", "callbackTimeout": 0}, 400,
-     "validation-error", "greater than 0"),
-    ("timeout text", {"from": FROM, "to": TO, "text": "x", "callbackTimeout": "soon"}, 400,
-     "validation-error", "callbackTimeout"),
-    ("timeout bool", {"from": FROM, "to": TO, "text": "x", "callbackTimeout": True}, 400,
-     "validation-error", "callbackTimeout"),
-    ("tag too long", {"from": FROM, "to": TO, "text": "x", "tag": "t" * 1025}, 400,
-     "validation-error", "'tag'"),
-    ("from not owned", {"from": "+15559990000", "to": TO, "text": "x"}, 401,
-     "number-access-denied", "+15559990000"),
+    (
+        "text too long",
+        {"from": FROM, "to": TO, "text": "a" * 2049},
+        400,
+        "validation-error",
+        "2,048",
+    ),
+    (
+        "emoji too long",
+        {"from": FROM, "to": TO, "text": "😀" * 1025},
+        400,
+        "validation-error",
+        "2,048",
+    ),
+    (
+        "bad receipt",
+        {"from": FROM, "to": TO, "text": "x", "receiptRequested": "some"},
+        400,
+        "validation-error",
+        "none, all, error",
+    ),
+    (
+        "media with receipts",
+        {"from": FROM, "to": TO, "media": ["https://x.test/a.png"], "receiptRequested": "all"},
+        400,
+        "validation-error",
+        "media",
+    ),
+    (
+        "bad media url",
+        {"from": FROM, "to": TO, "media": ["ftp://x.test/a.png"]},
+        403,
+        "media-invalid-url",
+        "ftp://",
+    ),
+    (
+        "media wrong type",
+        {"from": FROM, "to": TO, "media": [1]},
+        400,
+        "validation-error",
+        "'media'",
+    ),
+    (
+        "bad callback url",
+        {"from": FROM, "to": TO, "text": "x", "callbackUrl": "not a url"},
+        400,
+        "callback-invalid-url",
+        "callbackUrl",
+    ),
+    (
+        "bad fallback url",
+        {"from": FROM, "to": TO, "text": "x", "fallbackUrl": "mailto:a@b"},
+        400,
+        "callback-invalid-url",
+        "fallbackUrl",
+    ),
+    (
+        "bad method",
+        {"from": FROM, "to": TO, "text": "x", "callbackHttpMethod": "PUT"},
+        400,
+        "validation-error",
+        "GET, POST",
+    ),
+    (
+        "timeout too big",
+        {"from": FROM, "to": TO, "text": "x", "callbackTimeout": 10001},
+        400,
+        "validation-error",
+        "10000",
+    ),
+    (
+        "timeout zero",
+        {"from": FROM, "to": TO, "text": "x", "callbackTimeout": 0},
+        400,
+        "validation-error",
+        "greater than 0",
+    ),
+    (
+        "timeout text",
+        {"from": FROM, "to": TO, "text": "x", "callbackTimeout": "soon"},
+        400,
+        "validation-error",
+        "callbackTimeout",
+    ),
+    (
+        "timeout bool",
+        {"from": FROM, "to": TO, "text": "x", "callbackTimeout": True},
+        400,
+        "validation-error",
+        "callbackTimeout",
+    ),
+    (
+        "tag too long",
+        {"from": FROM, "to": TO, "text": "x", "tag": "t" * 1025},
+        400,
+        "validation-error",
+        "'tag'",
+    ),
+    (
+        "from not owned",
+        {"from": "+15559990000", "to": TO, "text": "x"},
+        401,
+        "number-access-denied",
+        "+15559990000",
+    ),
 ]
 
 
@@ -196,7 +304,9 @@ async def test_malformed_bodies_are_rejected(
     assert response.json()["message"]
 
 
-async def test_oversized_body_is_413_and_stores_nothing(harness: Harness, user: Credentials) -> None:
+async def test_oversized_body_is_413_and_stores_nothing(
+    harness: Harness, user: Credentials
+) -> None:
     limit = harness.settings.max_body_bytes
     text = "a" * (limit + 10)
     response = await harness.http(user).post(
@@ -247,7 +357,14 @@ async def test_bulk_reports_per_item_in_order_and_keeps_the_good_ones(
     assert response.status_code == 202
     assert response.headers["content-type"] == "application/json"
     results = response.json()
-    assert [r["result"] for r in results] == ["accepted", "error", "accepted", "error", "error", "error"]
+    assert [r["result"] for r in results] == [
+        "accepted",
+        "error",
+        "accepted",
+        "error",
+        "error",
+        "error",
+    ]
     assert results[1]["error"]["code"] == "blank-property"
     assert results[3]["error"]["code"] == "number-access-denied"
     assert results[4]["error"]["code"] == "validation-error"
@@ -296,7 +413,8 @@ async def test_idempotency_key_returns_the_first_result_and_never_a_second_messa
 
     other = await harness.create_user(["+15556660000"])  # keys are per user
     theirs = await harness.http(other).post(
-        harness.messages_path(other), json={"from": "+15556660000", "to": TO, "text": "x"},
+        harness.messages_path(other),
+        json={"from": "+15556660000", "to": TO, "text": "x"},
         headers=headers,
     )
     assert theirs.status_code == 201
@@ -309,11 +427,16 @@ async def test_concurrent_requests_with_one_key_create_one_message(
     import asyncio
 
     http = harness.http(user)
-    responses = await asyncio.gather(*[
-        http.post(harness.messages_path(user), json={"from": FROM, "to": TO, "text": "race"},
-                  headers={"Idempotency-Key": "race"})
-        for _ in range(20)
-    ])
+    responses = await asyncio.gather(
+        *[
+            http.post(
+                harness.messages_path(user),
+                json={"from": FROM, "to": TO, "text": "race"},
+                headers={"Idempotency-Key": "race"},
+            )
+            for _ in range(20)
+        ]
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.headers["location"] for r in responses}) == 1
     assert await _count(harness, user) == 1
@@ -321,7 +444,8 @@ async def test_concurrent_requests_with_one_key_create_one_message(
 
 async def test_idempotency_key_too_long_is_rejected(harness: Harness, user: Credentials) -> None:
     response = await harness.http(user).post(
-        harness.messages_path(user), json={"from": FROM, "to": TO, "text": "x"},
+        harness.messages_path(user),
+        json={"from": FROM, "to": TO, "text": "x"},
         headers={"Idempotency-Key": "k" * 256},
     )
     assert response.status_code == 400

@@ -19,7 +19,10 @@ DEMO_NUMBERS = ("+15550100001", "+15550100002")
 
 db_option = click.option("--db", help="sqlite:///path or postgresql://... (env TREBUCHET_DB)")
 config_option = click.option(
-    "--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="TOML settings file"
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML settings file",
 )
 
 

@@ -63,6 +63,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

@@ -29,23 +29,28 @@ PROPERTIES = {
     "autoAnswer": "auto_answer",
 }
 _WRITABLE = {prop: column for prop, column in PROPERTIES.items() if prop != "id"}
-_URLS = ("incomingCallUrl", "incomingCallFallbackUrl", "incomingMessageUrl", "incomingMessageFallbackUrl")
+_URLS = (
+    "incomingCallUrl",
+    "incomingCallFallbackUrl",
+    "incomingMessageUrl",
+    "incomingMessageFallbackUrl",
+)
 _TIMEOUTS = ("incomingCallUrlCallbackTimeout", "incomingMessageUrlCallbackTimeout")
 
 
 class ApplicationIn(msgspec.Struct):
     name: str | None = None
-    incomingCallUrl: str | None = None  # noqa: N815 - wire names
-    incomingCallUrlCallbackTimeout: int | str | None = None  # noqa: N815
-    incomingCallFallbackUrl: str | None = None  # noqa: N815
-    incomingMessageUrl: str | None = None  # noqa: N815
-    incomingMessageUrlCallbackTimeout: int | str | None = None  # noqa: N815
-    incomingMessageFallbackUrl: str | None = None  # noqa: N815
-    callbackHttpMethod: str | None = None  # noqa: N815
-    autoAnswer: bool | None = None  # noqa: N815
+    incomingCallUrl: str | None = None
+    incomingCallUrlCallbackTimeout: int | str | None = None
+    incomingCallFallbackUrl: str | None = None
+    incomingMessageUrl: str | None = None
+    incomingMessageUrlCallbackTimeout: int | str | None = None
+    incomingMessageFallbackUrl: str | None = None
+    callbackHttpMethod: str | None = None
+    autoAnswer: bool | None = None
 
 
-def application_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def application_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     body = camel_row(row, PROPERTIES)
     if "incomingMessageUrl" in body:
         body["incomingSmsUrl"] = body["incomingMessageUrl"]  # read-only mirror (open point 28)
@@ -66,10 +71,12 @@ def _changes(body: ApplicationIn) -> dict[str, Any]:
     return present(body, {prop: column for prop, column in _WRITABLE.items()})
 
 
-def _check_callbacks(merged: Mapping[str, Any]) -> None:
+def _check_callbacks(merged: Mapping[Any, Any]) -> None:
     if not merged.get("incoming_message_url") and not merged.get("incoming_call_url"):
         raise errors.ApiError(
-            "bad-request", "validation-error", "Your application must have a least one callback URL."
+            "bad-request",
+            "validation-error",
+            "Your application must have a least one callback URL.",
         )
     if merged.get("incoming_message_fallback_url") and not merged.get("incoming_message_url"):
         raise errors.ApiError(
@@ -103,7 +110,7 @@ async def list_applications(ctx: Ctx) -> Response:
     return json_response([application_json(row) for row in rows[:size]], headers=headers)
 
 
-async def _lookup(ctx: Ctx) -> Mapping[str, Any]:
+async def _lookup(ctx: Ctx) -> Mapping[Any, Any]:
     app_id = ctx.request.path_params["application_id"]
     row = await ctx.store.get_application(ctx.user.id, app_id)
     if row is None:

@@ -27,13 +27,13 @@ class MessageIn(msgspec.Struct, rename={"from_": "from"}):
     to: str | None = None
     text: str | None = None
     media: str | list[str] | None = None
-    receiptRequested: str | None = None  # noqa: N815 - wire names
-    callbackUrl: str | None = None  # noqa: N815
-    callbackHttpMethod: str | None = None  # noqa: N815
-    callbackTimeout: int | str | None = None  # noqa: N815
-    fallbackUrl: str | None = None  # noqa: N815
+    receiptRequested: str | None = None
+    callbackUrl: str | None = None
+    callbackHttpMethod: str | None = None
+    callbackTimeout: int | str | None = None
+    fallbackUrl: str | None = None
     tag: str | None = None
-    skipMMSCarrierValidation: bool | None = None  # noqa: N815
+    skipMMSCarrierValidation: bool | None = None
 
 
 def _media(value: str | list[str] | None) -> list[str]:

@@ -24,7 +24,7 @@ _OPTIONAL = (
 )
 
 
-def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def message_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     media = row["media"]
     body: dict[str, Any] = {
         "id": row["id"],

@@ -185,7 +185,9 @@ async def list_messages(ctx: Ctx) -> Response:
     order = _enum_filter(ctx, "sortOrder", SORT_ORDERS) or "asc"
     descending = order == "desc"
     size = page_size(ctx)
-    cursor_param, wrong_param = ("sortKeyLT", "sortKeyGT") if descending else ("sortKeyGT", "sortKeyLT")
+    cursor_param, wrong_param = (
+        ("sortKeyLT", "sortKeyGT") if descending else ("sortKeyGT", "sortKeyLT")
+    )
     if _query_value(ctx, wrong_param) is not None:
         raise errors.invalid_parameter(wrong_param, f"cannot be used with sortOrder={order}")
     scope = f"{ctx.user.id}:{order}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
@@ -39,14 +38,22 @@ _LINK = {"Link": {"schema": _STR, "description": 'Next page: `<absolute URL>; re
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _STR}
 
 
-_SIZE = _query("size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}, "Page size")
+_SIZE = _query(
+    "size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}, "Page size"
+)
 _USER = _path("userId")
 
 
@@ -92,7 +99,17 @@ def _schemas() -> dict[str, Any]:
             "deliveryCode": _INT,
             "deliveryDescription": _STR,
         },
-        "required": ["id", "messageId", "from", "to", "direction", "text", "media", "state", "time"],
+        "required": [
+            "id",
+            "messageId",
+            "from",
+            "to",
+            "direction",
+            "text",
+            "media",
+            "state",
+            "time",
+        ],
     }
     error = {
         "type": "object",
@@ -206,7 +223,14 @@ def _paths() -> dict[str, Any]:
                 ],
                 "requestBody": {
                     "required": True,
-                    **_json({"oneOf": [_ref("MessageIn"), {"type": "array", "items": _ref("MessageIn")}]}),
+                    **_json(
+                        {
+                            "oneOf": [
+                                _ref("MessageIn"),
+                                {"type": "array", "items": _ref("MessageIn")},
+                            ]
+                        }
+                    ),
                 },
                 "responses": {
                     **created,
@@ -235,10 +259,13 @@ def _paths() -> dict[str, Any]:
             "parameters": [_USER, _path("messageId")],
             "get": {
                 "summary": "Get one message",
-                "responses": {"200": {"description": "The message", **_json(_ref("Message"))}, **_ERRORS},
+                "responses": {
+                    "200": {"description": "The message", **_json(_ref("Message"))},
+                    **_ERRORS,
+                },
             },
             "patch": {
-                "summary": "Redact the text (body exactly {\"text\": \"\"})",
+                "summary": 'Redact the text (body exactly {"text": ""})',
                 "requestBody": {
                     "required": True,
                     **_json({"type": "object", "properties": {"text": {"const": ""}}}),
@@ -271,17 +298,25 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Register a phone number",
                 "requestBody": {"required": True, **_json(_ref("PhoneNumberIn"))},
-                "responses": {**created, **_ERRORS, "403": _error("Foreign application"), "409": _error("Number taken")},
+                "responses": {
+                    **created,
+                    **_ERRORS,
+                    "403": _error("Foreign application"),
+                    "409": _error("Number taken"),
+                },
             },
         },
         f"{users}/phoneNumbers/{{numberId}}": {
             "parameters": [_USER, _path("numberId")],
             "get": {
                 "summary": "Get a number by id or E.164",
-                "responses": {"200": {"description": "The number", **_json(_ref("PhoneNumber"))}, **_ERRORS},
+                "responses": {
+                    "200": {"description": "The number", **_json(_ref("PhoneNumber"))},
+                    **_ERRORS,
+                },
             },
             "post": {
-                "summary": "Update (null or absent = unchanged; applicationId \"\" unlinks)",
+                "summary": 'Update (null or absent = unchanged; applicationId "" unlinks)',
                 "requestBody": {"required": True, **_json(_ref("PhoneNumberIn"))},
                 "responses": {**ok_empty, **_ERRORS, "403": _error("Foreign application")},
             },
@@ -311,14 +346,20 @@ def _paths() -> dict[str, Any]:
             "parameters": [_USER, _path("applicationId")],
             "get": {
                 "summary": "Get an application",
-                "responses": {"200": {"description": "The application", **_json(_ref("Application"))}, **_ERRORS},
+                "responses": {
+                    "200": {"description": "The application", **_json(_ref("Application"))},
+                    **_ERRORS,
+                },
             },
             "post": {
                 "summary": "Update (null or absent = unchanged)",
                 "requestBody": {"required": True, **_json(_ref("ApplicationIn"))},
                 "responses": {**ok_empty, **_ERRORS},
             },
-            "delete": {"summary": "Delete; its numbers are unlinked", "responses": {**ok_empty, **_ERRORS}},
+            "delete": {
+                "summary": "Delete; its numbers are unlinked",
+                "responses": {**ok_empty, **_ERRORS},
+            },
         },
         f"{users}/errors": {
             "parameters": [_USER],
@@ -339,14 +380,25 @@ def _paths() -> dict[str, Any]:
             "parameters": [_USER, _path("errorId")],
             "get": {
                 "summary": "One user error",
-                "responses": {"200": {"description": "The error", **_json(_ref("UserError"))}, **_ERRORS},
+                "responses": {
+                    "200": {"description": "The error", **_json(_ref("UserError"))},
+                    **_ERRORS,
+                },
             },
         },
         "/openapi.json": {
-            "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI"}}}
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI"}},
+            }
         },
         "/health": {
-            "get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "OK"}}}
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "OK"}},
+            }
         },
     }
 

@@ -46,8 +46,8 @@ PROPERTIES = {
 class NumberIn(msgspec.Struct):
     number: str | None = None
     name: str | None = None
-    applicationId: str | None = None  # noqa: N815 - wire names
-    fallbackNumber: str | None = None  # noqa: N815
+    applicationId: str | None = None
+    fallbackNumber: str | None = None
     city: str | None = None
     state: str | None = None
 
@@ -61,7 +61,7 @@ _COLUMNS = {
 }
 
 
-def number_json(ctx: Ctx, row: Mapping[str, Any]) -> dict[str, Any]:
+def number_json(ctx: Ctx, row: Mapping[Any, Any]) -> dict[str, Any]:
     body = camel_row(row, PROPERTIES)
     body["nationalNumber"] = national_format(row["number"])
     body["createdTime"] = format_time(row["created_us"])
@@ -115,7 +115,7 @@ async def list_numbers(ctx: Ctx) -> Response:
     return json_response([number_json(ctx, r) for r in rows[:size]], headers=headers)
 
 
-async def _lookup(ctx: Ctx) -> Mapping[str, Any]:
+async def _lookup(ctx: Ctx) -> Mapping[Any, Any]:
     ident = ctx.request.path_params["number_id"]
     row = await ctx.store.get_number(ctx.user.id, ident)
     if row is None:

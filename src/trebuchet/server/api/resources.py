@@ -21,12 +21,14 @@ def present(struct: msgspec.Struct, columns: Mapping[str, str]) -> dict[str, Any
     }
 
 
-def camel_row(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
+def camel_row(row: Mapping[Any, Any], columns: Mapping[str, str]) -> dict[str, Any]:
     """The JSON properties of a row, leaving out unset ones."""
     return {prop: row[column] for prop, column in columns.items() if row[column] is not None}
 
 
-def id_page_link(ctx: Ctx, path: str, rows: list[Any], size: int, keep: tuple[str, ...]) -> dict[str, str]:
+def id_page_link(
+    ctx: Ctx, path: str, rows: list[Any], size: int, keep: tuple[str, ...]
+) -> dict[str, str]:
     if len(rows) <= size:
         return {}
     params = [(name, value) for name in keep if (value := ctx.request.query_params.get(name))]

@@ -18,7 +18,7 @@ from trebuchet.server.domain.times import format_time
 _CURSOR = "sortKeyLT"
 
 
-def error_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def error_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     details = msgspec.json.decode(row["details"])
     return {
         "id": row["id"],
@@ -43,7 +43,9 @@ async def list_errors(ctx: Ctx) -> Response:
     if len(rows) > size:
         last = rows[size - 1]
         token = ctx.services.cursors.encode(scope, last["time_us"], last["id"])
-        headers["Link"] = link_next(ctx.user_url("/errors"), [("size", str(size)), (_CURSOR, token)])
+        headers["Link"] = link_next(
+            ctx.user_url("/errors"), [("size", str(size)), (_CURSOR, token)]
+        )
     return json_response([error_json(row) for row in rows[:size]], headers=headers)
 
 

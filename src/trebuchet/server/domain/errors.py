@@ -166,7 +166,10 @@ def multi_message_limit(count: int, limit: int) -> ApiError:
 
 def media_invalid_url(url: str) -> ApiError:
     return ApiError(
-        "forbidden", "media-invalid-url", f"The media URL '{url}' is invalid.", (Detail("url", url),)
+        "forbidden",
+        "media-invalid-url",
+        f"The media URL '{url}' is invalid.",
+        (Detail("url", url),),
     )
 
 

@@ -12,9 +12,16 @@ import time
 from datetime import UTC, datetime
 
 _FILTER = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})"
-    r"(?:[ T](?P<hour>\d{2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<frac>\d{1,6}))?)?)?)?"
-    r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+    r"""
+    (?P<date>\d{4}-\d{2}-\d{2})
+    (?:[ T](?P<hour>\d{2})
+        (?::(?P<minute>\d{2})
+            (?::(?P<second>\d{2})(?:\.(?P<frac>\d{1,6}))?)?
+        )?
+    )?
+    (?P<zone>Z|[+-]\d{2}:?\d{2})?
+    """,
+    re.VERBOSE,
 )
 
 

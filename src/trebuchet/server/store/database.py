@@ -52,7 +52,9 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"
+) -> AsyncEngine:
     driver_url = async_url(url)
     if driver_url.startswith("sqlite"):
         database = make_url(driver_url).database

@@ -33,7 +33,7 @@ from trebuchet.server.store.records import (
 )
 
 IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]
 
 
 class Conflict(Exception):
@@ -391,7 +391,8 @@ class Store:
 MESSAGE_COLUMNS = [
     c
     for c in t.messages.c
-    if c.name not in ("user_id", "due_us", "lease_owner", "lease_until_us", "attempts", "carrier_ref")
+    if c.name
+    not in ("user_id", "due_us", "lease_owner", "lease_until_us", "attempts", "carrier_ref")
 ]
 
 
