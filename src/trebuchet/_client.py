@@ -120,7 +120,7 @@ class Client(BaseClient):
         size: int | str | None = None,
         **kwargs: Any,
     ) -> Generator[Message, None, None]:
-        """Iterate over the user's messages, newest first, following every next page.
+        """Iterate over the user's messages, following every next page.
 
         Returns a generator: no request is made until the first item is asked for, and
         later pages are fetched as iteration reaches them. Arguments are validated now
