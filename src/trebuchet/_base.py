@@ -183,7 +183,7 @@ class BaseClient:
         extra: Mapping[str, Any],
     ) -> RequestOptions:
         params: dict[str, Any] = dict(extra)
-        params["from"] = check_e164("from_", from_)
+        params["from"] = check_e164("from_", from_, short_code=True)
         params["to"] = check_e164("to", to, short_code=True)
         params["fromDateTime"] = format_date_time("from_date_time", from_date_time)
         params["toDateTime"] = format_date_time("to_date_time", to_date_time)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 EVENT_ID_HEADER = "Trebuchet-Event-Id"
 EVENT_SEQUENCE_HEADER = "Trebuchet-Event-Sequence"
+EVENT_ATTEMPT_HEADER = "Trebuchet-Event-Attempt"
 SIGNATURE_HEADER = "Trebuchet-Signature"
 DEFAULT_TOLERANCE = 300
 
@@ -40,7 +41,9 @@ class MessageEvent:
     ``from_`` holds the wire field ``from``. ``time`` is an aware UTC ``datetime``;
     ``media`` is a tuple of URLs (empty for SMS). Fields a given event does not carry
     (``application_id`` on outbound events, the ``delivery_*`` fields without receipts,
-    ``tag``) are ``None``. ``raw`` keeps every field as received, unknown ones included.
+    ``tag``) are ``None``. ``event_id``, ``sequence`` and ``attempt`` come from the
+    ``Trebuchet-Event-Id``, ``-Sequence`` and ``-Attempt`` headers (``None`` without
+    them). ``raw`` keeps every field as received, unknown ones included.
 
     Example::
 
@@ -67,6 +70,7 @@ class MessageEvent:
     tag: str | None = None
     event_id: str | None = None
     sequence: int | None = None
+    attempt: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -280,6 +284,7 @@ def _event(data: Mapping[str, Any], headers: Mapping[str, str]) -> MessageEvent:
         tag=_optional_str(data.get("tag")),
         event_id=headers.get(EVENT_ID_HEADER.lower()),
         sequence=_optional_int(headers.get(EVENT_SEQUENCE_HEADER.lower())),
+        attempt=_optional_int(headers.get(EVENT_ATTEMPT_HEADER.lower())),
         raw=dict(data),
     )
 

@@ -108,6 +108,7 @@ FILTER_CASES: list[tuple[dict[str, Any], Callable[[int, Seed], bool]]] = [
     ],
     ({"from_": OWN}, lambda i, s: s.from_ == OWN),
     ({"from_": PEER_2}, lambda i, s: s.from_ == PEER_2),
+    ({"from_": SHORT_CODE}, lambda i, s: s.from_ == SHORT_CODE),
     ({"to": PEER}, lambda i, s: s.to == PEER),
     ({"to": SHORT_CODE}, lambda i, s: s.to == SHORT_CODE),
     ({"from_date_time": minute(3)}, lambda i, s: i >= 3),

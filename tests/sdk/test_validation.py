@@ -44,7 +44,7 @@ def query_of(api: Client, server: ScriptedServer, **filters: Any) -> dict[str, l
         {"from_": "15550001111"},
         {"from_": "+05550001111"},
         {"from_": "+1234567890123456"},
-        {"from_": "12345"},
+        {"from_": "1234"},
         {"to": "1234"},
         {"to": "1234567"},
         {"to": "+1 555 000 1111"},
@@ -132,9 +132,10 @@ def test_every_delivery_state_and_order(
     assert query["sortOrder"] == [sort_order]
 
 
-def test_short_codes_are_accepted_as_to(api: Client, server: ScriptedServer) -> None:
+def test_short_codes_are_accepted_as_list_filters(api: Client, server: ScriptedServer) -> None:
     assert query_of(api, server, to="12345")["to"] == ["12345"]
     assert query_of(api, server, to="123456")["to"] == ["123456"]
+    assert query_of(api, server, from_="12345")["from"] == ["12345"]
 
 
 GOOD = {"from_": "+15550001111", "to": "+15550002222", "text": "hi"}

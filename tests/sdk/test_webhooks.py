@@ -105,9 +105,14 @@ def test_inbound_mms() -> None:
 
 def test_headers_are_case_insensitive_and_may_be_pairs() -> None:
     event = parse_event(
-        INBOUND_SMS, [("trebuchet-event-id", "ev-9"), ("TREBUCHET-EVENT-SEQUENCE", "1")]
+        INBOUND_SMS,
+        [
+            ("trebuchet-event-id", "ev-9"),
+            ("TREBUCHET-EVENT-SEQUENCE", "1"),
+            ("Trebuchet-Event-Attempt", "2"),
+        ],
     )
-    assert (event.event_id, event.sequence) == ("ev-9", 1)
+    assert (event.event_id, event.sequence, event.attempt) == ("ev-9", 1, 2)
 
 
 def test_events_are_frozen_and_hashable() -> None:
