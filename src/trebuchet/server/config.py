@@ -22,6 +22,15 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 DEFAULT_CACHE_SECONDS = 30.0
 ENV_PREFIX = "TREBUCHET_"
+# Delivery engine defaults (docs/callbacks.md, docs/sandbox.md).
+DEFAULT_CARRIER = "sandbox"
+DEFAULT_SEND_CONCURRENCY = 32
+DEFAULT_CALLBACK_CONCURRENCY = 256
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_POLL_INTERVAL = 0.2
+DEFAULT_DRAIN_SECONDS = 10.0
+DEFAULT_SEND_MAX_ATTEMPTS = 8
+DEFAULT_CALLBACK_RETRY_WINDOW = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,29 @@ class Settings:
     demo_user: bool = True
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
+    # -- delivery engine --
+    # Run the send and callback workers inside ``serve`` (``trebuchet worker`` runs more).
+    engine: bool = True
+    carrier: str = DEFAULT_CARRIER
+    send_concurrency: int = DEFAULT_SEND_CONCURRENCY
+    callback_concurrency: int = DEFAULT_CALLBACK_CONCURRENCY
+    # A claimed item is someone else's to take when its worker stops renewing this lease.
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    send_max_attempts: int = DEFAULT_SEND_MAX_ATTEMPTS
+    # Messages per second per sending number (0 = unlimited), and per-number overrides
+    # written "+15550001111=1,+15550002222=0.5".  Over the rate, messages wait.
+    sender_rate: float = 0.0
+    sender_rates: str = ""
+    # How long (seconds) a callback event is retried before it is recorded as failed.
+    callback_retry_window: float = DEFAULT_CALLBACK_RETRY_WINDOW
+    # Sign callbacks with each user's callback secret (Trebuchet-Signature header).
+    callback_signing: bool = False
+    # Let callbacks and media fetches reach private, link-local and loopback addresses.
+    callback_allow_private: bool = False
+    # Bearer token for the /v1/admin endpoints; they answer 404 while it is unset.
+    admin_token: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -17,13 +17,17 @@ from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
+from trebuchet.server.engine import Engine, admin
 from trebuchet.server.store import Store
+from trebuchet.server.webhooks import routes as event_routes
 
 CURSOR_SECRET_KEY = "cursor_secret"
 
 
 async def openapi(request: Request) -> Response:
-    return json_response(openapi_document())
+    document = openapi_document()
+    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
+    return json_response({**document, "paths": paths})
 
 
 async def health(request: Request) -> Response:
@@ -35,13 +39,22 @@ ROUTES = [
     *phone_numbers.routes,
     *applications.routes,
     *user_errors.routes,
+    *event_routes.routes,
+    *admin.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
 ]
 
 
-def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """Build the app; it opens (and migrates) its own store unless one is handed in."""
+def create_app(
+    settings: Settings, store: Store | None = None, engine: Engine | None = None
+) -> Starlette:
+    """Build the app; it opens (and migrates) its own store unless one is handed in.
+
+    The delivery engine runs with the app when one is handed in, or when the app owns its
+    store and ``settings.engine`` is on; with a store handed in and no engine, whoever
+    owns the store runs (or steps) the engine.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -56,7 +69,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         try:
             secret = await active.setting(CURSOR_SECRET_KEY, new_secret)
             app.state.services = Services.create(settings, active, secret)
-            yield
+            runner = engine or (Engine(active, settings) if owned and settings.engine else None)
+            app.state.engine = runner
+            if runner is not None:
+                await runner.start()
+            try:
+                yield
+            finally:
+                if runner is not None:
+                    await runner.stop()
         finally:
             if owned:
                 await active.close()

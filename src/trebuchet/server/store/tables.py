@@ -104,6 +104,8 @@ messages = Table(
     Column("lease_until_us", BigInteger),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("carrier_ref", String(128)),
+    # The sender slot reserved for this message by a per-number throughput limit.
+    Column("slot_us", BigInteger),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
@@ -112,6 +114,12 @@ messages = Table(
         "due_us",
         sqlite_where=text("due_us IS NOT NULL"),
         postgresql_where=text("due_us IS NOT NULL"),
+    ),
+    Index(
+        "ix_messages_lease",
+        "lease_owner",
+        sqlite_where=text("lease_owner IS NOT NULL"),
+        postgresql_where=text("lease_owner IS NOT NULL"),
     ),
 )
 
@@ -138,4 +146,65 @@ user_errors = Table(
     Column("message", Text, nullable=False),
     Column("details", Text, nullable=False),
     Index("ix_user_errors_user_time", "user_id", "time_us", "id"),
+)
+
+# -- delivery engine (migration 0002) ---------------------------------------------------
+
+# The outbox: one row per callback event, written in the transaction that changed the
+# message; delivered at least once by the dispatcher.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("message_id", String(40), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("url", Text),
+    Column("fallback_url", Text),
+    Column("method", String(8), nullable=False),
+    Column("timeout_ms", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("due_us", BigInteger),
+    Column("lease_owner", String(64)),
+    Column("lease_until_us", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("finished_us", BigInteger),
+    Index("ix_events_message", "message_id", "sequence", unique=True),
+    Index(
+        "ix_events_due",
+        "due_us",
+        sqlite_where=text("due_us IS NOT NULL"),
+        postgresql_where=text("due_us IS NOT NULL"),
+    ),
+    Index(
+        "ix_events_lease",
+        "lease_owner",
+        sqlite_where=text("lease_owner IS NOT NULL"),
+        postgresql_where=text("lease_owner IS NOT NULL"),
+    ),
+)
+
+event_attempts = Table(
+    "event_attempts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("event_id", String(40), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("target", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("duration_us", BigInteger, nullable=False),
+    Column("status", Integer),
+    Column("error", Text),
+    Index("ix_event_attempts_event", "event_id", "time_us"),
+)
+
+sender_slots = Table(
+    "sender_slots",
+    metadata,
+    Column("number", String(32), primary_key=True),
+    Column("next_us", BigInteger, nullable=False),
 )

@@ -1,0 +1,97 @@
+"""``POST /v1/admin/inbound``: simulate a message arriving from the network.
+
+Authenticated with ``Authorization: Bearer <admin_token>``; while the ``admin_token``
+setting is unset the endpoint does not exist (404).  Body:
+``{"from": "+1...", "to": "+1...", "text": "...", "media": ["https://..."]}``; answers 201
+with the stored message's ``Location`` and ``{"messageId", "userId"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trebuchet.server.api import validation as v
+from trebuchet.server.api.body import decode_json, read_body
+from trebuchet.server.api.responses import json_response
+from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
+from trebuchet.server.config import Settings
+from trebuchet.server.domain import errors
+from trebuchet.server.engine.clock import SystemClock
+from trebuchet.server.engine.engine import base_url
+from trebuchet.server.engine.events import Outbox
+from trebuchet.server.engine.inbound import InboundRouter
+from trebuchet.server.store import Store
+from trebuchet.server.store.delivery import DeliveryStore
+
+US = 1_000_000
+
+
+class InboundIn(msgspec.Struct, rename={"from_": "from"}):
+    from_: str | None = None
+    to: str | None = None
+    text: str | None = None
+    media: list[str] | None = None
+
+
+def inbound_router(store: Store, settings: Settings) -> InboundRouter:
+    """A router for inbound messages outside the engine (admin endpoint, CLI)."""
+    outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
+    return InboundRouter(DeliveryStore(store), outbox, SystemClock())
+
+
+def _authorised(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+async def inject(request: Request) -> Response:
+    services = request.app.state.services
+    token = services.settings.admin_token
+    if not token:
+        raise errors.resource_not_found()
+    if not _authorised(request, token):
+        raise errors.access_denied()
+    body = decode_json(
+        await read_body(request, services.settings.max_body_bytes), InboundIn, "message"
+    )
+    message = InboundMessage(
+        from_number=v.phone_number("message", "from", body.from_, short_code=True),
+        to_number=v.phone_number("message", "to", body.to),
+        text=body.text or "",
+        media=list(body.media or []),
+    )
+    try:
+        message_id, user_id = await inbound_router(services.store, services.settings).route(message)
+    except UnknownNumber:
+        raise errors.not_found("number", message.to_number) from None
+    engine = getattr(request.app.state, "engine", None)
+    if engine is not None:
+        engine.wake()
+    root = services.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+    location = f"{root.rstrip('/')}/v1/users/{user_id}/messages/{message_id}"
+    return json_response(
+        {"messageId": message_id, "userId": user_id}, 201, headers={"Location": location}
+    )
+
+
+routes = [Route("/v1/admin/inbound", inject, methods=["POST"])]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/admin/inbound": {
+        "post": {
+            "summary": "Simulate an inbound message (Bearer admin token; 404 when unset)",
+            "security": [{"adminToken": []}],
+            "responses": {
+                "201": {"description": "Stored and routed; Location of the message"},
+                "401": {"description": "Wrong admin token"},
+                "404": {"description": "Admin endpoints are off, or nobody owns `to`"},
+            },
+        }
+    }
+}

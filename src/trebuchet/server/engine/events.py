@@ -1,0 +1,119 @@
+"""Callback events (spec §4.3) and where they go (§4.1), written to the outbox.
+
+An event's payload is fixed when it is written, in the same transaction as the state
+change it reports, so a crash can lose neither.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from trebuchet.server.domain.times import format_time
+from trebuchet.server.store.delivery import DeliveryStore
+
+DEFAULT_TIMEOUT_MS = 10_000
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Destination:
+    url: str | None
+    fallback_url: str | None
+    method: str
+    timeout_ms: int
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.url or self.fallback_url)
+
+
+def _timeout(value: int | None) -> int:
+    return min(value or DEFAULT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS)
+
+
+def message_destination(message: Row) -> Destination:
+    """Outbound events go to the message's own URLs (open points 19 and 36)."""
+    return Destination(
+        url=message["callback_url"],
+        fallback_url=message["fallback_url"],
+        method=(message["callback_http_method"] or "POST").upper(),
+        timeout_ms=_timeout(message["callback_timeout"]),
+    )
+
+
+def application_destination(app: Row) -> Destination:
+    """Inbound events go to the receiving number's application."""
+    return Destination(
+        url=app["incoming_message_url"],
+        fallback_url=app["incoming_message_fallback_url"],
+        method=(app["callback_http_method"] or "POST").upper(),
+        timeout_ms=_timeout(app["incoming_message_url_callback_timeout"]),
+    )
+
+
+def event_payload(message: Row, base_url: str, *, receipt: bool = False) -> dict[str, Any]:
+    media = json.loads(message["media"]) if message["media"] else []
+    payload: dict[str, Any] = {
+        "eventType": "mms" if media else "sms",
+        "direction": message["direction"],
+        "from": message["from_number"],
+        "to": message["to_number"],
+        "messageId": message["id"],
+        "messageUri": f"{base_url}/v1/users/{message['user_id']}/messages/{message['id']}",
+        "text": message["text"],
+        "time": format_time(message["time_us"]),
+        "state": message["state"],
+        "segmentCount": message["segment_count"],
+    }
+    if media:
+        payload["media"] = media
+    if message["direction"] == "in" and message["application_id"]:
+        payload["applicationId"] = message["application_id"]
+    if receipt:
+        payload["deliveryState"] = message["delivery_state"]
+        payload["deliveryCode"] = message["delivery_code"]
+        payload["deliveryDescription"] = message["delivery_description"]
+    if message["tag"] is not None:
+        payload["tag"] = message["tag"]
+    return payload
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """Writes events; ``window_us`` is how long each may be retried."""
+
+    base_url: str
+    window_us: int
+
+    async def add(
+        self,
+        conn: AsyncConnection,
+        message: Row,
+        destination: Destination,
+        now: int,
+        *,
+        receipt: bool = False,
+    ) -> str | None:
+        if not destination.reachable:
+            return None
+        payload = event_payload(message, self.base_url, receipt=receipt)
+        return await DeliveryStore.add_event(
+            conn,
+            {
+                "user_id": message["user_id"],
+                "message_id": message["id"],
+                "payload": json.dumps(payload, ensure_ascii=False),
+                "url": destination.url,
+                "fallback_url": destination.fallback_url,
+                "method": destination.method,
+                "timeout_ms": destination.timeout_ms,
+                "created_us": now,
+                "expires_us": now + self.window_us,
+                "due_us": now,
+            },
+        )

@@ -1,0 +1,254 @@
+"""Sending: the work queue behind the send worker, and receipts.
+
+A claimed message is in ``sending`` (or ``sent`` when only a delayed receipt is due).
+The outcome is written in one transaction with the events it causes, fenced on the
+lease, so a worker that lost its lease changes nothing:
+
+* accepted → ``sent`` (+ a receipt when the carrier already has one);
+* transient failure → back to ``queued`` with backoff, ``error`` after the last attempt;
+* permanent failure → ``error``, with a ``message-delivery-failed`` user error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from trebuchet.server.carriers.base import (
+    Accepted,
+    Carrier,
+    OutboundMessage,
+    PermanentFailure,
+    Receipt,
+    TransientFailure,
+)
+from trebuchet.server.carriers.codes import delivery_state
+from trebuchet.server.engine.clock import Clock
+from trebuchet.server.engine.events import Outbox, message_destination
+from trebuchet.server.engine.retry import SendRetry
+from trebuchet.server.engine.throttle import SenderLimits
+from trebuchet.server.store import tables as t
+from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
+
+log = logging.getLogger("trebuchet.engine")
+Row = Mapping[str, Any]
+US = 1_000_000
+
+
+def wants_receipts(message: Row) -> bool:
+    return message["receipt_requested"] in ("all", "error") and not message["media"]
+
+
+def receipt_values(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "delivery_state": delivery_state(receipt.code),
+        "delivery_code": receipt.code,
+        "delivery_description": receipt.description,
+    }
+
+
+def notifies(message: Row, receipt: Receipt) -> bool:
+    """``all``: every receipt; ``error``: only not-delivered ones."""
+    requested = message["receipt_requested"]
+    return requested == "all" or (
+        requested == "error" and delivery_state(receipt.code) != "delivered"
+    )
+
+
+def outbound(message: Row) -> OutboundMessage:
+    return OutboundMessage(
+        id=message["id"],
+        user_id=message["user_id"],
+        from_number=message["from_number"],
+        to_number=message["to_number"],
+        text=message["text"],
+        media=json.loads(message["media"]) if message["media"] else [],
+        segment_count=message["segment_count"],
+        attempt=message["attempts"],
+    )
+
+
+class SendQueue:
+    name = "messages"
+
+    def __init__(
+        self,
+        delivery: DeliveryStore,
+        carrier: Carrier,
+        outbox: Outbox,
+        clock: Clock,
+        retry: SendRetry,
+        limits: SenderLimits,
+        policy: AddressPolicy,
+        *,
+        lease_us: int,
+        notify: Callable[[], None] = lambda: None,
+        draw: Callable[[], float] = random.random,
+    ):
+        self._delivery = delivery
+        self._carrier = carrier
+        self._outbox = outbox
+        self._clock = clock
+        self._retry = retry
+        self._limits = limits
+        self._policy = policy
+        self._lease_us = lease_us
+        self._notify = notify
+        self._draw = draw
+
+    async def claim(self, owner: str, limit: int) -> Sequence[Row]:
+        return await self._delivery.claim_messages(
+            owner, limit, self._clock.now_us(), self._lease_us
+        )
+
+    async def heartbeat(self, owner: str) -> None:
+        await self._delivery.extend_message_leases(owner, self._clock.now_us() + self._lease_us)
+
+    async def process(self, owner: str, message: Row) -> None:
+        if message["state"] == "sent":
+            await self._poll(owner, message)
+            return
+        if await self._wait_for_slot(owner, message):
+            return
+        try:
+            await self._check_media(message)
+            accepted = await self._carrier.send(outbound(message))
+        except TransientFailure as exc:
+            await self._retry_later(owner, message, exc.reason, exc.retry_after)
+        except PermanentFailure as exc:
+            await self._fail(owner, message, exc.reason)
+        except AddressRefused as exc:
+            await self._fail(owner, message, str(exc), code="media-unavailable")
+        except Exception as exc:  # a carrier bug must not lose the message
+            log.exception("carrier %s failed on %s", self._carrier.name, message["id"])
+            await self._retry_later(owner, message, f"{type(exc).__name__}: {exc}", None)
+        else:
+            await self._sent(owner, message, accepted)
+
+    async def _check_media(self, message: Row) -> None:
+        for url in json.loads(message["media"]) if message["media"] else []:
+            with contextlib.suppress(socket.gaierror):  # unresolvable: the fetch reports it
+                await self._policy.check_url(url)
+
+    async def _wait_for_slot(self, owner: str, message: Row) -> bool:
+        """Defer the message to its sender's next free slot; True when deferred."""
+        interval = self._limits.interval_us(message["from_number"])
+        now = self._clock.now_us()
+        if interval is None or (message["slot_us"] is not None and message["slot_us"] <= now):
+            return False
+        slot = await self._delivery.reserve_slot(message["from_number"], now, interval)
+        if slot <= now:
+            return False
+        values = {
+            "state": "queued",
+            "due_us": slot,
+            "slot_us": slot,
+            "attempts": t.messages.c.attempts - 1,  # waiting for a slot is not an attempt
+        }
+        async with self._delivery.store.write() as conn:
+            await self._delivery.update_leased_message(conn, message["id"], owner, values)
+        return True
+
+    async def _sent(self, owner: str, message: Row, accepted: Accepted) -> None:
+        now = self._clock.now_us()
+        values: dict[str, Any] = {
+            "state": "sent",
+            "carrier_ref": accepted.carrier_ref,
+            "due_us": None,
+            "slot_us": None,
+        }
+        receipt = accepted.receipt if wants_receipts(message) else None
+        if receipt is not None:
+            values.update(receipt_values(receipt))
+        elif accepted.poll_after is not None and wants_receipts(message):
+            values["due_us"] = now + round(accepted.poll_after * US)
+        await self._write(owner, message, values, now, receipt=receipt, state_event=True)
+
+    async def _poll(self, owner: str, message: Row) -> None:
+        receipt = await self._carrier.poll_receipt(outbound(message), message["carrier_ref"] or "")
+        values: dict[str, Any] = {"due_us": None}
+        if receipt is not None:
+            values.update(receipt_values(receipt))
+        await self._write(owner, message, values, self._clock.now_us(), receipt=receipt)
+
+    async def _retry_later(
+        self, owner: str, message: Row, reason: str, retry_after: float | None
+    ) -> None:
+        delay = self._retry.next_delay_us(message["attempts"], retry_after, self._draw())
+        if delay is None:
+            await self._fail(
+                owner, message, f"gave up after {message['attempts']} attempts: {reason}"
+            )
+            return
+        values = {"state": "queued", "due_us": self._clock.now_us() + delay, "slot_us": None}
+        async with self._delivery.store.write() as conn:
+            await self._delivery.update_leased_message(conn, message["id"], owner, values)
+
+    async def _fail(
+        self, owner: str, message: Row, reason: str, *, code: str = "message-delivery-failed"
+    ) -> None:
+        now = self._clock.now_us()
+        values = {"state": "error", "due_us": None, "slot_us": None}
+
+        async def record(conn: Any) -> None:
+            await self._delivery.add_user_error(
+                conn,
+                message["user_id"],
+                now,
+                "unavailable",
+                code,
+                f"The message from {message['from_number']} to {message['to_number']} "
+                "could not be delivered",
+                {"messageId": message["id"], "reason": reason},
+            )
+
+        await self._write(owner, message, values, now, state_event=True, also=record)
+
+    async def _write(
+        self,
+        owner: str,
+        message: Row,
+        values: dict[str, Any],
+        now: int,
+        *,
+        receipt: Receipt | None = None,
+        state_event: bool = False,
+        also: Callable[[Any], Any] | None = None,
+    ) -> None:
+        updated = {**message, **values}
+        destination = message_destination(message)
+        async with self._delivery.store.write() as conn:
+            if not await self._delivery.update_leased_message(conn, message["id"], owner, values):
+                log.warning("message %s: lease lost; its new owner finishes it", message["id"])
+                return
+            if also is not None:
+                await also(conn)
+            if state_event:
+                await self._outbox.add(conn, updated, destination, now)
+            if receipt is not None and notifies(message, receipt):
+                await self._outbox.add(conn, updated, destination, now, receipt=True)
+        self._notify()
+
+
+async def apply_receipt(
+    delivery: DeliveryStore, outbox: Outbox, message_id: str, receipt: Receipt, now: int
+) -> bool:
+    """A receipt the carrier pushed later; False when the message is unknown or not waiting."""
+    async with delivery.store.write() as conn:
+        message = await delivery.lock_message(conn, message_id)
+        if message is None or message["direction"] != "out" or not wants_receipts(message):
+            return False
+        values: dict[str, Any] = receipt_values(receipt)
+        if message["state"] == "sent" and message["lease_owner"] is None:
+            values["due_us"] = None  # no need to poll any more
+        await delivery.update_message(conn, message_id, values)
+        if notifies(message, receipt):
+            updated = {**message, **values}
+            await outbox.add(conn, updated, message_destination(message), now, receipt=True)
+    return True

@@ -1,0 +1,135 @@
+"""A worker: claim due items, process them with bounded concurrency, keep leases alive.
+
+One class, one small loop.  ``run()`` works until :meth:`Worker.stop`, then drains what it
+holds; ``run_until_idle()`` returns as soon as nothing is due and nothing is in flight,
+so tests step the engine deterministically instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
+
+log = logging.getLogger("trebuchet.engine")
+
+Item = TypeVar("Item")
+
+
+class WorkQueue(Protocol[Item]):
+    """A kind of due work in the store (messages to send, events to deliver)."""
+
+    name: str
+
+    async def claim(self, owner: str, limit: int) -> Sequence[Item]: ...
+
+    async def process(self, owner: str, item: Item) -> None: ...
+
+    async def heartbeat(self, owner: str) -> None:
+        """Extend the leases of everything ``owner`` holds."""
+        ...
+
+
+class Worker(Generic[Item]):
+    def __init__(
+        self,
+        queue: WorkQueue[Item],
+        *,
+        concurrency: int,
+        poll_interval: float,
+        heartbeat_interval: float,
+        owner: str | None = None,
+    ):
+        self.queue = queue
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
+        self.processed = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._changed.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._changed.set()
+
+    async def run(self) -> None:
+        await self._loop(until_idle=False)
+
+    async def run_until_idle(self) -> int:
+        """Work until nothing is due; answers how many items were processed."""
+        before = self.processed
+        await self._loop(until_idle=True)
+        return self.processed - before
+
+    async def _loop(self, *, until_idle: bool) -> None:
+        heartbeats = asyncio.create_task(self._heartbeats())
+        try:
+            while not self._stopping:
+                free = self.concurrency - len(self._tasks)
+                claimed = await self._claim(free) if free > 0 else []
+                for item in claimed:
+                    self._spawn(item)
+                if claimed and len(claimed) == free:
+                    await self._wait(None)  # full: wait for a slot
+                    continue
+                if claimed:
+                    continue
+                if until_idle and not self._tasks:
+                    return
+                await self._wait(None if until_idle else self.poll_interval)
+        finally:
+            await self._drain()
+            heartbeats.cancel()
+            await asyncio.gather(heartbeats, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> Sequence[Item]:
+        try:
+            return await self.queue.claim(self.owner, limit)
+        except Exception:
+            log.exception("%s: claiming failed", self.queue.name)
+            return []
+
+    def _spawn(self, item: Item) -> None:
+        task = asyncio.create_task(self._process(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._changed.set()
+
+    async def _process(self, item: Item) -> None:
+        try:
+            await self.queue.process(self.owner, item)
+        except Exception:
+            # The lease runs out and another worker (or this one) takes the item again.
+            log.exception("%s: processing failed", self.queue.name)
+        finally:
+            self.processed += 1
+
+    async def _wait(self, seconds: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        self._changed.clear()
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            if self._tasks:
+                try:
+                    await self.queue.heartbeat(self.owner)
+                except Exception:
+                    log.exception("%s: heartbeat failed", self.queue.name)

@@ -1,0 +1,1 @@
+"""Callbacks: building, signing, guarding and sending event requests; the dispatcher."""

@@ -1,0 +1,158 @@
+"""Delivering the outbox: the work queue behind the callback worker.
+
+One delivery round tries the primary URL and, if that fails, the fallback; success is
+any 2xx within the timeout (open point 21).  A failed round is retried with backoff
+until the event's window closes (or at once gives up when policy refuses every address);
+then the event is marked failed and a ``callback-failed`` user error is recorded.  Each
+try is stored as an attempt the user can list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trebuchet.server.engine.clock import Clock
+from trebuchet.server.engine.retry import CallbackRetry
+from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.webhooks.request import build_request, redact
+from trebuchet.server.webhooks.sender import CallbackOutcome, WebhookSender
+
+log = logging.getLogger("trebuchet.webhooks")
+Row = Mapping[str, Any]
+US = 1_000_000
+_SECRET_CACHE_LIMIT = 10_000
+
+
+class EventQueue:
+    name = "events"
+
+    def __init__(
+        self,
+        delivery: DeliveryStore,
+        sender: WebhookSender,
+        clock: Clock,
+        retry: CallbackRetry,
+        *,
+        lease_us: int,
+        signing: bool,
+        draw: Any = random.random,
+    ):
+        self._delivery = delivery
+        self._sender = sender
+        self._clock = clock
+        self._retry = retry
+        self._lease_us = lease_us
+        self._signing = signing
+        self._draw = draw
+        self._secrets: dict[str, str | None] = {}
+
+    async def claim(self, owner: str, limit: int) -> Sequence[Row]:
+        events = await self._delivery.claim_events(
+            owner, limit, self._clock.now_us(), self._lease_us
+        )
+        if self._signing:
+            missing = [e["user_id"] for e in events if e["user_id"] not in self._secrets]
+            if len(self._secrets) > _SECRET_CACHE_LIMIT:
+                self._secrets.clear()
+            self._secrets.update(await self._delivery.callback_secrets(missing))
+        return events
+
+    async def heartbeat(self, owner: str) -> None:
+        await self._delivery.extend_event_leases(owner, self._clock.now_us() + self._lease_us)
+
+    async def process(self, owner: str, event: Row) -> None:
+        payload = json.loads(event["payload"])
+        secret = self._secrets.get(event["user_id"]) if self._signing else None
+        targets = [
+            (kind, url)
+            for kind, url in (("primary", event["url"]), ("fallback", event["fallback_url"]))
+            if url
+        ]
+        tries: list[dict[str, Any]] = []
+        delivered = False
+        outcome: CallbackOutcome | None = None
+        for kind, url in targets:
+            started = self._clock.now_us()
+            request = build_request(
+                url,
+                event["method"],
+                payload,
+                event_id=event["id"],
+                sequence=event["sequence"],
+                attempt=event["attempts"],
+                secret=secret,
+                timestamp=started // US,
+            )
+            outcome = await self._sender.send(request, event["timeout_ms"] / 1000)
+            tries.append(_attempt(event, kind, url, started, outcome))
+            if outcome.ok:
+                delivered = True
+                break
+        await self._finish(owner, event, tries, delivered)
+
+    async def _finish(
+        self, owner: str, event: Row, tries: list[dict[str, Any]], delivered: bool
+    ) -> None:
+        now = self._clock.now_us()
+        values: dict[str, Any]
+        failed = False
+        if delivered:
+            values = {"state": "delivered", "due_us": None, "finished_us": now}
+        else:
+            refused = bool(tries) and all(t["refused"] for t in tries)
+            due = (
+                None
+                if refused
+                else self._retry.next_due_us(
+                    event["attempts"], now, event["expires_us"], self._draw()
+                )
+            )
+            if due is None:
+                failed = True
+                values = {"state": "failed", "due_us": None, "finished_us": now}
+            else:
+                values = {"due_us": due}
+        async with self._delivery.store.write() as conn:
+            if not await self._delivery.update_leased_event(conn, event["id"], owner, values):
+                log.warning("event %s: lease lost; its new owner delivers it", event["id"])
+                return
+            await self._delivery.add_attempts(
+                conn, [{k: v for k, v in t.items() if k != "refused"} for t in tries]
+            )
+            if failed:
+                last = tries[-1] if tries else None
+                await self._delivery.add_user_error(
+                    conn,
+                    event["user_id"],
+                    now,
+                    "unavailable",
+                    "callback-failed",
+                    f"The event {event['id']} for message {event['message_id']} could not be "
+                    f"delivered to its callback URL",
+                    {
+                        "eventId": event["id"],
+                        "messageId": event["message_id"],
+                        "url": last["url"] if last else "",
+                        "reason": (last["error"] or f"HTTP {last['status']}") if last else "",
+                    },
+                )
+
+
+def _attempt(
+    event: Row, kind: str, url: str, started: int, outcome: CallbackOutcome
+) -> dict[str, Any]:
+    return {
+        "event_id": event["id"],
+        "round": event["attempts"],
+        "target": kind,
+        "url": redact(url),
+        "time_us": started,
+        "duration_us": outcome.duration_us,
+        "status": outcome.status,
+        "error": outcome.error,
+        "refused": outcome.refused,
+    }
