@@ -146,9 +146,7 @@ class BaseClient:
 
     def _url(self, path: str) -> str:
         """``api_endpoint + "/" + api_version + path`` for a path starting with ``/`` (§9.1.2)."""
-        if path.startswith("/"):
-            return f"{self.api_endpoint}/{self.api_version}{path}"
-        return path
+        return f"{self.api_endpoint}/{self.api_version}{path}"
 
     def _messages_path(self) -> str:
         return f"/users/{quote(self.user_id, safe='')}/messages"

@@ -74,6 +74,7 @@ def corpus_rows(user_id: str) -> list[dict[str, Any]]:
             delivery_state=seed.delivery_state,
             delivery_code=seed.delivery_code,
             delivery_description=None if seed.delivery_code is None else "seeded",
+            due_us=None,  # history: nothing left for the delivery engine to do
         )
         rows.append(row)
     return rows

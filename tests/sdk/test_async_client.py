@@ -180,5 +180,11 @@ async def test_aclose() -> None:
 def test_construction_rules() -> None:
     with pytest.raises(ValueError, match="api_token"):
         AsyncClient("u", "", "s")
-    with pytest.raises(TypeError):
-        AsyncClient(*CREDS, http_client=httpx.Client())  # type: ignore[arg-type]
+    with httpx.Client() as sync_http, pytest.raises(TypeError):
+        AsyncClient(*CREDS, http_client=sync_http)  # type: ignore[arg-type]
+
+
+async def test_http_client_and_transport_are_exclusive() -> None:
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ValueError, match="not both"):
+            AsyncClient(*CREDS, http_client=http, transport=httpx.AsyncHTTPTransport())

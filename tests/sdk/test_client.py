@@ -78,6 +78,12 @@ def test_http_client_and_transport_are_exclusive() -> None:
         Client(*CREDS, http_client=http, transport=httpx.HTTPTransport())
 
 
+@pytest.mark.parametrize(("endpoint", "version"), [("", "v1"), ("http://h", "")])
+def test_empty_endpoint_or_version(endpoint: str, version: str) -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        Client(*CREDS, api_endpoint=endpoint, api_version=version)
+
+
 def test_async_http_client_is_refused() -> None:
     with pytest.raises(TypeError):
         Client(*CREDS, http_client=httpx.AsyncClient())  # type: ignore[arg-type]
@@ -310,6 +316,12 @@ def test_send_messages_augments_results(server: ScriptedServer, api: Client) -> 
         {"result": "error", "error": error, "id": "", "message": batch[1]},
     ]
     assert results[0]["message"] is batch[0]
+
+
+def test_bulk_results_must_be_objects(server: ScriptedServer, api: Client) -> None:
+    server.add(json_reply(202, ["accepted"]))
+    with pytest.raises(trebuchet.UnexpectedResponseError, match="not an object"):
+        api.send_messages([{"text": "a"}])
 
 
 def test_send_messages_accepts_200(server: ScriptedServer, api: Client) -> None:

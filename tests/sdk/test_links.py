@@ -21,6 +21,8 @@ NEXT = "https://sms.example.test/v1/users/u-1/messages?size=2&sortKeyLT=17"
         f'  <{NEXT}>  ;  rel = "next"  ',
         f'<https://h/prev>; rel="prev",<{NEXT}>; rel="next", <https://h/other>; rel="next"',
         f"{NEXT}; rel=next",  # no angle brackets, as the original client tolerated
+        f'<https://h/a> junk, <{NEXT}>; rel="next", ',
+        f'<{NEXT}>; rel="next",,',
     ],
 )
 def test_finds_the_next_link(header: str) -> None:

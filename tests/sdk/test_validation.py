@@ -56,6 +56,8 @@ def query_of(api: Client, server: ScriptedServer, **filters: Any) -> dict[str, l
         {"from_date_time": "2014-05-25 12:00:00.1234"},
         {"to_date_time": "25/05/2014"},
         {"to_date_time": "2014-05-25T"},
+        {"to_date_time": "2014-02-30T10:00Z"},
+        {"to_date_time": "2014-05-25T24:00:00Z"},
         {"to_date_time": 1400000000},
         {"to_date_time": "yesterday"},
     ],

@@ -138,6 +138,24 @@ def test_bad_time_or_numbers() -> None:
         parse_event({**INBOUND_SMS, "segmentCount": "many"})
 
 
+def test_one_media_url_as_a_string() -> None:
+    assert parse_event({**INBOUND_SMS, "media": URL1}).media == (URL1,)
+    assert parse_event({**INBOUND_SMS, "media": f"[{URL1}, {URL2}]"}).media == (URL1, URL2)
+
+
+def test_epoch_millisecond_time() -> None:
+    event = parse_event({**INBOUND_SMS, "time": 1479308598680})
+    assert event.time == dt.datetime(2016, 11, 16, 15, 3, 18, 680000, tzinfo=dt.UTC)
+    assert parse_event({**INBOUND_SMS, "time": None}).time is None
+
+
+def test_query_mapping_with_a_media_list() -> None:
+    event = parse_event_query(
+        {**{k: str(v) for k, v in INBOUND_SMS.items()}, "media": [URL1, None]}
+    )
+    assert event.media == (URL1,)
+
+
 def test_naive_time_is_utc() -> None:
     event = parse_event({**INBOUND_SMS, "time": "2023-11-14T22:15:02"})
     assert event.time == dt.datetime(2023, 11, 14, 22, 15, 2, tzinfo=dt.UTC)
