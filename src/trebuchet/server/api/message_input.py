@@ -75,7 +75,7 @@ def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
         raise errors.invalid_property(RESOURCE, "tag", f"exceeds the limit of {MAX_TAG}")
     wants_receipts = receipt in ("all", "error")
     return {
-        "id": new_message_id(),
+        "id": new_message_id(now_us),
         "user_id": user_id,
         "from_number": from_number,
         "to_number": to_number,

@@ -12,10 +12,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant shared by every process migrating the same PostgreSQL database.
@@ -34,8 +35,8 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is lazy).
         dbapi_connection.isolation_level = None
@@ -46,25 +47,39 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(BEGIN_MODE, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL (its folder created), or ``None`` for PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        raise ValueError("SQLite needs a file path (sqlite:///path/to/trebuchet.db)")
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return parsed.database
+
+
 def create_engine(
     url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"
 ) -> AsyncEngine:
-    driver_url = async_url(url)
-    if driver_url.startswith("sqlite"):
-        database = make_url(driver_url).database
-        if database in (None, "", ":memory:"):
-            raise ValueError("SQLite needs a file path (sqlite:///path/to/trebuchet.db)")
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(driver_url, pool_size=pool_size, max_overflow=pool_size)
-        _configure_sqlite(engine, sqlite_synchronous)
-        return engine
-    return create_async_engine(driver_url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size)
+    if sqlite_path(url) is not None:
+        _configure_sqlite(engine.sync_engine, sqlite_synchronous)
+    return engine
+
+
+def create_sqlite_writer_engine(path: str, synchronous: str) -> Engine:
+    """One blocking connection for a dedicated writer thread (see ``writer.py``)."""
+    engine = create_sync_engine(
+        f"sqlite:///{path}", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    _configure_sqlite(engine, synchronous)
+    return engine
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -84,8 +99,8 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(url: str) -> None:
     """Bring the schema at ``url`` up to the newest revision (idempotent)."""
     engine = create_async_engine(async_url(url), poolclass=NullPool)
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, "NORMAL")
+    if sqlite_path(url) is not None:
+        _configure_sqlite(engine.sync_engine, "NORMAL")
     try:
         async with engine.connect() as conn:
             conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})

@@ -15,24 +15,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.domain.ids import new_id, new_secret
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
-from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate
+from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.group_commit import GroupCommitter
-from trebuchet.server.store.records import (
-    InsertJob,
-    MessageFilter,
-    NewUser,
-    StoredResponse,
-    User,
-)
+from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
+from trebuchet.server.store.writer import SqliteWriter, insert_ignoring_conflicts, write_jobs
 
-IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
 Row = Mapping[Any, Any]
 
 
@@ -57,6 +50,8 @@ class Store:
             url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous
         )
         self.dialect = self._engine.dialect.name
+        path = sqlite_path(url)
+        self._sqlite_writer = None if path is None else SqliteWriter(path, sqlite_synchronous)
         writers = 1 if self.dialect == "sqlite" else 4
         self._inserts: GroupCommitter[InsertJob, InsertJob] = GroupCommitter(
             self._flush_inserts, writers=writers
@@ -71,6 +66,8 @@ class Store:
 
     async def close(self) -> None:
         await self._inserts.stop()
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         await self._engine.dispose()
 
     @asynccontextmanager
@@ -86,8 +83,7 @@ class Store:
                 yield conn
 
     def _insert_ignoring_conflicts(self, table: Any) -> Any:
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        return dialect_insert(table).on_conflict_do_nothing()
+        return insert_ignoring_conflicts(self.dialect, table)
 
     # -- meta --------------------------------------------------------------------------
 
@@ -287,43 +283,10 @@ class Store:
         return await self._inserts.submit(job)
 
     async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-        rows: list[dict[str, Any]] = []
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.write(jobs)
         async with self.write() as conn:
-            for job in jobs:
-                if job.idempotency_key is not None and not await self._claim_key(conn, job):
-                    continue
-                rows.extend(job.rows)
-            if rows:
-                await conn.execute(insert(t.messages), rows)
-        return jobs
-
-    async def _claim_key(self, conn: AsyncConnection, job: InsertJob) -> bool:
-        """Record the job's idempotency key, or find the earlier answer under it."""
-        assert job.response is not None and job.user_id is not None
-        now = now_us()
-        key = and_(
-            t.idempotency_keys.c.user_id == job.user_id,
-            t.idempotency_keys.c.key == job.idempotency_key,
-        )
-        values = {
-            "created_us": now,
-            "status": job.response.status,
-            "location": job.response.location,
-            "body": job.response.body,
-        }
-        inserted = await conn.execute(
-            self._insert_ignoring_conflicts(t.idempotency_keys)
-            .values(user_id=job.user_id, key=job.idempotency_key, **values)
-            .returning(t.idempotency_keys.c.key)
-        )
-        if inserted.first() is not None:
-            return True
-        existing = (await conn.execute(select(t.idempotency_keys).where(key))).mappings().one()
-        if existing["created_us"] < now - IDEMPOTENCY_WINDOW_US:
-            await conn.execute(update(t.idempotency_keys).where(key).values(values))
-            return True
-        job.replayed = StoredResponse(existing["status"], existing["location"], existing["body"])
-        return False
+            return await conn.run_sync(write_jobs, jobs)
 
     async def get_message(self, user_id: str, message_id: str) -> Row | None:
         query = select(*MESSAGE_COLUMNS).where(

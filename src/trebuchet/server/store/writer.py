@@ -1,0 +1,95 @@
+"""Writing batches of accepted messages: the body of the group commit.
+
+The logic is one synchronous function over a SQLAlchemy ``Connection``, shared by both
+backends.  On SQLite it runs in a dedicated writer thread on a blocking connection: one
+thread hop per batch instead of one per statement, and SQLite releases the GIL while it
+works, so the event loop keeps accepting requests meanwhile.  On PostgreSQL it runs on an
+async connection through ``run_sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from trebuchet.server.domain.times import now_us
+from trebuchet.server.store import tables as t
+from trebuchet.server.store.database import BEGIN_MODE, create_sqlite_writer_engine
+from trebuchet.server.store.records import InsertJob, StoredResponse
+
+IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
+_INSERT_MESSAGES = insert(t.messages)
+
+
+def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
+def write_jobs(conn: Connection, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+    """Insert every job's rows in the caller's transaction, honouring idempotency keys."""
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
+        if job.idempotency_key is not None and not _claim_key(conn, job):
+            continue
+        rows.extend(job.rows)
+    if rows:
+        conn.execute(_INSERT_MESSAGES, rows)
+    return jobs
+
+
+def _claim_key(conn: Connection, job: InsertJob) -> bool:
+    """Record the job's idempotency key, or find the earlier answer under it."""
+    if job.response is None or job.user_id is None:
+        raise ValueError("an idempotent job needs its user and its response")
+    now = now_us()
+    key = and_(
+        t.idempotency_keys.c.user_id == job.user_id,
+        t.idempotency_keys.c.key == job.idempotency_key,
+    )
+    values = {
+        "created_us": now,
+        "status": job.response.status,
+        "location": job.response.location,
+        "body": job.response.body,
+    }
+    inserted = conn.execute(
+        insert_ignoring_conflicts(conn.dialect.name, t.idempotency_keys)
+        .values(user_id=job.user_id, key=job.idempotency_key, **values)
+        .returning(t.idempotency_keys.c.key)
+    )
+    if inserted.first() is not None:
+        return True
+    existing = conn.execute(select(t.idempotency_keys).where(key)).mappings().one()
+    if existing["created_us"] < now - IDEMPOTENCY_WINDOW_US:
+        conn.execute(update(t.idempotency_keys).where(key).values(values))
+        return True
+    job.replayed = StoredResponse(existing["status"], existing["location"], existing["body"])
+    return False
+
+
+class SqliteWriter:
+    """Runs :func:`write_jobs` on one blocking connection in its own thread."""
+
+    def __init__(self, path: str, synchronous: str):
+        self._engine = create_sqlite_writer_engine(path, synchronous)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="trebuchet-sqlite-writer")
+
+    def _write(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+            with conn.begin():
+                return write_jobs(conn, jobs)
+
+    async def write(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, jobs)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._engine.dispose()
