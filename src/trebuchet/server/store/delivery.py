@@ -111,9 +111,11 @@ _CLAIM_EVENTS = {
 # Reserve the next send slot of a rate-limited number; answers the end of the slot.
 _RESERVE_SLOT = {
     "postgresql": """
-        INSERT INTO sender_slots (number, next_us) VALUES (:number, :now + :interval)
+        INSERT INTO sender_slots (number, next_us)
+        VALUES (:number, CAST(:now AS BIGINT) + CAST(:interval AS BIGINT))
         ON CONFLICT (number) DO UPDATE
-        SET next_us = GREATEST(sender_slots.next_us, :now) + :interval
+        SET next_us = GREATEST(sender_slots.next_us, CAST(:now AS BIGINT))
+                      + CAST(:interval AS BIGINT)
         RETURNING next_us
     """,
     "sqlite": """
