@@ -180,3 +180,46 @@ def numbers_add(db: str | None, config_file: str | None, user_id: str, number: s
     except Conflict as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"id": number_id, "number": number, "userId": user_id}))
+
+
+@main.command()
+@db_option
+@config_option
+@click.option("--concurrency", type=int, help="Messages sent at once by this worker")
+def worker(db: str | None, config_file: str | None, concurrency: int | None) -> None:
+    """Run delivery workers without the API, until SIGTERM (several may share a database)."""
+    from trebuchet.server.engine.process import run_worker
+
+    settings = _settings(config_file, db=db, send_concurrency=concurrency)
+    asyncio.run(run_worker(settings))
+
+
+@main.command()
+@db_option
+@config_option
+@click.option("--from", "from_", required=True, help="Sender, E.164 or short code")
+@click.option("--to", required=True, help="One of the platform's numbers, E.164")
+@click.option("--text", default="", help="Message text")
+@click.option("--media", multiple=True, help="Media URL (repeatable; makes it an MMS)")
+def inject(
+    db: str | None,
+    config_file: str | None,
+    from_: str,
+    to: str,
+    text: str,
+    media: tuple[str, ...],
+) -> None:
+    """Simulate an inbound message from the network (stored and routed like a real one)."""
+    from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
+    from trebuchet.server.engine.admin import inbound_router
+
+    _check_numbers((to,))
+    settings = _settings(config_file, db=db)
+    message = InboundMessage(from_number=from_, to_number=to, text=text, media=list(media))
+    try:
+        message_id, user_id = _with_store(
+            settings, lambda store: inbound_router(store, settings).route(message)
+        )
+    except UnknownNumber as exc:
+        raise click.ClickException(f"no enabled number {to} on this platform") from exc
+    click.echo(json.dumps({"messageId": message_id, "userId": user_id}))

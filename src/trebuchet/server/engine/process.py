@@ -1,0 +1,41 @@
+"""``trebuchet worker``: the engine alone in a process, until SIGTERM or SIGINT.
+
+On a signal it stops claiming, lets what is in flight finish (``drain_seconds``) and
+exits; whatever is still unfinished is taken over by another worker once its lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from trebuchet.server.config import Settings
+from trebuchet.server.engine.engine import Engine
+from trebuchet.server.store import Store
+
+log = logging.getLogger("trebuchet.engine")
+
+
+async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    store = Store(
+        settings.db, pool_size=settings.db_pool_size, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    await store.open()
+    engine = Engine(store, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await engine.start()
+        log.info("delivery worker %s started", engine.send_worker.owner)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("draining")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await engine.stop()
+        await store.close()
