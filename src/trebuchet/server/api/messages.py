@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server import metrics
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.media import check_message_media
 from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.api.message_output import message_json
 from trebuchet.server.api.pagination import link_next
@@ -29,6 +32,9 @@ DIRECTIONS = ("in", "out")
 STATES = ("received", "queued", "sending", "sent", "error")
 DELIVERY_STATES = ("waiting", "delivered", "not-delivered")
 SORT_ORDERS = ("asc", "desc")
+# ASCII digits only (str.isdigit() accepts "²", which int() refuses).
+INTEGER = re.compile(r"-?[0-9]+")
+MAX_INTEGER_DIGITS = 12
 # Query parameters repeated in every next-page link, in this order.
 FILTER_PARAMS = ("from", "to", "fromDateTime", "toDateTime", "direction", "state", "deliveryState")
 
@@ -44,6 +50,9 @@ async def _check_sender(ctx: Ctx, number: str) -> None:
 async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any]:
     row = message_row(decode_json(raw, MessageIn, "message"), ctx.user.id, now)
     await _check_sender(ctx, row["from_number"])
+    if row["media"]:
+        media = msgspec.json.decode(row["media"], type=list[str])
+        await check_message_media(ctx, row["from_number"], media)
     return row
 
 
@@ -86,6 +95,7 @@ async def send(ctx: Ctx) -> Response:
     await ctx.store.insert_messages(job)
     if job.replayed is not None:
         return _replay(job.replayed)
+    metrics.messages_accepted()
     return empty_response(201, {"Location": location})
 
 
@@ -117,6 +127,8 @@ async def _send_many(ctx: Ctx, raw: bytes) -> Response:
         await ctx.store.insert_messages(job)
     if job.replayed is not None:
         return _replay(job.replayed)
+    if rows:
+        metrics.messages_accepted(len(rows))
     return raw_json_response(body, 202)
 
 
@@ -162,9 +174,12 @@ def page_size(ctx: Ctx) -> int:
     value = _query_value(ctx, "size")
     if value is None:
         return ctx.settings.default_page_size
-    if not value.lstrip("-").isdigit():
+    if not INTEGER.fullmatch(value):
         raise errors.invalid_parameter("size", f"must be an integer, not '{value}'")
-    size = int(value)
+    if len(value) > MAX_INTEGER_DIGITS:  # far outside the range either way
+        size = -1 if value.startswith("-") else ctx.settings.max_page_size + 1
+    else:
+        size = int(value)
     if size < 1:
         raise errors.invalid_parameter("size", "must be greater than 0")
     if size > ctx.settings.max_page_size:
@@ -204,7 +219,7 @@ async def list_messages(ctx: Ctx) -> Response:
         params += [
             ("sortOrder", order),
             ("size", str(size)),
-            (cursor_param, ctx.services.cursors.encode(scope, last["time_us"], last["id"])),
+            (cursor_param, ctx.services.cursors.encode(scope, last.time_us, last.id)),
         ]
         headers["Link"] = link_next(ctx.user_url("/messages"), params)
     return json_response([message_json(row) for row in rows], headers=headers)
