@@ -11,6 +11,7 @@ lists, are returned untouched.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 _BOUNDARY = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
@@ -21,12 +22,20 @@ def to_snake_case(key: str) -> str:
     return _BOUNDARY.sub(r"_\1", key).lower()
 
 
+# Responses repeat the same few dozen keys thousands of times.
+_cached_snake_case = lru_cache(maxsize=1024)(to_snake_case)
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def snake_keys(value: Any) -> Any:
     """Return ``value`` with every object key converted, recursively through lists."""
     if isinstance(value, dict):
         return {
-            (to_snake_case(k) if isinstance(k, str) else k): snake_keys(v) for k, v in value.items()
+            (_cached_snake_case(k) if isinstance(k, str) else k): (
+                v if type(v) in _PLAIN else snake_keys(v)
+            )
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [snake_keys(item) for item in value]
+        return [item if type(item) in _PLAIN else snake_keys(item) for item in value]
     return value
