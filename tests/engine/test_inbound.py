@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from tests.engine.conftest import Bench, Receiver, failing_first
 from trebuchet.cli.main import main
 from trebuchet.server.api.app import create_app
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.store import Store
+from trebuchet.server.store import tables as t
 
 NUMBER = "+15550004444"
 REMOTE = "+15557654321"
@@ -169,10 +171,12 @@ def test_inject_command_stores_and_routes_an_inbound_message(tmp_path: Path) -> 
         store = Store(db)
         await store.open()
         try:
-            message = await store.get_message(user_id, message_id)
-            assert message is not None
-            assert (message["direction"], message["state"], message["text"]) == (
-                "in", "received", "hi there",
+            async with store.read() as conn:
+                message = (
+                    await conn.execute(select(t.messages).where(t.messages.c.id == message_id))
+                ).one()
+            assert (message.user_id, message.direction, message.state, message.text) == (
+                user_id, "in", "received", "hi there",
             )  # fmt: skip
             [error] = await store.list_user_errors(user_id, None, 10)
             assert error["code"] == "no-application-for-number"
