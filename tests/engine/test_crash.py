@@ -215,3 +215,18 @@ async def test_kill_9_of_server_and_worker_loses_nothing_on_postgres(
     postgres_url: str, processes: Any, receiver: Receiver
 ) -> None:
     await _crash_and_recover(postgres_url, processes(postgres_url), receiver, workers=1)
+
+
+async def test_worker_exits_cleanly_on_sigterm(sqlite_url: str, processes: Any) -> None:
+    store = Store(sqlite_url)
+    await store.open()
+    await store.close()
+    procs = processes(sqlite_url)
+    worker = procs.start("worker")
+    log = procs.log_dir / "worker-0.log"
+    deadline = time.monotonic() + 20
+    while "started" not in _tail(log) and worker.poll() is None:
+        assert time.monotonic() < deadline, _tail(log)
+        await asyncio.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 15) == 0

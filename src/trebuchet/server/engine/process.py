@@ -17,7 +17,16 @@ from trebuchet.server.store import Store
 log = logging.getLogger("trebuchet.engine")
 
 
+def _ensure_logging() -> None:
+    """Log to stderr unless the process has configured logging itself."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
 async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    _ensure_logging()
     store = Store(
         settings.db, pool_size=settings.db_pool_size, sqlite_synchronous=settings.sqlite_synchronous
     )
