@@ -150,9 +150,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(store_url: str) -> AsyncIterator[Harness]:
+async def harness(store_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     """The real app with its lifespan running, over a fresh store of each backend."""
-    settings = make_settings(store_url)
+    settings = make_settings(store_url, media_dir=str(tmp_path / "media"))
     store = Store(settings.db)
     await store.open()
     app = create_app(settings, store)
@@ -212,9 +212,10 @@ def start_live_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, t
 
 
 @pytest.fixture
-def live_server(sqlite_url: str) -> Iterator[LiveServer]:
+def live_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """The real server (SQLite store) listening on 127.0.0.1 in a background thread."""
-    live, server, thread = start_live_server(make_settings(sqlite_url))
+    settings = make_settings(sqlite_url, media_dir=str(tmp_path / "media"))
+    live, server, thread = start_live_server(settings)
     try:
         yield live
     finally:

@@ -84,11 +84,15 @@ async def _bobs_ids(harness: Harness, bob: Credentials) -> dict[str, str]:
     )
     error_id = await harness.store.add_user_error(bob.user_id, "unavailable", "x", "y", {})
     numbers = (await http.get(f"{base}/phoneNumbers")).json()
+    await http.put(
+        f"{base}/media/bob/photo.png", content=b"bob's", headers={"Content-Type": "image/png"}
+    )
     return {
         "message_id": sent.headers["location"].rsplit("/", 1)[1],
         "application_id": app.headers["location"].rsplit("/", 1)[1],
         "number_id": numbers[0]["id"],
         "error_id": error_id,
+        "media_name": "bob/photo.png",
     }
 
 
@@ -101,11 +105,12 @@ async def test_every_route_hides_other_tenants(
     ids = await _bobs_ids(harness, bob)
     body = {"text": ""} if method == "PATCH" else {"name": "x"}
     http = harness.http(alice)
+    path = path.replace("{media_name:media}", "{media_name}")
     as_bob = path.format(user_id=bob.user_id, **ids)
     refused = await http.request(method, as_bob, json=body if method != "GET" else None)
     assert refused.status_code == 401
     assert refused.json()["code"] == "user-access-denied"
-    if "{" in path.replace("{user_id}", ""):
+    if "{" in path.replace("{user_id}", "") and method != "PUT":  # PUT creates one's own
         mine = path.format(user_id=alice.user_id, **ids)
         hidden = await http.request(method, mine, json=body if method != "GET" else None)
         assert hidden.status_code == 404, (method, mine, hidden.text)
@@ -117,6 +122,7 @@ async def test_every_route_hides_other_tenants(
     assert message["text"] == "b"
     assert (await bob_http.get(f"{base}/applications/{ids['application_id']}")).status_code == 200
     assert (await bob_http.get(f"{base}/phoneNumbers/{ids['number_id']}")).status_code == 200
+    assert (await bob_http.get(f"{base}/media/{ids['media_name']}")).content == b"bob's"
 
 
 async def test_lists_only_show_own_data(
@@ -128,6 +134,7 @@ async def test_lists_only_show_own_data(
     assert (await http.get(f"{base}/messages")).json() == []
     assert (await http.get(f"{base}/applications")).json() == []
     assert (await http.get(f"{base}/errors")).json() == []
+    assert (await http.get(f"{base}/media")).json() == []
     assert [n["number"] for n in (await http.get(f"{base}/phoneNumbers")).json()] == alice.numbers
 
 

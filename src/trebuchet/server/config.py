@@ -31,6 +31,16 @@ DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_DRAIN_SECONDS = 10.0
 DEFAULT_SEND_MAX_ATTEMPTS = 8
 DEFAULT_CALLBACK_RETRY_WINDOW = 24 * 3600.0
+# Media defaults (docs/media.md); sizes in bytes (1 MB = 1024 * 1024 here).
+DEFAULT_MEDIA_DIR = "./media"
+DEFAULT_MEDIA_MAX_UPLOAD_BYTES = 65 * 1024 * 1024
+DEFAULT_MMS_MAX_EXTERNAL_BYTES = 1536 * 1024
+DEFAULT_MMS_MAX_OWN_BYTES = 2 * 1024 * 1024
+DEFAULT_MMS_MAX_TOTAL_BYTES = 2 * 1024 * 1024
+DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT = 5.0
+DEFAULT_MEDIA_FETCH_READ_TIMEOUT = 10.0
+DEFAULT_MEDIA_FETCH_TIMEOUT = 30.0
+DEFAULT_TOLL_FREE_MMS_ERROR = "media-not-supported"
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,20 @@ class Settings:
     callback_allow_private: bool = False
     # Bearer token for the /v1/admin endpoints; they answer 404 while it is unset.
     admin_token: str | None = None
+    # -- media (docs/media.md) --
+    # Directory of uploaded and received media files (one subdirectory per user).
+    media_dir: str = DEFAULT_MEDIA_DIR
+    media_max_upload_bytes: int = DEFAULT_MEDIA_MAX_UPLOAD_BYTES
+    # MMS limits: per external item, per item from the user's own media, per message.
+    mms_max_external_bytes: int = DEFAULT_MMS_MAX_EXTERNAL_BYTES
+    mms_max_own_bytes: int = DEFAULT_MMS_MAX_OWN_BYTES
+    mms_max_total_bytes: int = DEFAULT_MMS_MAX_TOTAL_BYTES
+    # Fetching external MMS media: seconds to connect, between reads, in all.
+    media_fetch_connect_timeout: float = DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT
+    media_fetch_read_timeout: float = DEFAULT_MEDIA_FETCH_READ_TIMEOUT
+    media_fetch_timeout: float = DEFAULT_MEDIA_FETCH_TIMEOUT
+    # Error code for MMS from a toll-free number ("" lets toll-free numbers send MMS).
+    toll_free_mms_error: str = DEFAULT_TOLL_FREE_MMS_ERROR
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trebuchet.server.api import applications, messages, phone_numbers, user_errors
+from trebuchet.server.api import media as media_routes
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.handlers import exception_handlers
 from trebuchet.server.api.openapi import openapi_document
@@ -18,6 +19,7 @@ from trebuchet.server.api.responses import json_response
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
 from trebuchet.server.engine import Engine, admin
+from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
 from trebuchet.server.webhooks import routes as event_routes
 
@@ -27,6 +29,7 @@ CURSOR_SECRET_KEY = "cursor_secret"
 async def openapi(request: Request) -> Response:
     document = openapi_document()
     paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
+    paths.update(media_routes.OPENAPI_PATHS)
     return json_response({**document, "paths": paths})
 
 
@@ -39,6 +42,7 @@ ROUTES = [
     *phone_numbers.routes,
     *applications.routes,
     *user_errors.routes,
+    *media_routes.routes,
     *event_routes.routes,
     *admin.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
@@ -58,6 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.media = media_storage(settings.media_dir)
         owned = store is None
         active = store or Store(
             settings.db,

@@ -20,6 +20,7 @@ CATEGORY_STATUS: dict[str, int] = {
     "conflict": 409,
     "payload-too-large": 413,
     "unsupported-media-type": 415,
+    "range-not-satisfiable": 416,
     "too-many-requests": 429,
     "backend": 500,
     "unavailable": 503,
@@ -170,6 +171,72 @@ def media_invalid_url(url: str) -> ApiError:
         "media-invalid-url",
         f"The media URL '{url}' is invalid.",
         (Detail("url", url),),
+    )
+
+
+def media_not_found(name: str) -> ApiError:
+    return ApiError(
+        "not-found",
+        "media-not-found",
+        f"The media resource named '{name}' could not be found",
+        (Detail("mediaName", name),),
+    )
+
+
+def media_size_overflow(size: int, limit: int) -> ApiError:
+    return ApiError(
+        "forbidden",
+        "media-size-overflow",
+        f"The media size {size} bytes is larger than the maximum {limit} bytes",
+        (Detail("size", str(size)), Detail("limit", str(limit))),
+    )
+
+
+def media_not_supported(content_type: str, code: str = "media-not-supported") -> ApiError:
+    return ApiError(
+        "forbidden",
+        code,
+        f"Media type not supported {content_type}",
+        (Detail("contentType", content_type),),
+    )
+
+
+def media_unavailable(url: str) -> ApiError:
+    return ApiError(
+        "unavailable", "media-unavailable", f"Failed to access media {url}", (Detail("url", url),)
+    )
+
+
+def media_invalid_name(why: str, name: str) -> ApiError:
+    return ApiError("bad-request", "validation-error", why, (Detail("mediaName", name),))
+
+
+def media_length_required(header: str = "Content-Length") -> ApiError:
+    return ApiError(
+        "bad-request",
+        "validation-error",
+        f"The media size must be specified by the {header} header",
+        (Detail("header", header),),
+    )
+
+
+def media_invalid_content_length(header: str = "Content-Length") -> ApiError:
+    # Code and status (404) as the original catalogue has them, misspelling included.
+    return ApiError(
+        "not-found",
+        "media-invalid-content-lenght",
+        f"The media source {header} header could not be parsed as a number",
+        (Detail("header", header),),
+    )
+
+
+def media_range_not_satisfiable(size: int) -> ApiError:
+    return ApiError(
+        "range-not-satisfiable",
+        "media-range-not-satisfiable",
+        f"The requested range is outside the media's {size} bytes",
+        (Detail("size", str(size)),),
+        headers={"Content-Range": f"bytes */{size}"},
     )
 
 
