@@ -1,0 +1,190 @@
+"""Run every benchmark, print a table and write BENCHMARKS.md.
+
+    .venv/bin/python -m benchmarks.run            # the full suite (a few minutes)
+    .venv/bin/python -m benchmarks.run --quick    # small sizes, to check it works
+
+Every figure is a ratio or a rate measured in this one run, next to its reference, since
+absolute times drift on a shared machine.  Load stays on loopback and every loop is
+bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send
+from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
+from benchmarks.processes import ROOT
+from benchmarks.wrk import ensure_wrk
+
+
+@dataclass(frozen=True)
+class Sizes:
+    send_rounds: int
+    send_seconds: float
+    list_rows: int
+    list_repeats: int
+    sdk_rows: int
+    sdk_rounds: int
+    sdk_sends: int
+    memory_messages: int
+    e2e_burst: int
+    e2e_paced_seconds: float
+
+
+FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
+QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0)
+
+
+def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
+    steps: list[tuple[str, Callable[[], list[Row]]]] = [
+        (
+            "single send, SQLite",
+            lambda: [
+                bench_send.single_send(
+                    sqlite_database(work, "send.db"),
+                    "SQLite",
+                    rounds=sizes.send_rounds,
+                    seconds=sizes.send_seconds,
+                )
+            ],
+        ),
+        (
+            "bulk send, SQLite",
+            lambda: [
+                bench_send.bulk_send(
+                    sqlite_database(work, "bulk.db"), "SQLite", seconds=sizes.send_seconds
+                )
+            ],
+        ),
+        (
+            "list, SQLite",
+            lambda: bench_list.list_pages(
+                sqlite_database(work, "list.db"),
+                "SQLite",
+                count=sizes.list_rows,
+                repeats=sizes.list_repeats,
+            ),
+        ),
+        (
+            "SDK",
+            lambda: bench_sdk.sdk(
+                sqlite_database(work, "sdk.db"),
+                count=sizes.sdk_rows,
+                rounds=sizes.sdk_rounds,
+                sends=sizes.sdk_sends,
+            ),
+        ),
+        (
+            "end to end, SQLite",
+            lambda: bench_e2e.end_to_end(
+                sqlite_database(work, "e2e.db"),
+                "SQLite",
+                burst=sizes.e2e_burst,
+                paced_s=sizes.e2e_paced_seconds,
+            ),
+        ),
+        (
+            "memory, SQLite",
+            lambda: [
+                bench_memory.memory(
+                    sqlite_database(work, "memory.db"),
+                    messages=sizes.memory_messages,
+                    max_seconds=150,
+                )
+            ],
+        ),
+    ]
+    if with_postgres:
+
+        def on_postgres(fn: Callable[[str], list[Row]]) -> Callable[[], list[Row]]:
+            def run() -> list[Row]:
+                with postgres_database() as db:
+                    return fn(db)
+
+            return run
+
+        steps += [
+            (
+                "single send, PostgreSQL",
+                on_postgres(
+                    lambda db: [
+                        bench_send.single_send(
+                            db, "PostgreSQL", rounds=sizes.send_rounds, seconds=sizes.send_seconds
+                        )
+                    ]
+                ),
+            ),
+            (
+                "bulk send, PostgreSQL",
+                on_postgres(
+                    lambda db: [bench_send.bulk_send(db, "PostgreSQL", seconds=sizes.send_seconds)]
+                ),
+            ),
+            (
+                "list, PostgreSQL",
+                on_postgres(
+                    lambda db: bench_list.list_pages(
+                        db, "PostgreSQL", count=sizes.list_rows, repeats=sizes.list_repeats
+                    )
+                ),
+            ),
+        ]
+    rows: list[Row] = []
+    for name, step in steps:
+        started = time.monotonic()
+        print(f"... {name}", flush=True)
+        rows += step()
+        print(f"    done in {time.monotonic() - started:.0f} s", flush=True)
+    return rows
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "-"}[met]
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | measured | target | met | detail |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r.benchmark} | {r.measured} | {r.target} | {_mark(r.met)} | {r.detail} |" for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the code runs")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    ensure_wrk()
+    with_postgres = not args.no_postgres and postgres_available()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="trebuchet-bench-") as tmp:
+        rows = _rows(sizes, Path(tmp), with_postgres)
+    elapsed = time.monotonic() - started
+    result = table(rows)
+    print(result)
+    if args.quick:
+        return
+    header = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m benchmarks.run` in "
+        f"{elapsed:.0f} s on {platform.machine()}, Python {platform.python_version()}"
+        f"{'' if with_postgres else ' (PostgreSQL rows skipped: no server answered)'}."
+    )
+    notes_path = ROOT / "benchmarks" / "NOTES.md"
+    notes = notes_path.read_text() if notes_path.exists() else ""
+    args.output.write_text(f"# Benchmarks\n\n{header}\n\n{result}\n\n{notes}")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Filling a store with many messages quickly (straight into the table, not through the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+from sqlalchemy import insert
+
+from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.store import Store, tables
+
+FROM, TO = "+15550100001", "+15550100002"
+BASE_US = 1_700_000_000_000_000
+STEP_US = 1000  # one message per millisecond of history
+
+
+def message_row(user_id: str, index: int) -> dict[str, Any]:
+    time_us = BASE_US + index * STEP_US
+    return {
+        "id": new_message_id(time_us),
+        "user_id": user_id,
+        "from_number": FROM,
+        "to_number": TO,
+        "direction": "out",
+        "text": f"History message number {index}",
+        "media": None,
+        "state": "sent",
+        "time_us": time_us,
+        "segment_count": 1,
+        "callback_url": None,
+        "callback_http_method": None,
+        "callback_timeout": None,
+        "fallback_url": None,
+        "tag": None,
+        "receipt_requested": None,
+        "delivery_state": None,
+        "delivery_code": None,
+        "delivery_description": None,
+        "skip_mms_carrier_validation": False,
+        "application_id": None,
+        "due_us": None,
+    }
+
+
+def _seed_sqlite(path: str, user_id: str, count: int, batch: int) -> None:
+    columns = list(message_row(user_id, 0))
+    sql = f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        for start in range(0, count, batch):
+            rows = [
+                tuple(message_row(user_id, i).values())
+                for i in range(start, min(start + batch, count))
+            ]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def seed_messages(store: Store, user_id: str, count: int, batch: int = 20_000) -> None:
+    """``count`` sent messages for ``user_id``, one millisecond apart, oldest first."""
+    if store.dialect == "sqlite":
+        path = store.url.split("sqlite:///", 1)[1]
+        await asyncio.to_thread(_seed_sqlite, path, user_id, count, batch)
+        return
+    for start in range(0, count, batch):
+        rows = [message_row(user_id, i) for i in range(start, min(start + batch, count))]
+        async with store.write() as conn:
+            await conn.execute(insert(tables.messages), rows)

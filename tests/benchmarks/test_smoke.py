@@ -1,0 +1,51 @@
+"""A tiny run of every benchmark, so the benchmark code cannot rot. No timing is asserted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from benchmarks.common import sqlite_database
+from benchmarks.run import table
+
+from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send
+
+pytestmark = pytest.mark.slow
+
+
+def _check(rows: list) -> None:  # type: ignore[type-arg]
+    assert rows
+    for row in rows:
+        assert row.measured and row.target
+    assert "| benchmark |" in table(rows)
+
+
+def test_list_benchmark_runs(tmp_path: Path) -> None:
+    _check(bench_list.list_pages(sqlite_database(tmp_path), "SQLite", count=2_500, repeats=2))
+
+
+def test_list_benchmark_runs_on_postgres(postgres_url: str) -> None:
+    _check(bench_list.list_pages(postgres_url, "PostgreSQL", count=2_500, repeats=2))
+
+
+def test_sdk_benchmark_runs(tmp_path: Path) -> None:
+    _check(bench_sdk.sdk(sqlite_database(tmp_path), count=2_000, rounds=1, sends=5))
+
+
+def test_end_to_end_benchmark_runs(tmp_path: Path) -> None:
+    _check(bench_e2e.end_to_end(sqlite_database(tmp_path), "SQLite", burst=50, paced_s=0.5))
+
+
+def test_memory_benchmark_runs(tmp_path: Path) -> None:
+    _check([bench_memory.memory(sqlite_database(tmp_path), messages=2_000, max_seconds=30)])
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_send_benchmarks_run(tmp_path: Path) -> None:
+    _check(
+        [bench_send.single_send(sqlite_database(tmp_path, "a.db"), "SQLite", rounds=1, seconds=0.5)]
+    )
+    _check([bench_send.bulk_send(sqlite_database(tmp_path, "b.db"), "SQLite", seconds=0.5)])
