@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trebuchet.server.carriers.codes import DELIVERY_CODES
+from trebuchet.server.media.parts import MediaPart
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class OutboundMessage:
     segment_count: int
     # 1 for the first submission; carriers may use ``id`` as an idempotency key.
     attempt: int
+    # The media's bytes and types, fetched before the carrier is called (MMS only).
+    parts: tuple[MediaPart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class InboundMessage:
     # A stable id for this message (the carrier's own, say): a repeated report with the same
     # key stores nothing new.  None: every report is a new message.
     key: str | None = None
+    # The media's content, when the carrier delivers it (else ``media`` URLs are fetched).
+    parts: tuple[MediaPart, ...] = ()
 
 
 class CarrierError(Exception):

@@ -111,6 +111,7 @@ class SandboxCarrier:
             text=message.text,
             media=message.media,
             key=message.id,
+            parts=message.parts,
         )
         with contextlib.suppress(UnknownNumber):
             await self._sink.inbound(inbound)

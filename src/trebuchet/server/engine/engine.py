@@ -23,6 +23,8 @@ from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.sending import SendQueue, apply_receipt
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
+from trebuchet.server.media.fetch import MediaFetcher, MmsLimits, ReceivedMedia
+from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
 from trebuchet.server.store.delivery import DeliveryStore
 from trebuchet.server.webhooks.dispatcher import EventQueue
@@ -71,6 +73,8 @@ class Engine:
         self.delivery = DeliveryStore(store)
         self.outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
         self.policy = address_policy(settings)
+        self.media = media_storage(settings.media_dir)
+        self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
         self.carrier = carrier or make_carrier(settings.carrier)
         self.sender = sender or AiohttpSender(
             self.policy, max_connections=settings.callback_concurrency
@@ -104,6 +108,7 @@ class Engine:
             lease_us=lease_us,
             notify=self.event_worker.wake,
             draw=draw,
+            media=self.fetcher,
         )
         self.send_worker: Worker[Any] = Worker(
             self.sends,
@@ -111,7 +116,12 @@ class Engine:
             poll_interval=settings.poll_interval,
             heartbeat_interval=heartbeat,
         )
-        self.router = InboundRouter(self.delivery, self.outbox, self.clock, self.event_worker.wake)
+        received = ReceivedMedia(
+            self.media, self.fetcher, base_url(settings), settings.media_max_upload_bytes
+        )
+        self.router = InboundRouter(
+            self.delivery, self.outbox, self.clock, self.event_worker.wake, received
+        )
         self.carrier.bind(self)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -140,6 +150,7 @@ class Engine:
     async def close(self) -> None:
         await self.carrier.close()
         await self.sender.close()
+        await self.fetcher.close()
 
     def wake(self) -> None:
         self.send_worker.wake()

@@ -74,7 +74,8 @@ def event_payload(message: Row, base_url: str, *, receipt: bool = False) -> dict
         payload["media"] = media
     if message["direction"] == "in" and message["application_id"]:
         payload["applicationId"] = message["application_id"]
-    if receipt:
+    # MMS have no receipts; their delivery fields only tell of a failure (spec §4.3.2).
+    if receipt or (media and message["delivery_state"] == "not-delivered"):
         payload["deliveryState"] = message["delivery_state"]
         payload["deliveryCode"] = message["delivery_code"]
         payload["deliveryDescription"] = message["delivery_description"]

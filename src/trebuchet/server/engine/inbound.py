@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
@@ -17,6 +18,7 @@ from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.events import Outbox, application_destination
+from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore
 
 
@@ -33,11 +35,22 @@ class InboundRouter:
         outbox: Outbox,
         clock: Clock,
         notify: Callable[[], None] = lambda: None,
+        media: ReceivedMedia | None = None,
     ):
         self._delivery = delivery
         self._outbox = outbox
         self._clock = clock
         self._notify = notify
+        self._media = media
+
+    async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
+        """The message with its media copied into the recipient's own media store."""
+        assert self._media is not None
+        number = await self._delivery.store.number_owner(message.to_number)
+        if number is None:
+            raise UnknownNumber(message.to_number)
+        urls = await self._media.store(number["user_id"], message_id, message.parts, message.media)
+        return replace(message, media=urls, parts=())
 
     async def accept(self, message: InboundMessage) -> str:
         return (await self.route(message))[0]
@@ -49,6 +62,8 @@ class InboundRouter:
         """
         now = self._clock.now_us()
         message_id = keyed_message_id(message.key) if message.key else new_message_id()
+        if self._media is not None and (message.parts or message.media):
+            message = await self._store_media(message, message_id)
         d = self._delivery
         async with d.store.write() as conn:
             number = await d.enabled_number(conn, message.to_number)

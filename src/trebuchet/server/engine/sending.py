@@ -32,6 +32,8 @@ from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.events import Outbox, message_destination
 from trebuchet.server.engine.retry import SendRetry
 from trebuchet.server.engine.throttle import SenderLimits
+from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
+from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.delivery import DeliveryStore
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
@@ -61,7 +63,7 @@ def notifies(message: Row, receipt: Receipt) -> bool:
     )
 
 
-def outbound(message: Row) -> OutboundMessage:
+def outbound(message: Row, parts: tuple[MediaPart, ...] = ()) -> OutboundMessage:
     return OutboundMessage(
         id=message["id"],
         user_id=message["user_id"],
@@ -71,7 +73,13 @@ def outbound(message: Row) -> OutboundMessage:
         media=json.loads(message["media"]) if message["media"] else [],
         segment_count=message["segment_count"],
         attempt=message["attempts"],
+        parts=parts,
     )
+
+
+# MMS media failures, also shown as delivery fields on the message and its error event.
+MEDIA_DELIVERY_CODES = {"media-size-overflow": 751, "media-not-supported": 750}
+MEDIA_ERROR_CATEGORIES = {"media-unavailable": "unavailable"}
 
 
 class SendQueue:
@@ -90,7 +98,9 @@ class SendQueue:
         lease_us: int,
         notify: Callable[[], None] = lambda: None,
         draw: Callable[[], float] = random.random,
+        media: MediaFetcher | None = None,
     ):
+        self._media = media
         self._delivery = delivery
         self._carrier = carrier
         self._outbox = outbox
@@ -117,8 +127,10 @@ class SendQueue:
         if await self._wait_for_slot(owner, message):
             return
         try:
-            await self._check_media(message)
-            accepted = await self._carrier.send(outbound(message))
+            parts = await self._media_parts(message)
+            accepted = await self._carrier.send(outbound(message, parts))
+        except MediaFailure as exc:
+            await self._media_failed(owner, message, exc)
         except TransientFailure as exc:
             await self._retry_later(owner, message, exc.reason, exc.retry_after)
         except PermanentFailure as exc:
@@ -130,6 +142,26 @@ class SendQueue:
             await self._retry_later(owner, message, f"{type(exc).__name__}: {exc}", None)
         else:
             await self._sent(owner, message, accepted)
+
+    async def _media_parts(self, message: Row) -> tuple[MediaPart, ...]:
+        if self._media is None:
+            await self._check_media(message)
+            return ()
+        urls = json.loads(message["media"]) if message["media"] else []
+        return tuple(await self._media.fetch(message["user_id"], urls)) if urls else ()
+
+    async def _media_failed(self, owner: str, message: Row, failure: MediaFailure) -> None:
+        """A part could not be fetched or is unusable: ``error`` at once, no retry."""
+        code = MEDIA_DELIVERY_CODES.get(failure.code, 999)
+        await self._fail(
+            owner,
+            message,
+            failure.reason,
+            code=failure.code,
+            category=MEDIA_ERROR_CATEGORIES.get(failure.code, "forbidden"),
+            text=failure.message,
+            values={**receipt_values(Receipt.for_code(code)), "delivery_state": "not-delivered"},
+        )
 
     async def _check_media(self, message: Row) -> None:
         for url in json.loads(message["media"]) if message["media"] else []:
@@ -191,24 +223,33 @@ class SendQueue:
             await self._delivery.update_leased_message(conn, message["id"], owner, values)
 
     async def _fail(
-        self, owner: str, message: Row, reason: str, *, code: str = "message-delivery-failed"
+        self,
+        owner: str,
+        message: Row,
+        reason: str,
+        *,
+        code: str = "message-delivery-failed",
+        category: str = "unavailable",
+        text: str | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> None:
         now = self._clock.now_us()
-        values = {"state": "error", "due_us": None, "slot_us": None}
+        changes = {"state": "error", "due_us": None, "slot_us": None, **(values or {})}
 
         async def record(conn: Any) -> None:
             await self._delivery.add_user_error(
                 conn,
                 message["user_id"],
                 now,
-                "unavailable",
+                category,
                 code,
-                f"The message from {message['from_number']} to {message['to_number']} "
+                text
+                or f"The message from {message['from_number']} to {message['to_number']} "
                 "could not be delivered",
                 {"messageId": message["id"], "reason": reason},
             )
 
-        await self._write(owner, message, values, now, state_event=True, also=record)
+        await self._write(owner, message, changes, now, state_event=True, also=record)
 
     async def _write(
         self,

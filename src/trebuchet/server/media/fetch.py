@@ -15,7 +15,7 @@ bounded number of redirects) and only from addresses the deployment's
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
@@ -26,16 +26,30 @@ from yarl import URL
 from trebuchet.server.config import Settings
 from trebuchet.server.media import storage as st
 from trebuchet.server.media.names import media_url, parse_media_url
-from trebuchet.server.media.types import extension_for, extension_of, mms_type
+from trebuchet.server.media.parts import MediaPart, part_name
+from trebuchet.server.media.types import mms_type
+
+__all__ = [
+    "MediaFailure",
+    "MediaFetcher",
+    "MediaNotSupported",
+    "MediaPart",
+    "MediaTooLarge",
+    "MediaUnavailable",
+    "MmsLimits",
+    "ReceivedMedia",
+    "fetch_media",
+    "part_name",
+    "store_parts",
+]
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 from trebuchet.server.webhooks.sender import GuardedResolver
 
+log = logging.getLogger("trebuchet.media")
 READ_CHUNK = 64 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
 RETRYABLE_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 USER_AGENT = "Trebuchet-MediaFetcher/1"
-_PART_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-MAX_PART_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -58,16 +72,6 @@ class MmsLimits:
             read_timeout=settings.media_fetch_read_timeout,
             total_timeout=settings.media_fetch_timeout,
         )
-
-
-@dataclass(frozen=True)
-class MediaPart:
-    """One fetched part: where it came from, its own name, an allowed type, the bytes."""
-
-    url: str
-    name: str
-    content_type: str
-    content: bytes
 
 
 class MediaFailure(Exception):
@@ -274,15 +278,6 @@ async def fetch_media(
 # -- received MMS: parts into the recipient's media store ------------------------------
 
 
-def part_name(part: MediaPart, message_id: str, index: int) -> str:
-    """``<part-name>-<messageId>.<ext>`` (spec §5.3.4), e.g. ``cat-m-abc….jpg``."""
-    last = part.name.rsplit("/", 1)[-1]
-    extension = extension_of(last)
-    stem = last[: -len(extension)] if extension else last
-    stem = _PART_CHARS.sub("_", stem).strip("._")[:MAX_PART_NAME] or f"part{index + 1}"
-    return f"{stem}-{message_id}{extension_for(part.content_type, last)}"
-
-
 async def store_parts(
     storage: st.MediaStorage,
     user_id: str,
@@ -302,3 +297,29 @@ async def store_parts(
         await st.put_bytes(storage, user_id, name, part.content, part.content_type, limit)
         urls.append(media_url(root, user_id, name))
     return urls
+
+
+class ReceivedMedia:
+    """Puts the media of a received MMS into the recipient's media store.
+
+    Parts that arrive with their bytes (the sandbox carrier's loop-back) are stored as
+    they are; bare URLs (a simulated inbound message) are fetched first.  When a URL
+    cannot be fetched, the message keeps the URLs it arrived with.
+    """
+
+    def __init__(self, storage: st.MediaStorage, fetcher: MediaFetcher, root: str, limit: int):
+        self._storage = storage
+        self._fetcher = fetcher
+        self._root = root
+        self._limit = limit
+
+    async def store(
+        self, user_id: str, message_id: str, parts: Sequence[MediaPart], urls: Sequence[str]
+    ) -> list[str]:
+        if not parts and urls:
+            try:
+                parts = await self._fetcher.fetch("", urls)
+            except MediaFailure as exc:
+                log.warning("inbound message %s keeps its media URLs: %s", message_id, exc.reason)
+                return list(urls)
+        return await store_parts(self._storage, user_id, message_id, parts, self._root, self._limit)
