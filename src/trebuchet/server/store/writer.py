@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
@@ -24,7 +26,6 @@ from trebuchet.server.store.database import BEGIN_MODE, create_sqlite_writer_eng
 from trebuchet.server.store.records import InsertJob, StoredResponse
 
 IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
-_INSERT_MESSAGES = insert(t.messages)
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
@@ -32,15 +33,34 @@ def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
     return dialect_insert(table).on_conflict_do_nothing()
 
 
+@cache
+def _insert_messages_sql(dialect: Dialect, columns: tuple[str, ...]) -> str:
+    """The INSERT compiled once per dialect, for the driver's own positional parameters."""
+    compiled = insert(t.messages).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.positiontup != list(columns):
+        raise RuntimeError("unexpected parameter order in the compiled INSERT")
+    return str(compiled)
+
+
 def write_jobs(conn: Connection, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-    """Insert every job's rows in the caller's transaction, honouring idempotency keys."""
+    """Insert every job's rows in the caller's transaction, honouring idempotency keys.
+
+    Rows go to the driver as tuples through one precompiled statement: per row, this skips
+    the parameter processing that costs more than SQLite's own insert.
+    """
     rows: list[dict[str, Any]] = []
     for job in jobs:
         if job.idempotency_key is not None and not _claim_key(conn, job):
             continue
         rows.extend(job.rows)
-    if rows:
-        conn.execute(_INSERT_MESSAGES, rows)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(row), []).append(row)
+    for columns, same in by_columns.items():
+        values = itemgetter(*columns)
+        conn.exec_driver_sql(
+            _insert_messages_sql(conn.dialect, columns), [values(row) for row in same]
+        )
     return jobs
 
 
