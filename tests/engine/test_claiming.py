@@ -127,7 +127,7 @@ async def test_heartbeats_keep_a_slow_send_from_being_taken(make_bench: BenchFac
     [row] = await queue.claim("slow-worker", 10)
     for _ in range(4):  # 80 s in all, well past the first lease
         bench.clock.advance(20)
-        await queue.heartbeat("slow-worker")
+        await queue.heartbeat("slow-worker", [message_id])
         await bench.run()
     assert carrier.sends[message_id] == 0
     await queue.process("slow-worker", row)

@@ -117,8 +117,9 @@ class SendQueue:
             owner, limit, self._clock.now_us(), self._lease_us
         )
 
-    async def heartbeat(self, owner: str) -> None:
-        await self._delivery.extend_message_leases(owner, self._clock.now_us() + self._lease_us)
+    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
+        until = self._clock.now_us() + self._lease_us
+        await self._delivery.extend_message_leases(owner, ids, until)
 
     async def process(self, owner: str, message: Row) -> None:
         if message["state"] == "sent":

@@ -11,16 +11,19 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("trebuchet.engine")
 
-Item = TypeVar("Item")
+Item = TypeVar("Item", bound=Mapping[str, Any])
 
 
 class WorkQueue(Protocol[Item]):
-    """A kind of due work in the store (messages to send, events to deliver)."""
+    """A kind of due work in the store (messages to send, events to deliver).
+
+    Items are rows with an ``id``.
+    """
 
     name: str
 
@@ -28,8 +31,12 @@ class WorkQueue(Protocol[Item]):
 
     async def process(self, owner: str, item: Item) -> None: ...
 
-    async def heartbeat(self, owner: str) -> None:
-        """Extend the leases of everything ``owner`` holds."""
+    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
+        """Extend the leases ``owner`` holds on ``ids``, the items still in flight.
+
+        An item whose processing crashed is not among them, so its lease runs out and it is
+        claimed again.
+        """
         ...
 
 
@@ -49,7 +56,7 @@ class Worker(Generic[Item]):
         self.heartbeat_interval = heartbeat_interval
         self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
         self.processed = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], str] = {}
         self._changed = asyncio.Event()
         self._stopping = False
 
@@ -100,11 +107,11 @@ class Worker(Generic[Item]):
 
     def _spawn(self, item: Item) -> None:
         task = asyncio.create_task(self._process(item))
-        self._tasks.add(task)
+        self._tasks[task] = str(item["id"])
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         self._changed.set()
 
     async def _process(self, item: Item) -> None:
@@ -130,6 +137,6 @@ class Worker(Generic[Item]):
             await asyncio.sleep(self.heartbeat_interval)
             if self._tasks:
                 try:
-                    await self.queue.heartbeat(self.owner)
+                    await self.queue.heartbeat(self.owner, list(self._tasks.values()))
                 except Exception:
                     log.exception("%s: heartbeat failed", self.queue.name)

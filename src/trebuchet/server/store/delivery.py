@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -137,6 +137,8 @@ class DeliveryStore:
     # -- messages ----------------------------------------------------------------------
 
     async def claim_messages(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
+        if self._dialect == "sqlite" and not await self._anything_due(t.messages, now):
+            return []
         params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
         async with self.store.write() as conn:
             result = await conn.execute(text(_CLAIM_MESSAGES[self._dialect]), params)
@@ -148,14 +150,31 @@ class DeliveryStore:
             value = await conn.scalar(select(func.min(t.messages.c.due_us)))
         return None if value is None else int(value)
 
-    async def extend_message_leases(self, owner: str, until: int) -> int:
+    async def extend_message_leases(self, owner: str, ids: Sequence[str], until: int) -> int:
+        """Renew the leases ``owner`` holds on ``ids`` (the items it is working on)."""
+        return await self._extend(t.messages, owner, ids, until)
+
+    async def _extend(self, table: Any, owner: str, ids: Sequence[str], until: int) -> int:
+        if not ids:
+            return 0
         async with self.store.write() as conn:
             result = await conn.execute(
-                update(t.messages)
-                .where(t.messages.c.lease_owner == owner)
+                update(table)
+                .where(table.c.lease_owner == owner, table.c.id.in_(list(ids)))
                 .values(lease_until_us=until)
             )
             return int(result.rowcount)
+
+    async def _anything_due(self, table: Any, now: int) -> bool:
+        """A read-only look, so an idle SQLite worker never takes the write lock."""
+        c = table.c
+        query = (
+            select(c.id)
+            .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
+            .limit(1)
+        )
+        async with self.store.read() as conn:
+            return (await conn.scalar(query)) is not None
 
     async def reserve_slot(self, number: str, now: int, interval_us: int) -> int:
         """The start of the send slot reserved for one message from ``number``."""
@@ -268,6 +287,8 @@ class DeliveryStore:
         return event_id
 
     async def claim_events(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
+        if self._dialect == "sqlite" and not await self._anything_due(t.events, now):
+            return []
         params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
         async with self.store.write() as conn:
             result = await conn.execute(text(_CLAIM_EVENTS[self._dialect]), params)
@@ -278,12 +299,8 @@ class DeliveryStore:
             value = await conn.scalar(select(func.min(t.events.c.due_us)))
         return None if value is None else int(value)
 
-    async def extend_event_leases(self, owner: str, until: int) -> int:
-        async with self.store.write() as conn:
-            result = await conn.execute(
-                update(t.events).where(t.events.c.lease_owner == owner).values(lease_until_us=until)
-            )
-            return int(result.rowcount)
+    async def extend_event_leases(self, owner: str, ids: Sequence[str], until: int) -> int:
+        return await self._extend(t.events, owner, ids, until)
 
     @staticmethod
     async def add_attempts(conn: AsyncConnection, attempts: Sequence[Mapping[str, Any]]) -> None:

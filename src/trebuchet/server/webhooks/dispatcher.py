@@ -61,8 +61,9 @@ class EventQueue:
             self._secrets.update(await self._delivery.callback_secrets(missing))
         return events
 
-    async def heartbeat(self, owner: str) -> None:
-        await self._delivery.extend_event_leases(owner, self._clock.now_us() + self._lease_us)
+    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
+        until = self._clock.now_us() + self._lease_us
+        await self._delivery.extend_event_leases(owner, ids, until)
 
     async def process(self, owner: str, event: Row) -> None:
         payload = json.loads(event["payload"])

@@ -1,0 +1,85 @@
+"""The worker loop on its own, over an in-memory queue: bounded concurrency, run until
+idle, heartbeats only for items in flight, a crashing item does not stop the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from trebuchet.server.engine.worker import Worker
+
+
+class MemoryQueue:
+    name = "memory"
+
+    def __init__(self, count: int, *, hold: asyncio.Event | None = None, poison: str = ""):
+        self.due = [{"id": f"i{n}"} for n in range(count)]
+        self.done: list[str] = []
+        self.running = 0
+        self.peak = 0
+        self.beats: list[list[str]] = []
+        self._hold = hold
+        self._poison = poison
+
+    async def claim(self, owner: str, limit: int) -> Sequence[dict[str, Any]]:
+        taken, self.due = self.due[:limit], self.due[limit:]
+        return taken
+
+    async def process(self, owner: str, item: dict[str, Any]) -> None:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            if item["id"] == self._poison:
+                raise RuntimeError("poison")
+            if self._hold is not None:
+                await self._hold.wait()
+            await asyncio.sleep(0)
+            self.done.append(item["id"])
+        finally:
+            self.running -= 1
+
+    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
+        self.beats.append(sorted(ids))
+
+
+def _worker(queue: MemoryQueue, concurrency: int = 4, heartbeat: float = 60) -> Worker[Any]:
+    return Worker(queue, concurrency=concurrency, poll_interval=0.01, heartbeat_interval=heartbeat)
+
+
+async def test_run_until_idle_processes_everything_within_the_bound() -> None:
+    queue = MemoryQueue(50)
+    worker = _worker(queue)
+    assert await worker.run_until_idle() == 50
+    assert sorted(queue.done) == sorted(f"i{n}" for n in range(50))
+    assert queue.peak <= 4
+    assert await worker.run_until_idle() == 0
+
+
+async def test_a_crashing_item_is_logged_and_the_rest_go_on(caplog: Any) -> None:
+    queue = MemoryQueue(5, poison="i2")
+    assert await _worker(queue).run_until_idle() == 5
+    assert "i2" not in queue.done and len(queue.done) == 4
+    assert "processing failed" in caplog.text
+
+
+async def test_heartbeats_name_only_the_items_in_flight() -> None:
+    hold = asyncio.Event()
+    queue = MemoryQueue(2, hold=hold)
+    worker = _worker(queue, concurrency=8, heartbeat=0.01)
+    running = asyncio.create_task(worker.run())
+    for _ in range(500):
+        if queue.beats:
+            break
+        await asyncio.sleep(0.01)
+    hold.set()
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    assert queue.beats and queue.beats[0] == ["i0", "i1"]
+    assert sorted(queue.done) == ["i0", "i1"]  # stop() drained them
+
+
+async def test_stop_before_run_returns_at_once() -> None:
+    worker = _worker(MemoryQueue(3))
+    worker.stop()
+    await asyncio.wait_for(worker.run(), 1)
