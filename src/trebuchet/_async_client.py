@@ -12,13 +12,13 @@ from ._base import (
     DEFAULT_API_ENDPOINT,
     DEFAULT_API_VERSION,
     NOT_GIVEN,
-    BaseClient,
     DateTimeLike,
     Message,
     RequestOptions,
     TimeoutTypes,
     _NotGiven,
 )
+from ._media import AsyncMediaMixin
 from ._retry import RetryPolicy
 
 
@@ -28,7 +28,7 @@ async def _default_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncMediaMixin):
     """Asynchronous twin of ``Client``: same arguments, same methods, awaited.
 
     ``list_messages()`` returns an async generator; the other methods are coroutines.

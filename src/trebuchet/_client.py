@@ -13,17 +13,17 @@ from ._base import (
     DEFAULT_API_ENDPOINT,
     DEFAULT_API_VERSION,
     NOT_GIVEN,
-    BaseClient,
     DateTimeLike,
     Message,
     RequestOptions,
     TimeoutTypes,
     _NotGiven,
 )
+from ._media import MediaMixin
 from ._retry import RetryPolicy
 
 
-class Client(BaseClient):
+class Client(MediaMixin):
     """Synchronous client for the Catapult v1 Messages API of a Trebuchet server.
 
     Holds one connection pool; close it with ``close()`` or use the client as a context

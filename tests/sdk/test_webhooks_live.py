@@ -160,13 +160,15 @@ def test_inbound_event_through_an_application(
             f"{base}/phoneNumbers/{number.json()['id']}", json={"applicationId": app_id}
         )
         assert linked.status_code == 200, linked.text
-    api.send_message(OWN, OWN_2, "hello, other me", media=["https://media.example.test/a.png"])
+    # The server fetches MMS media before sending: the receiver serves it too.
+    api.send_message(OWN, OWN_2, "hello, other me", media=[f"{receiver.url}/a.png"])
     wait_for(lambda: bool(callbacks(receiver, "/inbound")), "the inbound event")
     request = callbacks(receiver, "/inbound")[0]
     event = trebuchet.parse_event(request.body, request.headers, secret=secret)
     assert (event.direction, event.state, event.application_id) == ("in", "received", app_id)
     assert (event.from_, event.to, event.text) == (OWN, OWN_2, "hello, other me")
-    assert event.event_type in ("sms", "mms")
+    assert event.event_type == "mms"
+    assert [url.rsplit("/", 1)[-1] for url in event.media] == [f"a-{event.message_id}.png"]
     inbound = list(api.list_messages(direction="in"))
     assert [m["id"] for m in inbound] == [event.message_id]
 
