@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from trebuchet.server.api.app import create_app
 from trebuchet.server.config import Settings
+from trebuchet.server.serving import uvicorn_config
 from trebuchet.server.store import Store
 from trebuchet.server.store.database import migrate
 
@@ -189,7 +190,9 @@ class LiveServer:
 
 def start_live_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn_config(
+        app, settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []
 

@@ -95,8 +95,14 @@ def serve(host: str | None, port: int | None, db: str | None, config_file: str |
     import uvicorn
 
     from trebuchet.server.api.app import create_app
+    from trebuchet.server.logs import configure_logging
+    from trebuchet.server.serving import uvicorn_config
 
     settings = _settings(config_file, host=host, port=port, db=db)
+    try:
+        configure_logging(settings.log_format, settings.log_level)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
     async def prepare(store: Store) -> NewUser | None:
         if settings.demo_user and await store.count_users() == 0:
@@ -107,13 +113,7 @@ def serve(host: str | None, port: int | None, db: str | None, config_file: str |
     if created is not None:
         endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
         click.echo(_demo_banner(created, endpoint))
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
 
 @main.command("migrate")

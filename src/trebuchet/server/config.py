@@ -21,6 +21,15 @@ DEFAULT_BULK_LIMIT = 50
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 DEFAULT_CACHE_SECONDS = 30.0
+DEFAULT_AUTH_FAILURE_LIMIT_IP = 50
+DEFAULT_AUTH_FAILURE_LIMIT_TOKEN = 10
+DEFAULT_AUTH_FAILURE_WINDOW_SECONDS = 60.0
+DEFAULT_KEEP_ALIVE_SECONDS = 5.0
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_READY_TIMEOUT_SECONDS = 2.0
 ENV_PREFIX = "TREBUCHET_"
 # Delivery engine defaults (docs/callbacks.md, docs/sandbox.md).
 DEFAULT_CARRIER = "sandbox"
@@ -60,6 +69,30 @@ class Settings:
     demo_user: bool = True
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
+    # -- limits, hardening and observability --
+    # Per-user request rate limit (0 = off): a token bucket of ``rate_limit_burst`` tokens
+    # (0 = one second's worth) refilled at ``rate_limit_per_second``.
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 0
+    # Where rate-limit and failed-auth counters live: "memory" (one process) or "redis".
+    limiter_backend: str = "memory"
+    redis_url: str | None = None
+    # Failed authentications tolerated per client IP / per API token in the window
+    # before answering 429 without checking credentials (0 = no throttling).
+    auth_failure_limit_ip: int = DEFAULT_AUTH_FAILURE_LIMIT_IP
+    auth_failure_limit_token: int = DEFAULT_AUTH_FAILURE_LIMIT_TOKEN
+    auth_failure_window_seconds: float = DEFAULT_AUTH_FAILURE_WINDOW_SECONDS
+    # Connection limits applied by ``serve``.
+    keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
+    log_format: str = "text"
+    log_level: str = "INFO"
+    access_log: bool = True
+    metrics_enabled: bool = True
+    ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS
     # -- delivery engine --
     # Run the send and callback workers inside ``serve`` (``trebuchet worker`` runs more).
     engine: bool = True

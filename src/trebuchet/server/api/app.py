@@ -6,19 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trebuchet.server.api import applications, messages, phone_numbers, user_errors
+from trebuchet.server.api import applications, messages, phone_numbers, probes, user_errors
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.handlers import exception_handlers
+from trebuchet.server.api.observe import ObserveMiddleware
 from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
 from trebuchet.server.engine import Engine, admin
+from trebuchet.server.limits import build_limits
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
 from trebuchet.server.webhooks import routes as event_routes
@@ -47,6 +51,7 @@ ROUTES = [
     *admin.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
+    *probes.routes,
 ]
 
 
@@ -71,9 +76,11 @@ def create_app(
         )
         if owned:
             await active.open()
+        limits = build_limits(settings)
         try:
             secret = await active.setting(CURSOR_SECRET_KEY, new_secret)
-            app.state.services = Services.create(settings, active, secret)
+            guard = Guard.create(limits, settings)
+            app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)
             app.state.engine = runner
             if runner is not None:
@@ -84,11 +91,18 @@ def create_app(
                 if runner is not None:
                     await runner.stop()
         finally:
+            await limits.aclose()
             if owned:
                 await active.close()
 
+    observe = Middleware(
+        ObserveMiddleware,
+        metrics_enabled=settings.metrics_enabled,
+        log_access=settings.access_log,
+    )
     return Starlette(
         routes=ROUTES,
+        middleware=[observe],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

@@ -16,6 +16,7 @@ from trebuchet.server.domain import errors
 
 T = TypeVar("T")
 
+BACKSLASH = ord("\\")
 _TYPE_WORDS = {
     "str": "a string",
     "int": "an integer",
@@ -30,7 +31,12 @@ _PATH = re.compile(r" - at `\$(?:\[\d+\])?\.(?P<prop>[A-Za-z_]+)")
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise errors.body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -65,7 +71,23 @@ def translate(exc: msgspec.ValidationError, resource: str) -> errors.ApiError:
     return errors.invalid_property(resource, prop, f"is invalid: {text.split(' - at ')[0]}")
 
 
+def has_nul_escape(raw: bytes) -> bool:
+    """Whether a JSON text spells a NUL character (``\\u0000`` not itself escaped)."""
+    start = raw.find(b"\\u0000")
+    while start != -1:
+        first = start
+        while first > 0 and raw[first - 1] == BACKSLASH:
+            first -= 1
+        if (start - first) % 2 == 0:  # an even run before it: this backslash escapes "u"
+            return True
+        start = raw.find(b"\\u0000", start + 1)
+    return False
+
+
 def decode_json(raw: bytes | msgspec.Raw, kind: type[T], resource: str) -> T:
+    # NUL is meaningless in every property, and PostgreSQL text cannot hold it.
+    if isinstance(raw, bytes) and has_nul_escape(raw):
+        raise errors.invalid_body("The request body must not contain NUL (\\u0000) characters")
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
@@ -73,4 +95,8 @@ def decode_json(raw: bytes | msgspec.Raw, kind: type[T], resource: str) -> T:
     except msgspec.DecodeError as exc:
         raise errors.ApiError(
             "bad-request", "invalid-json", f"The request body is not valid JSON: {exc}"
+        ) from None
+    except RecursionError:
+        raise errors.ApiError(
+            "bad-request", "invalid-json", "The request body is nested too deeply"
         ) from None

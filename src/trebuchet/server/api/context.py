@@ -2,13 +2,14 @@
 
 Credentials are HTTP Basic ``token:secret``.  A verified token is cached for
 ``cache_seconds`` (the secret is still compared, in constant time, on every request), so
-authentication costs no database round trip on the hot path.
+authentication costs no database round trip on the hot path.  Failed-authentication
+throttling and per-user rate limits (``throttle.py``) run here too, each a single
+attribute check when switched off.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trebuchet.server.api.observe import USER_SCOPE_KEY
 from trebuchet.server.api.pagination import CursorCodec
+from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.store import Store, User
@@ -62,15 +65,19 @@ class Services:
     cursors: CursorCodec
     users: TtlCache
     ownership: TtlCache
+    guard: Guard = field(default_factory=Guard)
 
     @classmethod
-    def create(cls, settings: Settings, store: Store, cursor_secret: str) -> Services:
+    def create(
+        cls, settings: Settings, store: Store, cursor_secret: str, guard: Guard | None = None
+    ) -> Services:
         return cls(
             settings=settings,
             store=store,
             cursors=CursorCodec(cursor_secret),
             users=TtlCache(settings.cache_seconds),
             ownership=TtlCache(settings.cache_seconds),
+            guard=guard or Guard(),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:
@@ -102,37 +109,53 @@ class Ctx:
         return f"{self.base_url}/v1/users/{self.user.id}{path}"
 
 
-def _credentials(request: Request) -> tuple[str, str]:
+def _credentials(request: Request) -> tuple[str, str] | None:
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        raise errors.access_denied()
+        return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise errors.access_denied() from None
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
+        return None
     token, sep, secret = decoded.partition(":")
-    if not sep:
-        raise errors.access_denied()
-    return token, secret
+    return (token, secret) if sep else None
 
 
 async def authenticate(request: Request) -> Ctx:
     services: Services = request.app.state.services
-    token, secret = _credentials(request)
+    guard = services.guard
+    credentials = _credentials(request)
+    if guard.failures is not None:
+        await guard.check(request, credentials[0] if credentials else None)
+    if credentials is None:
+        raise await guard.failed(request, None)
+    token, secret = credentials
     user = services.users.get(token)
     if not isinstance(user, User):
         user = await services.store.user_by_token(token)
         if user is None:
-            raise errors.access_denied()
+            raise await guard.failed(request, None)
         services.users.put(token, user)
     if not secret_matches(secret, user.secret_hash):
-        raise errors.access_denied()
+        raise await guard.failed(request, token)
+    request.scope[USER_SCOPE_KEY] = user.id
+    if guard.rate is not None:
+        await guard.admit(user.id)
     path_user = request.path_params["user_id"]
     if path_user != user.id:
         raise errors.user_access_denied(user.id, path_user)
-    base = services.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-    return Ctx(request, services, user, base.rstrip("/"))
+    root = (services.settings.public_url or "").rstrip("/") or _request_root(request)
+    return Ctx(request, services, user, root)
+
+
+def _request_root(request: Request) -> str:
+    """``scheme://host[:port]`` as the client addressed us (cheaper than ``request.url``)."""
+    host = request.headers.get("host")
+    if host is None:
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 Endpoint = Callable[[Ctx], Awaitable[Response]]
@@ -142,6 +165,8 @@ def user_route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
     """A route under ``/v1/users/{user_id}`` that only its own user may call."""
 
     async def handle(request: Request) -> Response:
+        if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
+            raise errors.invalid_body("NUL characters are not allowed in the URL")
         return await endpoint(await authenticate(request))
 
     handle.__name__ = endpoint.__name__

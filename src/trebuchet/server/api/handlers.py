@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
+from trebuchet.server.logs import REQUEST_ID
 
 log = logging.getLogger("trebuchet.api")
 
@@ -40,8 +41,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _render(request, errors.internal_error())
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("unhandled error on %s %s", request.method, route, exc_info=exc)
+    error = errors.internal_error()
+    request_id = REQUEST_ID.get()
+    if request_id:  # the request-id middleware is inside this handler and never sees it
+        error.headers["X-Request-Id"] = request_id
+    return _render(request, error)
 
 
 exception_handlers = {

@@ -32,6 +32,14 @@ _ERRORS = {
     "401": _error("Bad credentials, or another user's id"),
     "404": _error("No such resource for this user"),
     "413": _error("Request body too large"),
+    "429": {
+        "description": "Over the request rate, or too many failed authentications",
+        "headers": {
+            "Retry-After": {"schema": _INT, "description": "Seconds to wait"},
+            "X-RateLimit-Reset": {"schema": _INT, "description": "Epoch ms when allowed again"},
+        },
+        **_json(_ref("Error")),
+    },
 }
 _LOCATION = {"Location": {"schema": _URL, "description": "Absolute URL of the new resource"}}
 _LINK = {"Link": {"schema": _STR, "description": 'Next page: `<absolute URL>; rel="next"`'}}
@@ -398,6 +406,29 @@ def _paths() -> dict[str, Any]:
                 "summary": "Liveness",
                 "security": [],
                 "responses": {"200": {"description": "OK"}},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: the store answers",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Ready", **_json({"type": "object"})},
+                    "503": _error("The store does not answer"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": _STR}},
+                    },
+                    "404": _error("Metrics are switched off"),
+                },
             }
         },
     }

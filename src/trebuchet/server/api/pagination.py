@@ -34,9 +34,10 @@ class CursorCodec:
         time_text, _, ident = payload.partition(".")
         if (
             not payload
-            or not time_text.isdigit()
+            or not (time_text.isascii() and time_text.isdigit())
             or not ident
-            or not hmac.compare_digest(mac, self._mac(scope, payload))
+            # bytes: compare_digest refuses non-ASCII str with a TypeError
+            or not hmac.compare_digest(mac.encode(), self._mac(scope, payload).encode())
         ):
             raise errors.invalid_parameter(param, "is not a cursor issued by this server")
         return int(time_text), ident

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from trebuchet.server.domain import errors
@@ -10,6 +11,7 @@ from trebuchet.server.domain.phone import is_e164, is_short_code
 MAX_URL_LENGTH = 2048
 MAX_CALLBACK_TIMEOUT_MS = 10_000
 HTTP_METHODS = ("GET", "POST")
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: str.isdigit() accepts "²"
 
 
 def is_http_url(value: str) -> bool:
@@ -70,9 +72,12 @@ def timeout_ms(resource: str, prop: str, value: int | str | None) -> int | None:
         return None
     if isinstance(value, str):
         stripped = value.strip()
-        if not stripped.lstrip("-").isdigit():
+        if not _INTEGER.fullmatch(stripped):
             raise errors.invalid_property(resource, prop, "must be an integer number of ms")
-        value = int(stripped)
+        if len(stripped) > 12:  # out of range either way; int() refuses 4300+ digits
+            value = -1 if stripped.startswith("-") else MAX_CALLBACK_TIMEOUT_MS + 1
+        else:
+            value = int(stripped)
     if value <= 0:
         raise errors.invalid_property(resource, prop, "must be greater than 0")
     if value > MAX_CALLBACK_TIMEOUT_MS:

@@ -67,7 +67,9 @@ def sqlite_path(url: str) -> str | None:
 def create_engine(
     url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"
 ) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+    )
     if sqlite_path(url) is not None:
         _configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
@@ -76,7 +78,10 @@ def create_engine(
 def create_sqlite_writer_engine(path: str, synchronous: str) -> Engine:
     """One blocking connection for a dedicated writer thread (see ``writer.py``)."""
     engine = create_sync_engine(
-        f"sqlite:///{path}", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        f"sqlite:///{path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,  # errors would otherwise quote message text into the logs
     )
     _configure_sqlite(engine, synchronous)
     return engine

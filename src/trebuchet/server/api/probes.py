@@ -1,0 +1,51 @@
+"""Operational endpoints outside ``/v1``: readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trebuchet.server import metrics
+from trebuchet.server.api.context import Services
+from trebuchet.server.api.responses import json_response
+from trebuchet.server.domain import errors
+
+log = logging.getLogger("trebuchet.api")
+
+
+async def _store_answers(services: Services) -> bool:
+    try:
+        async with asyncio.timeout(services.settings.ready_timeout_seconds):
+            async with services.store.read() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready", whatever the driver raised
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        return False
+    return True
+
+
+async def ready(request: Request) -> Response:
+    """200 when the store answers within ``ready_timeout_seconds``, else 503."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None or not await _store_answers(services):
+        raise errors.unavailable("The store does not answer")
+    return json_response({"status": "ready"})
+
+
+async def prometheus(request: Request) -> Response:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None or not services.settings.metrics_enabled:
+        raise errors.resource_not_found()
+    body, content_type = metrics.exposition()
+    return Response(body, headers={"Content-Type": content_type})
+
+
+routes = [
+    Route("/ready", ready, methods=["GET"]),
+    Route("/metrics", prometheus, methods=["GET"]),
+]
