@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import socket
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -373,3 +377,44 @@ async def test_media_needs_credentials(harness: Harness, alice: Credentials) -> 
     await upload(harness, alice, "cat.jpg", JPEG, "image/jpeg")
     anonymous = await harness.http().get(media_path(alice, "cat.jpg"))
     assert anonymous.status_code == 401
+
+
+async def test_large_uploads_are_streamed_not_held_in_memory(
+    harness: Harness, alice: Credentials
+) -> None:
+    size = 24 * 1024 * 1024
+    piece = b"m" * (64 * 1024)
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(size // len(piece)):
+            yield piece
+
+    tracemalloc.start()
+    try:
+        response = await harness.http(alice).put(media_path(alice, "big.bin"), content=body())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200, response.text
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes while uploading {size}"
+    listed = (await harness.http(alice).get(media_path(alice))).json()
+    assert listed[0]["contentLength"] == size
+
+
+def test_literal_dot_segments_on_the_wire_are_refused(live_server: Any) -> None:
+    """Raw requests, as no client library would normalise them away."""
+    creds = live_server.create_user(["+15550001111"])
+    host, port = live_server.base_url.removeprefix("http://").split(":")
+    token = base64.b64encode(f"{creds.api_token}:{creds.api_secret}".encode()).decode()
+    for path in ("../../../../etc/passwd", "a/../../b", "./x", "..%2F..%2Fetc"):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(
+                f"GET /v1/users/{creds.user_id}/media/{path} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Basic {token}\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert status_line.split()[1] == b"400", (path, answer)
+        assert b"media name" in rest
