@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -102,7 +103,11 @@ def create_user(db: str, numbers: Sequence[str]) -> Account:
 def trebuchet_server(db: str, **settings: str) -> Iterator[tuple[str, int]]:
     """``trebuchet serve`` on ``db``; extra settings go in as ``TREBUCHET_*`` variables."""
     port = free_port()
-    env = {"TREBUCHET_DEMO_USER": "false"}
+    env = {"TREBUCHET_DEMO_USER": "false", "TREBUCHET_ACCESS_LOG": "false"}
+    if db.startswith("sqlite:///"):  # keep media next to the database, out of the tree
+        env["TREBUCHET_MEDIA_DIR"] = str(Path(db.removeprefix("sqlite:///")).parent / "media")
+    else:
+        env["TREBUCHET_MEDIA_DIR"] = tempfile.mkdtemp(prefix="trebuchet-bench-media-")
     env |= {f"TREBUCHET_{key.upper()}": value for key, value in settings.items()}
     args = [sys.executable, "-m", "trebuchet.cli", "serve", "--db", db, "--port", str(port)]
     with process(args, port, env) as pid:
