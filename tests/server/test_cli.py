@@ -24,7 +24,8 @@ def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> No
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"userId", "apiToken", "apiSecret", "numbers"}
+    assert set(data) == {"userId", "apiToken", "apiSecret", "numbers", "callbackSecret"}
+    assert data["callbackSecret"] and data["callbackSecret"] != data["apiSecret"]
     assert data["numbers"] == ["+15550001111"]
     assert data["userId"].startswith("u-")
 

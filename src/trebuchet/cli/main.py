@@ -57,6 +57,8 @@ def _user_json(created: NewUser) -> dict[str, Any]:
         "apiToken": created.user.api_token,
         "apiSecret": created.api_secret,
         "numbers": created.numbers,
+        # Signs callbacks when the server runs with callback_signing (docs/callbacks.md).
+        "callbackSecret": created.user.callback_secret,
     }
 
 
