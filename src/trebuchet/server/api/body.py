@@ -10,7 +10,7 @@ import re
 from typing import TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from trebuchet.server.domain import errors
 
@@ -38,14 +38,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         and (len(declared) > 18 or int(declared) > limit)
     ):
         raise errors.body_too_large(limit)
+    # Straight from ASGI ``receive``: cheaper than ``request.stream()`` on the hot path,
+    # and most bodies arrive in one message.
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise errors.body_too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _describe(expected: str) -> str:

@@ -17,6 +17,7 @@ from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.api.message_output import message_json
 from trebuchet.server.api.pagination import link_next
 from trebuchet.server.api.responses import (
+    Created,
     empty_response,
     json_response,
     raw_json_response,
@@ -96,7 +97,7 @@ async def send(ctx: Ctx) -> Response:
     if job.replayed is not None:
         return _replay(job.replayed)
     metrics.messages_accepted()
-    return empty_response(201, {"Location": location})
+    return Created(location)
 
 
 async def _send_many(ctx: Ctx, raw: bytes) -> Response:

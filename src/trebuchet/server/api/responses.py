@@ -37,3 +37,13 @@ def raw_json_response(
 
 def empty_response(status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(status_code=status, headers=headers)
+
+
+class Created(Response):
+    """``201`` with a ``Location`` and an empty body, headers built directly (hot path)."""
+
+    def __init__(self, location: str):
+        self.status_code = 201
+        self.background = None
+        self.body = b""
+        self.raw_headers = [(b"location", location.encode()), (b"content-length", b"0")]
