@@ -208,3 +208,21 @@ sender_slots = Table(
     Column("number", String(32), primary_key=True),
     Column("next_us", BigInteger, nullable=False),
 )
+
+# -- carriers (migration 0003) -----------------------------------------------------------
+
+# The network's id of each message (or part) a carrier sent, so that a receipt arriving
+# hours later, after a restart, still finds its message; ``code`` is the part's receipt.
+carrier_refs = Table(
+    "carrier_refs",
+    metadata,
+    Column("carrier", String(64), primary_key=True),
+    Column("ref", String(128), primary_key=True),
+    Column("message_id", String(40), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("code", Integer),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_carrier_refs_message", "message_id", "part"),
+    Index("ix_carrier_refs_created", "created_us"),
+)
