@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.carriers.jasmin import jasmin  # noqa: F401  (the Jasmin peer)
 from tests.carriers.smsc import FakeSmsc
+from tests.engine.conftest import make_bench, receiver  # noqa: F401  (a stepped engine)
 from trebuchet.server.carriers.base import InboundMessage, Receipt, UnknownNumber
 from trebuchet.server.carriers.refs import MemoryRefs
 from trebuchet.server.carriers.smpp import SmppCarrier, SmppConfig
