@@ -42,6 +42,8 @@ async def test_upload_download_list_delete(harness: Harness, alice: Credentials)
     assert got.headers["content-length"] == str(len(JPEG))
     assert got.headers["accept-ranges"] == "bytes"
     assert "content-encoding" not in got.headers
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in got.headers["content-security-policy"]
     listed = await http.get(media_path(alice))
     assert listed.status_code == 200 and listed.headers["content-type"] == "application/json"
     assert listed.json() == [

@@ -282,6 +282,9 @@ async def download(ctx: Ctx) -> Response:
             "Accept-Ranges": "bytes",
             "ETag": info.etag,
             "Last-Modified": formatdate(info.created_us / 1_000_000, usegmt=True),
+            # Stored types are the uploader's word: never let a browser run them as a page.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
         }
         if info.cache_control:
             headers["Cache-Control"] = info.cache_control
