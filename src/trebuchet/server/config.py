@@ -6,6 +6,7 @@ fields below, e.g. ``db = "postgresql://..."`` or ``max_body_bytes = 2097152``.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -96,7 +97,13 @@ class Settings:
     # -- delivery engine --
     # Run the send and callback workers inside ``serve`` (``trebuchet worker`` runs more).
     engine: bool = True
+    # The carrier of messages no route picks: "sandbox" or a name from ``carriers``.
     carrier: str = DEFAULT_CARRIER
+    # Named carrier configurations (TOML ``[carriers.NAME]`` tables with a ``type``) and
+    # the routes that pick one per message (``[[routes]]``); see docs/carriers.md.  From
+    # the environment, as JSON: TREBUCHET_CARRIERS='{"smsc": {"type": "smpp", ...}}'.
+    carriers: Mapping[str, Any] = field(default_factory=dict)
+    routes: tuple[Mapping[str, Any], ...] = ()
     send_concurrency: int = DEFAULT_SEND_CONCURRENCY
     callback_concurrency: int = DEFAULT_CALLBACK_CONCURRENCY
     # A claimed item is someone else's to take when its worker stops renewing this lease.
@@ -143,6 +150,8 @@ def _coerce(name: str, raw: Any) -> Any:
         return float(raw)
     if kind == "bool":
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind.startswith(("Mapping", "tuple")):
+        return json.loads(raw)
     return raw
 
 
@@ -169,4 +178,7 @@ def load_settings(
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = value
-    return replace(Settings(), **{name: _coerce(name, value) for name, value in values.items()})
+    coerced = {name: _coerce(name, value) for name, value in values.items()}
+    if "routes" in coerced:
+        coerced["routes"] = tuple(coerced["routes"])
+    return replace(Settings(), **coerced)

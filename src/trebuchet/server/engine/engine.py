@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trebuchet.server.carriers.base import Carrier, InboundMessage, Receipt
-from trebuchet.server.carriers.sandbox import SandboxCarrier
+from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
 from trebuchet.server.engine.clock import Clock, SystemClock
 from trebuchet.server.engine.events import Outbox
@@ -38,10 +38,9 @@ CALLBACK_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=3600.0)
 MAX_IDLE_ROUNDS = 1000
 
 
-def make_carrier(name: str) -> Carrier:
-    if name == "sandbox":
-        return SandboxCarrier()
-    raise ValueError(f"unknown carrier {name!r} (available: sandbox)")
+def make_carrier(settings: Settings, store: Store) -> Carrier:
+    """The configured carrier, or a router over several (docs/carriers.md)."""
+    return build_carrier(settings, store)
 
 
 def base_url(settings: Settings) -> str:
@@ -75,7 +74,7 @@ class Engine:
         self.policy = address_policy(settings)
         self.media = media_storage(settings.media_dir)
         self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
-        self.carrier = carrier or make_carrier(settings.carrier)
+        self.carrier = carrier or make_carrier(settings, store)
         self.sender = sender or AiohttpSender(
             self.policy, max_connections=settings.callback_concurrency
         )
