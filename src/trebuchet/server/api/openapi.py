@@ -13,6 +13,7 @@ _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
 _URL = {"type": "string", "format": "uri"}
+_E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -69,8 +70,8 @@ def _schemas() -> dict[str, Any]:
     message_in = {
         "type": "object",
         "properties": {
-            "from": _STR,
-            "to": _STR,
+            "from": _E164,
+            "to": {"type": "string", "pattern": r"^(\+[1-9][0-9]{1,14}|[0-9]{5,6})$"},
             "text": {"type": ["string", "null"], "maxLength": 2048},
             "media": {"oneOf": [_STR, {"type": "array", "items": _URL}, {"type": "null"}]},
             "receiptRequested": {"enum": ["none", "all", "error", None]},
@@ -235,7 +236,12 @@ def _paths() -> dict[str, Any]:
                         {
                             "oneOf": [
                                 _ref("MessageIn"),
-                                {"type": "array", "items": _ref("MessageIn")},
+                                {
+                                    "type": "array",
+                                    "items": _ref("MessageIn"),
+                                    "minItems": 1,
+                                    "maxItems": 50,
+                                },
                             ]
                         }
                     ),
@@ -276,7 +282,14 @@ def _paths() -> dict[str, Any]:
                 "summary": 'Redact the text (body exactly {"text": ""})',
                 "requestBody": {
                     "required": True,
-                    **_json({"type": "object", "properties": {"text": {"const": ""}}}),
+                    **_json(
+                        {
+                            "type": "object",
+                            "properties": {"text": {"const": ""}},
+                            "required": ["text"],
+                            "additionalProperties": False,
+                        }
+                    ),
                 },
                 "responses": {**ok_empty, **_ERRORS},
             },
