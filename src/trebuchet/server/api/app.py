@@ -19,6 +19,7 @@ from trebuchet.server.api.observe import ObserveMiddleware
 from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.api.throttle import Guard
+from trebuchet.server.carriers import http_upstream_events as carrier_events
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
 from trebuchet.server.engine import Engine, admin
@@ -34,6 +35,7 @@ async def openapi(request: Request) -> Response:
     document = openapi_document()
     paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
     paths.update(media_routes.OPENAPI_PATHS)
+    paths.update(carrier_events.OPENAPI_PATHS)
     return json_response({**document, "paths": paths})
 
 
@@ -49,6 +51,7 @@ ROUTES = [
     *media_routes.routes,
     *event_routes.routes,
     *admin.routes,
+    *carrier_events.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     *probes.routes,

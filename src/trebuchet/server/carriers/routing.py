@@ -119,9 +119,17 @@ def _smpp(name: str, values: Mapping[str, Any], store: Store, settings: Settings
     return SmppCarrier(name, SmppConfig.from_mapping(name, values), SqlRefs(store))
 
 
+def _http(name: str, values: Mapping[str, Any], store: Store, settings: Settings) -> Carrier:
+    from trebuchet.server.carriers.http_upstream import build_http_carrier
+
+    return build_http_carrier(name, values, store, settings)
+
+
 FACTORIES: dict[str, CarrierFactory] = {
     "sandbox": _sandbox,
     "smpp": _smpp,
+    "catapult": _http,
+    "http": _http,
 }
 
 
