@@ -420,3 +420,25 @@ def test_literal_dot_segments_on_the_wire_are_refused(live_server: Any) -> None:
         status_line, _, rest = answer.partition(b"\r\n")
         assert status_line.split()[1] == b"400", (path, answer)
         assert b"media name" in rest
+
+
+@pytest.mark.parametrize("size", ["²", "--5", "1" * 5000, "-"])
+async def test_odd_list_sizes_are_400_not_500(harness: Harness, size: str) -> None:
+    creds = await harness.create_user(["+15550001111"])
+    response = await harness.http(creds).get(
+        f"/v1/users/{creds.user_id}/media", params={"size": size}
+    )
+    assert response.status_code == 400
+    assert "size" in response.json()["message"]
+
+
+@pytest.mark.parametrize("length", ["²", "1" * 5000])
+async def test_odd_content_lengths_are_refused_not_500(harness: Harness, length: str) -> None:
+    creds = await harness.create_user(["+15550001111"])
+    response = await harness.http(creds).put(
+        f"/v1/users/{creds.user_id}/media/a.txt",
+        content=b"abc",
+        headers={"content-length": length.encode("latin-1"), "content-type": "text/plain"},
+    )
+    assert response.status_code in (400, 404), response.text
+    assert response.json()["message"]

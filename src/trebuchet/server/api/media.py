@@ -73,7 +73,9 @@ def _declared_length(ctx: Ctx) -> int | None:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             return None
         raise errors.media_length_required()
-    if not declared.strip().isdigit():
+    declared = declared.strip()
+    # ASCII digits only (isdigit() alone accepts "²"), and short enough to be a size.
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
         raise errors.media_invalid_content_length()
     return int(declared)
 
@@ -169,13 +171,15 @@ def _page_size(value: str | None, limit: int) -> int:
     """``size``, by default the largest page: Node's client never follows ``Link`` here."""
     if not value:
         return limit
-    if not value.lstrip("-").isdigit():
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
         raise errors.invalid_parameter("size", f"must be an integer, not '{value}'")
-    if int(value) < 1:
+    size = int(value)
+    if size < 1:
         raise errors.invalid_parameter("size", "must be greater than 0")
-    if int(value) > limit:
+    if size > limit:
         raise errors.invalid_parameter("size", f"exceeds the limit of {limit}")
-    return int(value)
+    return size
 
 
 async def list_media(ctx: Ctx) -> Response:
