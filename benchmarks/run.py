@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send
+from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send, bench_smpp
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
 from benchmarks.processes import ROOT
 from benchmarks.wrk import ensure_wrk
@@ -37,10 +37,11 @@ class Sizes:
     memory_messages: int
     e2e_burst: int
     e2e_paced_seconds: float
+    smpp_messages: int = 3000
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
-QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0)
+QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -101,6 +102,8 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
                 )
             ],
         ),
+        # Optional: one row saying "skipped" when the Jasmin peer cannot start here.
+        ("SMPP to Jasmin", lambda: bench_smpp.smpp(sizes.smpp_messages)),
     ]
     if with_postgres:
 

@@ -90,3 +90,11 @@ async def test_through_the_engine_with_receipts_and_callbacks(
     for message_id in ids:
         mine = [e.get("deliveryState") for e in events if e["messageId"] == message_id]
         assert mine == [None, "delivered"]  # sent, then the receipt: never the other way
+
+
+def test_the_smpp_benchmark_runs(jasmin: Jasmin) -> None:
+    from benchmarks import bench_smpp
+
+    rows = bench_smpp.smpp(count=60, seconds=5)
+    assert len(rows) == 1 + len(bench_smpp.WINDOWS)
+    assert all(row.measured.endswith("msg/s") for row in rows)
