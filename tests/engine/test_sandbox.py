@@ -104,6 +104,24 @@ async def test_rejected_at_submit_is_an_error_with_a_user_error(
     ]
 
 
+async def test_a_refused_message_with_receipts_is_not_delivered(
+    bench: Bench, receiver: Receiver
+) -> None:
+    """A refusal ends the receipt wait: not-delivered, with the code the network gave or 999."""
+    user = await bench.user([FROM])
+    message_id = await bench.send(
+        user, **{"from": FROM, "to": "+15559992000", "text": "x", "receiptRequested": "all",
+                 "callbackUrl": receiver.url("/cb")},
+    )  # fmt: skip
+    await bench.run()
+    message = await bench.message(user, message_id)
+    assert message["state"] == "error"
+    assert message["deliveryState"] == "not-delivered"
+    assert message["deliveryCode"] == 999
+    [event] = [hit.json() for hit in receiver.at("/cb")]
+    assert event["state"] == "error" and event["messageId"] == message_id
+
+
 async def test_carrier_throttling_is_retried_with_backoff(bench: Bench, receiver: Receiver) -> None:
     user = await bench.user([FROM])
     message_id = await bench.send(

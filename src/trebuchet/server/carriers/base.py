@@ -82,7 +82,11 @@ class TransientFailure(CarrierError):
 
 
 class PermanentFailure(CarrierError):
-    pass
+    """Refused for good; ``code`` is the delivery code (spec §3.4) when the network gave one."""
+
+    def __init__(self, reason: str, code: int | None = None):
+        super().__init__(reason)
+        self.code = code
 
 
 class UnknownNumber(LookupError):

@@ -52,8 +52,8 @@ DEFAULT_EVENT_FIELDS = {
 
 class PermanentRejection(PermanentFailure):
     def __init__(self, reason: str, code: int):
-        super().__init__(reason)
-        self.code = code
+        super().__init__(reason, code)
+        self.code: int = code
 
 
 @dataclass(frozen=True)

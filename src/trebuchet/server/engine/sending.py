@@ -135,7 +135,7 @@ class SendQueue:
         except TransientFailure as exc:
             await self._retry_later(owner, message, exc.reason, exc.retry_after)
         except PermanentFailure as exc:
-            await self._fail(owner, message, exc.reason)
+            await self._fail(owner, message, exc.reason, values=_refusal_receipt(message, exc))
         except AddressRefused as exc:
             await self._fail(owner, message, str(exc), code="media-unavailable")
         except Exception as exc:  # a carrier bug must not lose the message
@@ -294,3 +294,12 @@ async def apply_receipt(
             updated = {**message, **values}
             await outbox.add(conn, updated, message_destination(message), now, receipt=True)
     return True
+
+
+def _refusal_receipt(message: Row, failure: PermanentFailure) -> dict[str, Any] | None:
+    """Delivery fields for a refused message: the network's code when it gave one; for a
+    message whose sender asked for receipts, "not delivered" in any case (999 unknown)."""
+    if failure.code is None and message["receipt_requested"] not in ("all", "error"):
+        return None
+    receipt = Receipt.for_code(failure.code if failure.code is not None else 999)
+    return {**receipt_values(receipt), "delivery_state": "not-delivered"}

@@ -67,8 +67,8 @@ MAX_PARTS = 255
 
 class SmppRejected(PermanentFailure):
     def __init__(self, reason: str, code: int):
-        super().__init__(reason)
-        self.code = code
+        super().__init__(reason, code)
+        self.code: int = code
 
 
 @dataclass
