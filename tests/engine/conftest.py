@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.conftest import Credentials, Harness
+from tests.conftest import Credentials, Harness, serve_http
 from trebuchet.server.carriers.base import Carrier
 from trebuchet.server.engine import Engine
 from trebuchet.server.store.delivery import DeliveryStore
@@ -123,18 +123,9 @@ def redirect_to_self() -> Behaviour:
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", rec.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rec.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_http(rec.handle) as base_url:
+        rec.base_url = base_url
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.conftest import Credentials, Harness
+from tests.conftest import Credentials, Harness, serve_http
 from trebuchet.server.media.fetch import MmsLimits
 from trebuchet.server.media.storage import LocalMediaStorage
 
@@ -117,19 +117,12 @@ class MediaServer:
 @pytest.fixture
 async def media_server() -> AsyncIterator[MediaServer]:
     server = MediaServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base_url = f"http://127.0.0.1:{port}"
-    try:
-        yield server
-    finally:
-        server.release.set()
-        await runner.cleanup()
+    async with serve_http(server.handle) as base_url:
+        server.base_url = base_url
+        try:
+            yield server
+        finally:
+            server.release.set()
 
 
 @pytest.fixture
