@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ._casing import snake_keys
+from ._casing import snake_object
 from ._exceptions import (
     UnexpectedResponseError,
     is_json_response,
@@ -316,12 +316,13 @@ class BaseClient:
     # -- parsing responses ---------------------------------------------------------------
 
     @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        """The parsed body of a JSON response, or ``None`` for any other content type."""
+    def _json(response: httpx.Response, *, snake: bool = False) -> Any:
+        """The parsed body of a JSON response, or ``None`` for any other content type;
+        with ``snake``, every object key converted to snake_case (§9.1.7)."""
         if not is_json_response(response):
             return None
         try:
-            return json.loads(response.content)
+            return json.loads(response.content, object_pairs_hook=snake_object if snake else None)
         except ValueError:
             raise UnexpectedResponseError(
                 "The response declares JSON but its body is not valid JSON", response=response
@@ -332,12 +333,12 @@ class BaseClient:
     ) -> tuple[list[Message], str | None]:
         """The page's messages and the next page's URL; ``seen`` collects the pages read."""
         seen.add(str(response.request.url))
-        data = self._json(response)
+        data = self._json(response, snake=True)
         if not isinstance(data, list):
             raise UnexpectedResponseError("Expected a JSON array of messages", response=response)
         link = find_next_link(response.headers.get("link"))
         next_url = self._resolve_link(link, response.request.url) if link else None
-        return snake_keys(data), next_url
+        return data, next_url
 
     def _next_page_options(self, next_url: str, seen: set[str]) -> RequestOptions:
         if str(httpx.URL(next_url)) in seen:
@@ -347,10 +348,10 @@ class BaseClient:
         return RequestOptions("GET", next_url)
 
     def _parse_message(self, response: httpx.Response) -> Message:
-        data = self._json(response)
+        data = self._json(response, snake=True)
         if not isinstance(data, dict):
             raise UnexpectedResponseError("Expected a JSON object", response=response)
-        result: Message = snake_keys(data)
+        result: Message = data
         return result
 
     @staticmethod
@@ -363,12 +364,12 @@ class BaseClient:
         return id_from_location(location)
 
     def _parse_bulk(self, response: httpx.Response, messages: list[Any]) -> list[Message]:
-        data = self._json(response)
+        data = self._json(response, snake=True)
         if not isinstance(data, list) or len(data) < len(messages):
             raise UnexpectedResponseError(
                 "Expected a JSON array with one result per message sent", response=response
             )
-        results: list[Message] = snake_keys(data)
+        results: list[Message] = data
         for index, message in enumerate(messages):
             item = results[index]
             if not isinstance(item, dict):

@@ -39,3 +39,9 @@ def snake_keys(value: Any) -> Any:
     if isinstance(value, list):
         return [item if type(item) in _PLAIN else snake_keys(item) for item in value]
     return value
+
+
+def snake_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads(body, object_pairs_hook=snake_object)`` converts while decoding: the same
+    result as :func:`snake_keys` on the decoded body, without building every object twice."""
+    return {_cached_snake_case(key): value for key, value in pairs}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import string
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trebuchet._casing import snake_keys, to_snake_case
+from trebuchet._casing import snake_keys, snake_object, to_snake_case
 
 # Every row of the table in spec §9.1.7.
 TABLE = [
@@ -99,3 +100,19 @@ def test_scalars_pass_through() -> None:
     assert snake_keys(5) == 5
     assert snake_keys("camelValue") == "camelValue"
     assert snake_keys([]) == []
+
+
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(
+        st.text(alphabet=string.ascii_letters + string.digits, max_size=12), children, max_size=4
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_documents)
+def test_converting_while_decoding_equals_converting_after(document: object) -> None:
+    body = json.dumps(document)
+    assert json.loads(body, object_pairs_hook=snake_object) == snake_keys(json.loads(body))
