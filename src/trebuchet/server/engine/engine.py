@@ -123,6 +123,8 @@ class Engine:
         )
         self.carrier.bind(self)
         self._tasks: list[asyncio.Task[None]] = []
+        # Messages accepted by this process wake the send worker at once.
+        self._unlisten = store.on_insert(self.send_worker.wake)
 
     # -- running -----------------------------------------------------------------------
 
@@ -147,6 +149,8 @@ class Engine:
         await self.close()
 
     async def close(self) -> None:
+        self._unlisten()
+        self._unlisten = lambda: None
         await self.carrier.close()
         await self.sender.close()
         await self.fetcher.close()

@@ -11,10 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from trebuchet.server.domain.times import format_time
-from trebuchet.server.store.delivery import DeliveryStore
 
 DEFAULT_TIMEOUT_MS = 10_000
 Row = Mapping[str, Any]
@@ -86,35 +83,31 @@ def event_payload(message: Row, base_url: str, *, receipt: bool = False) -> dict
 
 @dataclass(frozen=True)
 class Outbox:
-    """Writes events; ``window_us`` is how long each may be retried."""
+    """Builds outbox rows; ``window_us`` is how long each event may be retried.
+
+    The rows are written by the caller, in the transaction that changes the message
+    (:class:`~trebuchet.server.store.delivery.Finish`, ``DeliveryStore.add_events``).
+    """
 
     base_url: str
     window_us: int
 
-    async def add(
-        self,
-        conn: AsyncConnection,
-        message: Row,
-        destination: Destination,
-        now: int,
-        *,
-        receipt: bool = False,
-    ) -> str | None:
+    def event(
+        self, message: Row, destination: Destination, now: int, *, receipt: bool = False
+    ) -> dict[str, Any] | None:
+        """The event reporting ``message`` as it is now; None when it has nowhere to go."""
         if not destination.reachable:
             return None
         payload = event_payload(message, self.base_url, receipt=receipt)
-        return await DeliveryStore.add_event(
-            conn,
-            {
-                "user_id": message["user_id"],
-                "message_id": message["id"],
-                "payload": json.dumps(payload, ensure_ascii=False),
-                "url": destination.url,
-                "fallback_url": destination.fallback_url,
-                "method": destination.method,
-                "timeout_ms": destination.timeout_ms,
-                "created_us": now,
-                "expires_us": now + self.window_us,
-                "due_us": now,
-            },
-        )
+        return {
+            "user_id": message["user_id"],
+            "message_id": message["id"],
+            "payload": json.dumps(payload, ensure_ascii=False),
+            "url": destination.url,
+            "fallback_url": destination.fallback_url,
+            "method": destination.method,
+            "timeout_ms": destination.timeout_ms,
+            "created_us": now,
+            "expires_us": now + self.window_us,
+            "due_us": now,
+        }

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain.ids import new_message_id
@@ -19,7 +21,8 @@ from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.events import Outbox, application_destination
 from trebuchet.server.media.fetch import ReceivedMedia
-from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.store.delivery import DeliveryStore, Row
+from trebuchet.server.store.group_commit import Batcher
 
 
 def keyed_message_id(key: str) -> str:
@@ -42,6 +45,7 @@ class InboundRouter:
         self._clock = clock
         self._notify = notify
         self._media = media
+        self._arrivals: Batcher[_Arrival, str | None] = Batcher(self._store)
 
     async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
         """The message with its media copied into the recipient's own media store."""
@@ -64,33 +68,74 @@ class InboundRouter:
         message_id = keyed_message_id(message.key) if message.key else new_message_id()
         if self._media is not None and (message.parts or message.media):
             message = await self._store_media(message, message_id)
-        d = self._delivery
-        async with d.store.write() as conn:
-            number = await d.enabled_number(conn, message.to_number)
-            if number is None:
-                raise UnknownNumber(message.to_number)
-            user_id = number["user_id"]
-            app_id = number["application_id"]
-            app = await d.application(conn, user_id, app_id) if app_id else None
-            row = _row(message_id, user_id, message, app["id"] if app else None, now)
-            if not await d.insert_message_once(conn, row):
-                return message_id, user_id
-            details = {"number": message.to_number, "messageId": message_id}
-            if app is None:
-                await d.add_user_error(
-                    conn, user_id, now, "unavailable", "no-application-for-number",
-                    f"No application is configured for number {message.to_number}", details,
-                )  # fmt: skip
-            elif not application_destination(app).reachable:
-                await d.add_user_error(
-                    conn, user_id, now, "unavailable", "no-callback-for-message",
-                    f"The application {app['id']} of number {message.to_number} has no "
-                    "incomingMessageUrl", {**details, "applicationId": app["id"]},
-                )  # fmt: skip
-            else:
-                await self._outbox.add(conn, row, application_destination(app), now)
+        user_id = await self._arrivals.submit(_Arrival(message_id, message, now))
+        if user_id is None:
+            raise UnknownNumber(message.to_number)
         self._notify()
         return message_id, user_id
+
+    async def _store(self, arrivals: Sequence[_Arrival]) -> list[str | None]:
+        return await self._delivery.store.transact(lambda conn: self._write(conn, arrivals))
+
+    def _write(self, conn: Connection, arrivals: Sequence[_Arrival]) -> list[str | None]:
+        """Store the arrivals with their events or user errors; answers each one's user
+        (None: nobody has its number)."""
+        d = self._delivery
+        numbers = d.enabled_numbers(conn, {a.message.to_number for a in arrivals})
+        apps = d.applications(conn, {n["application_id"] for n in numbers.values()} - {None})
+        owners: list[str | None] = []
+        new: dict[str, tuple[dict[str, Any], Row | None]] = {}
+        for arrival in arrivals:
+            number = numbers.get(arrival.message.to_number)
+            owners.append(None if number is None else number["user_id"])
+            if number is None or arrival.message_id in new:
+                continue
+            app = apps.get(number["application_id"])
+            if app is not None and app["user_id"] != number["user_id"]:
+                app = None
+            row = _row(arrival.message_id, number["user_id"], arrival.message,
+                       app["id"] if app else None, arrival.now)  # fmt: skip
+            new[arrival.message_id] = (row, app)
+        inserted = d.insert_messages_once(conn, [row for row, _ in new.values()])
+        events, errors = [], []
+        for row, app in new.values():
+            if row["id"] not in inserted:
+                continue  # reported before
+            if app is not None and application_destination(app).reachable:
+                events.append(self._outbox.event(row, application_destination(app), row["time_us"]))
+            else:
+                errors.append(_no_callback(row, app))
+        d.add_events(conn, [event for event in events if event is not None])
+        d.add_user_errors(conn, errors)
+        return owners
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    message_id: str
+    message: InboundMessage
+    now: int
+
+
+def _no_callback(row: Mapping[str, Any], app: Row | None) -> dict[str, Any]:
+    """The user error of a message whose number has no application, or one without URL."""
+    number = row["to_number"]
+    details = {"number": number, "messageId": row["id"]}
+    if app is None:
+        code = "no-application-for-number"
+        text = f"No application is configured for number {number}"
+    else:
+        code = "no-callback-for-message"
+        text = f"The application {app['id']} of number {number} has no incomingMessageUrl"
+        details["applicationId"] = app["id"]
+    return {
+        "user_id": row["user_id"],
+        "time_us": row["time_us"],
+        "category": "unavailable",
+        "code": code,
+        "message": text,
+        "details": json.dumps(details),
+    }
 
 
 def _row(

@@ -19,6 +19,8 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from trebuchet.server.carriers.base import (
     Accepted,
     Carrier,
@@ -34,8 +36,7 @@ from trebuchet.server.engine.retry import SendRetry
 from trebuchet.server.engine.throttle import SenderLimits
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
-from trebuchet.server.store import tables as t
-from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.store.delivery import DeliveryStore, Finish
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 
 log = logging.getLogger("trebuchet.engine")
@@ -182,10 +183,9 @@ class SendQueue:
             "state": "queued",
             "due_us": slot,
             "slot_us": slot,
-            "attempts": t.messages.c.attempts - 1,  # waiting for a slot is not an attempt
+            "attempts": message["attempts"] - 1,  # waiting for a slot is not an attempt
         }
-        async with self._delivery.store.write() as conn:
-            await self._delivery.update_leased_message(conn, message["id"], owner, values)
+        await self._delivery.finish_message(Finish(message["id"], owner, values))
         return True
 
     async def _sent(self, owner: str, message: Row, accepted: Accepted) -> None:
@@ -220,8 +220,7 @@ class SendQueue:
             )
             return
         values = {"state": "queued", "due_us": self._clock.now_us() + delay, "slot_us": None}
-        async with self._delivery.store.write() as conn:
-            await self._delivery.update_leased_message(conn, message["id"], owner, values)
+        await self._delivery.finish_message(Finish(message["id"], owner, values))
 
     async def _fail(
         self,
@@ -236,21 +235,17 @@ class SendQueue:
     ) -> None:
         now = self._clock.now_us()
         changes = {"state": "error", "due_us": None, "slot_us": None, **(values or {})}
-
-        async def record(conn: Any) -> None:
-            await self._delivery.add_user_error(
-                conn,
-                message["user_id"],
-                now,
-                category,
-                code,
-                text
-                or f"The message from {message['from_number']} to {message['to_number']} "
-                "could not be delivered",
-                {"messageId": message["id"], "reason": reason},
-            )
-
-        await self._write(owner, message, changes, now, state_event=True, also=record)
+        error = {
+            "user_id": message["user_id"],
+            "time_us": now,
+            "category": category,
+            "code": code,
+            "message": text
+            or f"The message from {message['from_number']} to {message['to_number']} "
+            "could not be delivered",
+            "details": json.dumps({"messageId": message["id"], "reason": reason}),
+        }
+        await self._write(owner, message, changes, now, state_event=True, user_error=error)
 
     async def _write(
         self,
@@ -261,39 +256,50 @@ class SendQueue:
         *,
         receipt: Receipt | None = None,
         state_event: bool = False,
-        also: Callable[[Any], Any] | None = None,
+        user_error: Mapping[str, Any] | None = None,
     ) -> None:
         updated = {**message, **values}
         destination = message_destination(message)
-        async with self._delivery.store.write() as conn:
-            if not await self._delivery.update_leased_message(conn, message["id"], owner, values):
-                log.warning("message %s: lease lost; its new owner finishes it", message["id"])
-                return
-            if also is not None:
-                await also(conn)
-            if state_event:
-                await self._outbox.add(conn, updated, destination, now)
-            if receipt is not None and notifies(message, receipt):
-                await self._outbox.add(conn, updated, destination, now, receipt=True)
-        self._notify()
+        events = [
+            self._outbox.event(updated, destination, now) if state_event else None,
+            self._outbox.event(updated, destination, now, receipt=True)
+            if receipt is not None and notifies(message, receipt)
+            else None,
+        ]
+        finish = Finish(
+            message["id"],
+            owner,
+            values,
+            events=[event for event in events if event is not None],
+            user_errors=[user_error] if user_error is not None else [],
+        )
+        if not await self._delivery.finish_message(finish):
+            log.warning("message %s: lease lost; its new owner finishes it", message["id"])
+            return
+        if finish.events:
+            self._notify()
 
 
 async def apply_receipt(
     delivery: DeliveryStore, outbox: Outbox, message_id: str, receipt: Receipt, now: int
 ) -> bool:
     """A receipt the carrier pushed later; False when the message is unknown or not waiting."""
-    async with delivery.store.write() as conn:
-        message = await delivery.lock_message(conn, message_id)
+
+    def apply(conn: Connection) -> bool:
+        message = delivery.lock_message(conn, message_id)
         if message is None or message["direction"] != "out" or not wants_receipts(message):
             return False
         values: dict[str, Any] = receipt_values(receipt)
         if message["state"] == "sent" and message["lease_owner"] is None:
             values["due_us"] = None  # no need to poll any more
-        await delivery.update_message(conn, message_id, values)
+        delivery.update_message(conn, message_id, values)
         if notifies(message, receipt):
             updated = {**message, **values}
-            await outbox.add(conn, updated, message_destination(message), now, receipt=True)
-    return True
+            event = outbox.event(updated, message_destination(message), now, receipt=True)
+            delivery.add_events(conn, [event] if event is not None else [])
+        return True
+
+    return await delivery.store.transact(apply)
 
 
 def _refusal_receipt(message: Row, failure: PermanentFailure) -> dict[str, Any] | None:

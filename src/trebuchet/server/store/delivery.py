@@ -12,28 +12,47 @@ A row whose lease has run out (its worker died) is due again and is claimed by s
 else.  Every later write by a worker is fenced on ``lease_owner``: a worker that lost its
 lease cannot overwrite what the new owner does.  ``due_us`` is NULL once nothing is left to
 do, which keeps the partial indexes small.
+
+Workers claim many rows per statement and finish them in batches: each item's outcome is a
+:class:`Finish`, and the finishes that come in while one batch is written are applied
+together by :func:`finish_leased`, in one transaction (on SQLite, on the store's writer
+thread).  The synchronous functions here take a blocking ``Connection`` for that.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from trebuchet.server.domain.ids import new_id
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.group_commit import Batcher
 from trebuchet.server.store.store import Store
+from trebuchet.server.store.writer import insert_ignoring_conflicts
 
 Row = Mapping[str, Any]
 
 
-def _first(result: Any) -> Row | None:
-    row = result.mappings().first()
-    return None if row is None else dict(row)
+@dataclass(frozen=True)
+class Finish:
+    """A worker's last write to an item it leased, applied only while the lease holds.
+
+    ``values`` are the row's new columns (the lease is released with them); the other
+    fields are rows the outcome adds: outbox events (for a message), delivery attempts
+    (for an event) and user errors.
+    """
+
+    id: str
+    owner: str
+    values: Mapping[str, Any]
+    events: Sequence[Mapping[str, Any]] = ()
+    attempts: Sequence[Mapping[str, Any]] = ()
+    user_errors: Sequence[Mapping[str, Any]] = ()
 
 
 # Engine columns are shown here and nowhere else.
@@ -133,16 +152,20 @@ class DeliveryStore:
     def __init__(self, store: Store):
         self.store = store
         self._dialect = store.dialect
+        self._message_finishes: Batcher[Finish, bool] = Batcher(self._finish_messages)
+        self._event_finishes: Batcher[Finish, bool] = Batcher(self._finish_events)
 
     # -- messages ----------------------------------------------------------------------
 
     async def claim_messages(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
-        if self._dialect == "sqlite" and not await self._anything_due(t.messages, now):
-            return []
-        params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
-        async with self.store.write() as conn:
-            result = await conn.execute(text(_CLAIM_MESSAGES[self._dialect]), params)
-            return [dict(row) for row in result.mappings()]
+        return await self._claim(t.messages, _CLAIM_MESSAGES, owner, limit, now, lease_us)
+
+    async def finish_message(self, finish: Finish) -> bool:
+        """Apply ``finish`` to its message in the next batch; False if the lease was lost."""
+        return await self._message_finishes.submit(finish)
+
+    async def _finish_messages(self, batch: Sequence[Finish]) -> list[bool]:
+        return await self.store.transact(lambda conn: finish_leased(conn, t.messages, batch))
 
     async def next_message_due(self) -> int | None:
         """The earliest ``due_us`` of any message (leased ones included; a hint only)."""
@@ -154,18 +177,30 @@ class DeliveryStore:
         """Renew the leases ``owner`` holds on ``ids`` (the items it is working on)."""
         return await self._extend(t.messages, owner, ids, until)
 
-    async def _extend(self, table: Any, owner: str, ids: Sequence[str], until: int) -> int:
+    async def _claim(
+        self, table: Table, sql: Mapping[str, str], owner: str, limit: int, now: int, lease_us: int
+    ) -> list[Row]:
+        if self._dialect == "sqlite" and not await self._anything_due(table, now):
+            return []
+        params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
+        statement = text(sql[self._dialect])
+
+        def claim(conn: Connection) -> list[Row]:
+            return [dict(row) for row in conn.execute(statement, params).mappings()]
+
+        return await self.store.transact(claim)
+
+    async def _extend(self, table: Table, owner: str, ids: Sequence[str], until: int) -> int:
         if not ids:
             return 0
-        async with self.store.write() as conn:
-            result = await conn.execute(
-                update(table)
-                .where(table.c.lease_owner == owner, table.c.id.in_(list(ids)))
-                .values(lease_until_us=until)
-            )
-            return int(result.rowcount)
+        statement = (
+            update(table)
+            .where(table.c.lease_owner == owner, table.c.id.in_(list(ids)))
+            .values(lease_until_us=until)
+        )
+        return await self.store.transact(lambda conn: int(conn.execute(statement).rowcount))
 
-    async def _anything_due(self, table: Any, now: int) -> bool:
+    async def _anything_due(self, table: Table, now: int) -> bool:
         """A read-only look, so an idle SQLite worker never takes the write lock."""
         c = table.c
         query = (
@@ -179,8 +214,8 @@ class DeliveryStore:
     async def reserve_slot(self, number: str, now: int, interval_us: int) -> int:
         """The start of the send slot reserved for one message from ``number``."""
         params = {"number": number, "now": now, "interval": interval_us}
-        async with self.store.write() as conn:
-            end = await conn.scalar(text(_RESERVE_SLOT[self._dialect]), params)
+        statement = text(_RESERVE_SLOT[self._dialect])
+        end = await self.store.transact(lambda conn: conn.scalar(statement, params))
         return int(end) - interval_us
 
     @staticmethod
@@ -197,43 +232,40 @@ class DeliveryStore:
         return bool(result.rowcount)
 
     @staticmethod
-    async def lock_message(conn: AsyncConnection, message_id: str) -> Row | None:
+    def lock_message(conn: Connection, message_id: str) -> Row | None:
         """The message row, locked for this transaction (PostgreSQL ``FOR UPDATE``)."""
         query = select(t.messages).where(t.messages.c.id == message_id).with_for_update()
-        return _first(await conn.execute(query))
+        row = conn.execute(query).mappings().first()
+        return None if row is None else dict(row)
 
     @staticmethod
-    async def update_message(
-        conn: AsyncConnection, message_id: str, values: Mapping[str, Any]
-    ) -> None:
-        await conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
+    def update_message(conn: Connection, message_id: str, values: Mapping[str, Any]) -> None:
+        conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
 
-    def _insert_ignoring_conflicts(self, table: Any) -> Any:
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        return dialect_insert(table).on_conflict_do_nothing()
-
-    async def insert_message_once(self, conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
-        """Insert a message unless one with its id exists; True if inserted."""
-        result = await conn.execute(
-            self._insert_ignoring_conflicts(t.messages).values(**row).returning(t.messages.c.id)
+    @staticmethod
+    def insert_messages_once(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Insert each message unless one with its id exists; answers the ids inserted."""
+        if not rows:
+            return set()
+        statement = insert_ignoring_conflicts(conn.dialect.name, t.messages).returning(
+            t.messages.c.id
         )
-        return result.first() is not None
+        return set(conn.execute(statement, list(rows)).scalars())
 
     # -- routing lookups ---------------------------------------------------------------
 
     @staticmethod
-    async def enabled_number(conn: AsyncConnection, number: str) -> Row | None:
+    def enabled_numbers(conn: Connection, numbers: Iterable[str]) -> dict[str, Row]:
+        c = t.phone_numbers.c
         query = select(t.phone_numbers).where(
-            t.phone_numbers.c.number == number, t.phone_numbers.c.number_state == "enabled"
+            c.number.in_(sorted(set(numbers))), c.number_state == "enabled"
         )
-        return _first(await conn.execute(query))
+        return {row["number"]: dict(row) for row in conn.execute(query).mappings()}
 
     @staticmethod
-    async def application(conn: AsyncConnection, user_id: str, app_id: str) -> Row | None:
-        query = select(t.applications).where(
-            t.applications.c.user_id == user_id, t.applications.c.id == app_id
-        )
-        return _first(await conn.execute(query))
+    def applications(conn: Connection, app_ids: Iterable[str]) -> dict[str, Row]:
+        query = select(t.applications).where(t.applications.c.id.in_(sorted(set(app_ids))))
+        return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
     async def callback_secrets(self, user_ids: Sequence[str]) -> dict[str, str | None]:
         if not user_ids:
@@ -244,55 +276,51 @@ class DeliveryStore:
         async with self.store.read() as conn:
             return {row.id: row.callback_secret for row in await conn.execute(query)}
 
-    # -- user errors -------------------------------------------------------------------
+    # -- user errors, the outbox and its attempts --------------------------------------
 
     @staticmethod
-    async def add_user_error(
-        conn: AsyncConnection,
-        user_id: str,
-        now: int,
-        category: str,
-        code: str,
-        message: str,
-        details: Mapping[str, str],
-    ) -> None:
-        """Store.add_user_error, inside the caller's transaction."""
-        await conn.execute(
-            insert(t.user_errors).values(
-                id=new_id("ue"),
-                user_id=user_id,
-                time_us=now,
-                category=category,
-                code=code,
-                message=message,
-                details=json.dumps(dict(details)),
-            )
-        )
-
-    # -- the outbox --------------------------------------------------------------------
+    def add_user_errors(conn: Connection, errors: Sequence[Mapping[str, Any]]) -> None:
+        """Store.add_user_error for many, inside the caller's transaction."""
+        if errors:
+            conn.execute(insert(t.user_errors), [{"id": new_id("ue"), **e} for e in errors])
 
     @staticmethod
-    async def add_event(conn: AsyncConnection, values: Mapping[str, Any]) -> str:
-        """Append an event to its message's sequence; the caller holds the message row."""
+    def add_events(conn: Connection, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append events to their messages' sequences; the caller holds the message rows."""
+        if not events:
+            return
         c = t.events.c
-        last = await conn.scalar(
-            select(func.max(c.sequence)).where(c.message_id == values["message_id"])
+        last: dict[str, int] = dict(
+            conn.execute(
+                select(c.message_id, func.max(c.sequence))
+                .where(c.message_id.in_(sorted({e["message_id"] for e in events})))
+                .group_by(c.message_id)
+            ).all()
         )
-        event_id = new_id("ev")
-        await conn.execute(
-            insert(t.events).values(
-                id=event_id, sequence=int(last or 0) + 1, state="pending", attempts=0, **values
-            )
-        )
-        return event_id
+        rows = []
+        for event in events:
+            sequence = last.get(event["message_id"], 0) + 1
+            last[event["message_id"]] = sequence
+            rows.append(
+                {"id": new_id("ev"), "sequence": sequence, "state": "pending", "attempts": 0,
+                 **event}
+            )  # fmt: skip
+        conn.execute(insert(t.events), rows)
+
+    @staticmethod
+    def add_attempts(conn: Connection, attempts: Sequence[Mapping[str, Any]]) -> None:
+        if attempts:
+            conn.execute(insert(t.event_attempts), [{"id": new_id("ea"), **a} for a in attempts])
 
     async def claim_events(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
-        if self._dialect == "sqlite" and not await self._anything_due(t.events, now):
-            return []
-        params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
-        async with self.store.write() as conn:
-            result = await conn.execute(text(_CLAIM_EVENTS[self._dialect]), params)
-            return [dict(row) for row in result.mappings()]
+        return await self._claim(t.events, _CLAIM_EVENTS, owner, limit, now, lease_us)
+
+    async def finish_event(self, finish: Finish) -> bool:
+        """Apply ``finish`` to its event in the next batch; False if the lease was lost."""
+        return await self._event_finishes.submit(finish)
+
+    async def _finish_events(self, batch: Sequence[Finish]) -> list[bool]:
+        return await self.store.transact(lambda conn: finish_leased(conn, t.events, batch))
 
     async def next_event_due(self) -> int | None:
         async with self.store.read() as conn:
@@ -301,24 +329,6 @@ class DeliveryStore:
 
     async def extend_event_leases(self, owner: str, ids: Sequence[str], until: int) -> int:
         return await self._extend(t.events, owner, ids, until)
-
-    @staticmethod
-    async def add_attempts(conn: AsyncConnection, attempts: Sequence[Mapping[str, Any]]) -> None:
-        if attempts:
-            rows = [{"id": new_id("ea"), **attempt} for attempt in attempts]
-            await conn.execute(insert(t.event_attempts), rows)
-
-    @staticmethod
-    async def update_leased_event(
-        conn: AsyncConnection, event_id: str, owner: str, values: Mapping[str, Any]
-    ) -> bool:
-        c = t.events.c
-        result = await conn.execute(
-            update(t.events)
-            .where(c.id == event_id, c.lease_owner == owner)
-            .values(lease_owner=None, lease_until_us=None, **values)
-        )
-        return bool(result.rowcount)
 
     async def message_events(self, message_id: str) -> tuple[list[Row], list[Row]]:
         """A message's events in sequence order, and all their attempts in time order."""
@@ -350,3 +360,34 @@ class DeliveryStore:
                 select(func.count()).select_from(t.events).where(t.events.c.due_us.is_not(None))
             )
         return int(messages or 0), int(events or 0)
+
+
+def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> list[bool]:
+    """Apply every finish whose owner still holds the lease; answers which were applied.
+
+    The rows are read ``FOR UPDATE`` first (on SQLite the transaction already excludes
+    other writers), so no lease moves between the check and the commit.  Updates go out
+    as one ``executemany`` per set of changed columns.
+    """
+    c = table.c
+    ids = sorted({finish.id for finish in batch})
+    held: dict[str, str | None] = dict(
+        conn.execute(
+            select(c.id, c.lease_owner).where(c.id.in_(ids)).order_by(c.id).with_for_update()
+        ).all()
+    )
+    applied: list[bool] = []
+    for finish in batch:
+        applied.append(held.get(finish.id) == finish.owner)
+        held[finish.id] = None  # released by this write
+    done = [finish for finish, ok in zip(batch, applied, strict=True) if ok]
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for finish in done:
+        values = {"_id": finish.id, "lease_owner": None, "lease_until_us": None, **finish.values}
+        by_columns.setdefault(tuple(values), []).append(values)
+    for rows in by_columns.values():
+        conn.execute(update(table).where(c.id == bindparam("_id")), rows)
+    DeliveryStore.add_events(conn, [event for finish in done for event in finish.events])
+    DeliveryStore.add_attempts(conn, [attempt for finish in done for attempt in finish.attempts])
+    DeliveryStore.add_user_errors(conn, [error for finish in done for error in finish.user_errors])
+    return applied

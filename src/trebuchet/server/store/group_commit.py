@@ -67,3 +67,53 @@ class GroupCommitter(Generic[Job, Result]):
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+
+class Batcher(Generic[Job, Result]):
+    """Group commit with nothing to start or stop: a flush task runs while writes wait.
+
+    Concurrent :meth:`submit` calls made while a batch is being written become the next
+    batch.  For objects that come and go freely (the engine's queues, a router made per
+    request): once the writes are done, nothing is left running.
+    """
+
+    def __init__(self, flush: FlushFn[Job, Result], *, max_batch: int = 1000):
+        self._flush = flush
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Job, asyncio.Future[Result]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, job: Job) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._write(batch)
+        finally:
+            self._task = None
+            for _, future in self._waiting:  # only when cancelled
+                future.cancel()
+            self._waiting.clear()
+
+    async def _write(self, batch: list[tuple[Job, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._flush([job for job, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row as SaRow
 from sqlalchemy import Select, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +32,7 @@ Row = Mapping[Any, Any]
 # Messages come back as SQLAlchemy rows (attribute access: ``row.time_us``), the
 # cheapest shape to fetch a thousand of.
 MessageRow = SaRow[Any]
+T = TypeVar("T")
 
 
 class Conflict(Exception):
@@ -60,6 +62,7 @@ class Store:
         self._inserts: GroupCommitter[InsertJob, InsertJob] = GroupCommitter(
             self._flush_inserts, writers=writers
         )
+        self._insert_listeners: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -286,11 +289,31 @@ class Store:
         """Store the job's rows atomically; ``job.replayed`` is set on an idempotent replay."""
         return await self._inserts.submit(job)
 
+    def on_insert(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every commit of new messages; answers its remover.
+
+        The delivery engine in this process hears of new work at once this way; engines in
+        other processes find it by polling.
+        """
+        self._insert_listeners.append(listener)
+        return lambda: self._insert_listeners.remove(listener)
+
     async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+        done = await self.transact(lambda conn: write_jobs(conn, jobs))
+        for listener in self._insert_listeners:
+            listener()
+        return done
+
+    async def transact(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` in one write transaction on a blocking connection.
+
+        On SQLite it runs on the process's single writer thread, on PostgreSQL through
+        ``run_sync`` on a pooled connection.  For batched writes: one hop per batch.
+        """
         if self._sqlite_writer is not None:
-            return await self._sqlite_writer.write(jobs)
+            return await self._sqlite_writer.transact(fn)
         async with self.write() as conn:
-            return await conn.run_sync(write_jobs, jobs)
+            return await conn.run_sync(fn)
 
     async def get_message(self, user_id: str, message_id: str) -> MessageRow | None:
         query = select(*MESSAGE_COLUMNS).where(

@@ -4,17 +4,19 @@ The logic is one synchronous function over a SQLAlchemy ``Connection``, shared b
 backends.  On SQLite it runs in a dedicated writer thread on a blocking connection: one
 thread hop per batch instead of one per statement, and SQLite releases the GIL while it
 works, so the event loop keeps accepting requests meanwhile.  On PostgreSQL it runs on an
-async connection through ``run_sync``.
+async connection through ``run_sync``.  The delivery engine's batched writes take the same
+road (:meth:`Store.transact`), so on SQLite one thread writes for the whole process and
+its writers never wait on each other's ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +28,7 @@ from trebuchet.server.store.database import BEGIN_MODE, create_sqlite_writer_eng
 from trebuchet.server.store.records import InsertJob, StoredResponse
 
 IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
+T = TypeVar("T")
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
@@ -95,20 +98,21 @@ def _claim_key(conn: Connection, job: InsertJob) -> bool:
 
 
 class SqliteWriter:
-    """Runs :func:`write_jobs` on one blocking connection in its own thread."""
+    """Runs write transactions on one blocking connection in its own thread."""
 
     def __init__(self, path: str, synchronous: str):
         self._engine = create_sqlite_writer_engine(path, synchronous)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="trebuchet-sqlite-writer")
 
-    def _write(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+    def _transact(self, fn: Callable[[Connection], T]) -> T:
         with self._engine.connect() as conn:
             conn = conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
             with conn.begin():
-                return write_jobs(conn, jobs)
+                return fn(conn)
 
-    async def write(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, jobs)
+    async def transact(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._transact, fn)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.retry import CallbackRetry
-from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.store.delivery import DeliveryStore, Finish
 from trebuchet.server.webhooks.request import build_request, redact
 from trebuchet.server.webhooks.sender import CallbackOutcome, WebhookSender
 
@@ -117,30 +117,31 @@ class EventQueue:
                 values = {"state": "failed", "due_us": None, "finished_us": now}
             else:
                 values = {"due_us": due}
-        async with self._delivery.store.write() as conn:
-            if not await self._delivery.update_leased_event(conn, event["id"], owner, values):
-                log.warning("event %s: lease lost; its new owner delivers it", event["id"])
-                return
-            await self._delivery.add_attempts(
-                conn, [{k: v for k, v in t.items() if k != "refused"} for t in tries]
-            )
-            if failed:
-                last = tries[-1] if tries else None
-                await self._delivery.add_user_error(
-                    conn,
-                    event["user_id"],
-                    now,
-                    "unavailable",
-                    "callback-failed",
-                    f"The event {event['id']} for message {event['message_id']} could not be "
-                    f"delivered to its callback URL",
-                    {
-                        "eventId": event["id"],
-                        "messageId": event["message_id"],
-                        "url": last["url"] if last else "",
-                        "reason": (last["error"] or f"HTTP {last['status']}") if last else "",
-                    },
-                )
+        errors = [_callback_failed(event, tries, now)] if failed else []
+        attempts = [{k: v for k, v in t.items() if k != "refused"} for t in tries]
+        finish = Finish(event["id"], owner, values, attempts=attempts, user_errors=errors)
+        if not await self._delivery.finish_event(finish):
+            log.warning("event %s: lease lost; its new owner delivers it", event["id"])
+
+
+def _callback_failed(event: Row, tries: list[dict[str, Any]], now: int) -> dict[str, Any]:
+    """The ``callback-failed`` user error of an event that gave up."""
+    last = tries[-1] if tries else None
+    details = {
+        "eventId": event["id"],
+        "messageId": event["message_id"],
+        "url": last["url"] if last else "",
+        "reason": (last["error"] or f"HTTP {last['status']}") if last else "",
+    }
+    return {
+        "user_id": event["user_id"],
+        "time_us": now,
+        "category": "unavailable",
+        "code": "callback-failed",
+        "message": f"The event {event['id']} for message {event['message_id']} could not be "
+        "delivered to its callback URL",
+        "details": json.dumps(details),
+    }
 
 
 def _attempt(
