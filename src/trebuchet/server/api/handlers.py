@@ -11,6 +11,7 @@ from starlette.responses import Response
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
 from trebuchet.server.logs import REQUEST_ID
+from trebuchet.server.store.faults import STORE_FAULTS, unavailable_reason
 
 log = logging.getLogger("trebuchet.api")
 
@@ -50,8 +51,26 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _render(request, error)
 
 
+# Seconds a client is asked to wait when the store cannot serve.
+STORE_RETRY_AFTER = 1
+
+
+async def store_fault(request: Request, exc: Exception) -> Response:
+    """503 when the store is down, read-only or full (it may work again)."""
+    reason = unavailable_reason(exc)
+    if reason is None:
+        raise exc  # a bug: on to ``server_error``, outside the request-id middleware
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.warning("store unavailable on %s %s: %s: %s", request.method, route,
+                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")  # fmt: skip
+    error = errors.unavailable(reason)
+    error.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return _render(request, error)
+
+
 exception_handlers = {
     errors.ApiError: api_error,
     HTTPException: http_error,
+    **dict.fromkeys(STORE_FAULTS, store_fault),
     Exception: server_error,
 }

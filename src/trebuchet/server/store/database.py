@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -22,6 +22,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant shared by every process migrating the same PostgreSQL database.
 _MIGRATION_LOCK_KEY = 0x7265_6263_6874  # "trebuchet"-ish
 BEGIN_MODE = "begin_mode"
+# A SQLite connection that met one of these stays unable to write after the file is
+# writable again (it was opened read-only, or its file handle failed): replace it.
+_SQLITE_STALE = ("readonly database", "disk i/o error", "unable to open database")
 
 
 def async_url(url: str) -> str:
@@ -46,6 +49,11 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if any(marker in str(context.original_exception).lower() for marker in _SQLITE_STALE):
+            context.is_disconnect = True
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
