@@ -105,7 +105,8 @@ class InboundRouter:
                 events.append(self._outbox.event(row, application_destination(app), row["time_us"]))
             else:
                 errors.append(_no_callback(row, app))
-        d.add_events(conn, [event for event in events if event is not None])
+        fresh = {row["id"]: 0 for row, _ in new.values()}  # no events yet
+        d.add_events(conn, [event for event in events if event is not None], fresh)
         d.add_user_errors(conn, errors)
         return owners
 

@@ -1,8 +1,10 @@
 """A worker: claim due items, process them with bounded concurrency, keep leases alive.
 
-One class, one small loop.  ``run()`` works until :meth:`Worker.stop`, then drains what it
-holds; ``run_until_idle()`` returns as soon as nothing is due and nothing is in flight,
-so tests step the engine deterministically instead of sleeping.
+One class, one small loop.  Items are claimed a batch per statement (``batch``) until
+``concurrency`` are in flight, each processed in its own task.  ``run()`` works until
+:meth:`Worker.stop`, then drains what it holds; ``run_until_idle()`` returns as soon as
+nothing is due and nothing is in flight, so tests step the engine deterministically
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("trebuchet.engine")
+# Items per claim: with more in flight, batches overlap, each at its own step.
+DEFAULT_BATCH = 100
 
 Item = TypeVar("Item", bound=Mapping[str, Any])
 
@@ -48,10 +52,12 @@ class Worker(Generic[Item]):
         concurrency: int,
         poll_interval: float,
         heartbeat_interval: float,
+        batch: int = DEFAULT_BATCH,
         owner: str | None = None,
     ):
         self.queue = queue
         self.concurrency = concurrency
+        self.batch = batch
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
@@ -82,14 +88,15 @@ class Worker(Generic[Item]):
         try:
             while not self._stopping:
                 free = self.concurrency - len(self._tasks)
-                claimed = await self._claim(free) if free > 0 else []
+                limit = min(free, self.batch)
+                claimed = await self._claim(limit) if limit > 0 else []
                 for item in claimed:
                     self._spawn(item)
-                if claimed and len(claimed) == free:
+                if len(claimed) == free:
                     await self._wait(None)  # full: wait for a slot
                     continue
                 if claimed:
-                    continue
+                    continue  # claim the next batch while this one is in flight
                 if until_idle and not self._tasks:
                     return
                 await self._wait(None if until_idle else self.poll_interval)

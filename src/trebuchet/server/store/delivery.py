@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, null, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -180,15 +180,19 @@ class DeliveryStore:
     async def _claim(
         self, table: Table, sql: Mapping[str, str], owner: str, limit: int, now: int, lease_us: int
     ) -> list[Row]:
-        if self._dialect == "sqlite" and not await self._anything_due(table, now):
-            return []
+        c = table.c
+        due = (
+            select(c.id)
+            .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
+            .limit(1)
+        )
         params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
         statement = text(sql[self._dialect])
 
         def claim(conn: Connection) -> list[Row]:
             return [dict(row) for row in conn.execute(statement, params).mappings()]
 
-        return await self.store.transact(claim)
+        return await self.store.claim(lambda conn: conn.scalar(due) is not None, claim)
 
     async def _extend(self, table: Table, owner: str, ids: Sequence[str], until: int) -> int:
         if not ids:
@@ -199,17 +203,6 @@ class DeliveryStore:
             .values(lease_until_us=until)
         )
         return await self.store.transact(lambda conn: int(conn.execute(statement).rowcount))
-
-    async def _anything_due(self, table: Table, now: int) -> bool:
-        """A read-only look, so an idle SQLite worker never takes the write lock."""
-        c = table.c
-        query = (
-            select(c.id)
-            .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
-            .limit(1)
-        )
-        async with self.store.read() as conn:
-            return (await conn.scalar(query)) is not None
 
     async def reserve_slot(self, number: str, now: int, interval_us: int) -> int:
         """The start of the send slot reserved for one message from ``number``."""
@@ -264,7 +257,10 @@ class DeliveryStore:
 
     @staticmethod
     def applications(conn: Connection, app_ids: Iterable[str]) -> dict[str, Row]:
-        query = select(t.applications).where(t.applications.c.id.in_(sorted(set(app_ids))))
+        wanted = sorted(set(app_ids))
+        if not wanted:
+            return {}
+        query = select(t.applications).where(t.applications.c.id.in_(wanted))
         return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
     async def callback_secrets(self, user_ids: Sequence[str]) -> dict[str, str | None]:
@@ -285,18 +281,25 @@ class DeliveryStore:
             conn.execute(insert(t.user_errors), [{"id": new_id("ue"), **e} for e in errors])
 
     @staticmethod
-    def add_events(conn: Connection, events: Sequence[Mapping[str, Any]]) -> None:
-        """Append events to their messages' sequences; the caller holds the message rows."""
+    def add_events(
+        conn: Connection, events: Sequence[Mapping[str, Any]], last: dict[str, int] | None = None
+    ) -> None:
+        """Append events to their messages' sequences; the caller holds the message rows.
+
+        ``last`` maps message ids to their last sequence when the caller knows them (read
+        with the rows, or 0 for messages inserted in this transaction).
+        """
         if not events:
             return
         c = t.events.c
-        last: dict[str, int] = dict(
-            conn.execute(
-                select(c.message_id, func.max(c.sequence))
-                .where(c.message_id.in_(sorted({e["message_id"] for e in events})))
-                .group_by(c.message_id)
-            ).all()
-        )
+        if last is None:
+            last = dict(
+                conn.execute(
+                    select(c.message_id, func.max(c.sequence))
+                    .where(c.message_id.in_(sorted({e["message_id"] for e in events})))
+                    .group_by(c.message_id)
+                ).all()
+            )
         rows = []
         for event in events:
             sequence = last.get(event["message_id"], 0) + 1
@@ -371,11 +374,21 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
     """
     c = table.c
     ids = sorted({finish.id for finish in batch})
-    held: dict[str, str | None] = dict(
-        conn.execute(
-            select(c.id, c.lease_owner).where(c.id.in_(ids)).order_by(c.id).with_for_update()
-        ).all()
+    # A message's last event sequence comes with its row, for the events added below.
+    events = t.events.c
+    last_event = (
+        select(func.max(events.sequence)).where(events.message_id == c.id).scalar_subquery()
+        if table is t.messages
+        else null()
     )
+    found = conn.execute(
+        select(c.id, c.lease_owner, last_event)
+        .where(c.id.in_(ids))
+        .order_by(c.id)
+        .with_for_update(of=table)
+    ).all()
+    held: dict[str, str | None] = {row[0]: row[1] for row in found}
+    last = {row[0]: row[2] or 0 for row in found}
     applied: list[bool] = []
     for finish in batch:
         applied.append(held.get(finish.id) == finish.owner)
@@ -385,9 +398,9 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
     for finish in done:
         values = {"_id": finish.id, "lease_owner": None, "lease_until_us": None, **finish.values}
         by_columns.setdefault(tuple(values), []).append(values)
-    for rows in by_columns.values():
-        conn.execute(update(table).where(c.id == bindparam("_id")), rows)
-    DeliveryStore.add_events(conn, [event for finish in done for event in finish.events])
+    for changes in by_columns.values():
+        conn.execute(update(table).where(c.id == bindparam("_id")), changes)
+    DeliveryStore.add_events(conn, [event for finish in done for event in finish.events], last)
     DeliveryStore.add_attempts(conn, [attempt for finish in done for attempt in finish.attempts])
     DeliveryStore.add_user_errors(conn, [error for finish in done for error in finish.user_errors])
     return applied

@@ -315,6 +315,21 @@ class Store:
         async with self.write() as conn:
             return await conn.run_sync(fn)
 
+    async def claim(
+        self, probe: Callable[[Connection], bool], fn: Callable[[Connection], list[T]]
+    ) -> list[T]:
+        """A claiming write of one statement.
+
+        On SQLite, ``probe`` first looks read-only for due work, so an idle worker never
+        takes the write lock.  On PostgreSQL the statement skips locked rows and runs in
+        autocommit: one round trip, no BEGIN and COMMIT around it.
+        """
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.transact_if(probe, fn) or []
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await conn.run_sync(fn)
+
     async def get_message(self, user_id: str, message_id: str) -> MessageRow | None:
         query = select(*MESSAGE_COLUMNS).where(
             t.messages.c.user_id == user_id, t.messages.c.id == message_id

@@ -12,6 +12,7 @@ its writers never wait on each other's ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -29,6 +30,7 @@ from trebuchet.server.store.records import InsertJob, StoredResponse
 
 IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
 T = TypeVar("T")
+SWITCH_INTERVAL_S = 0.0005
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
@@ -101,6 +103,10 @@ class SqliteWriter:
     """Runs write transactions on one blocking connection in its own thread."""
 
     def __init__(self, path: str, synchronous: str):
+        # SQLite lets go of the GIL around every statement (every row of an executemany),
+        # and takes it back only when the busy event loop yields it: after up to 5 ms by
+        # default.  A shorter interval keeps a batch from queueing that long per row.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._engine = create_sqlite_writer_engine(path, synchronous)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="trebuchet-sqlite-writer")
 
@@ -110,9 +116,25 @@ class SqliteWriter:
             with conn.begin():
                 return fn(conn)
 
+    def _transact_if(
+        self, probe: Callable[[Connection], bool], fn: Callable[[Connection], T]
+    ) -> T | None:
+        with self._engine.connect() as conn, conn.begin():
+            if not probe(conn):
+                return None
+        return self._transact(fn)
+
     async def transact(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._transact, fn)
+
+    async def transact_if(
+        self, probe: Callable[[Connection], bool], fn: Callable[[Connection], T]
+    ) -> T | None:
+        """``fn(conn)`` as above, unless a read-only ``probe(conn)`` first answers False:
+        then no write lock is taken, and the answer is None."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._transact_if, probe, fn)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
