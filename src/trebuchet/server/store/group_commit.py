@@ -51,19 +51,7 @@ class GroupCommitter(Generic[Job, Result]):
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._flush([job for job, _ in batch])
-            except asyncio.CancelledError:
-                for _, future in batch:
-                    future.cancel()
-                raise
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                await write_batch(self._flush, batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -95,25 +83,29 @@ class Batcher(Generic[Job, Result]):
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                await self._write(batch)
+                await write_batch(self._flush, batch)
         finally:
             self._task = None
             for _, future in self._waiting:  # only when cancelled
                 future.cancel()
             self._waiting.clear()
 
-    async def _write(self, batch: list[tuple[Job, asyncio.Future[Result]]]) -> None:
-        try:
-            results = await self._flush([job for job, _ in batch])
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+
+async def write_batch(
+    flush: FlushFn[Job, Result], batch: list[tuple[Job, asyncio.Future[Result]]]
+) -> None:
+    """Flush the batch's jobs in one go and answer each waiter with its result or the error."""
+    try:
+        results = await flush([job for job, _ in batch])
+    except asyncio.CancelledError:
+        for _, future in batch:
+            future.cancel()
+        raise
+    except Exception as exc:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+    else:
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
