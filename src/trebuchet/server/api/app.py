@@ -18,6 +18,7 @@ from trebuchet.server.api.handlers import exception_handlers
 from trebuchet.server.api.observe import ObserveMiddleware
 from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.api.send_route import SendRoute
 from trebuchet.server.api.throttle import Guard
 from trebuchet.server.carriers import http_upstream_events as carrier_events
 from trebuchet.server.config import Settings
@@ -103,9 +104,10 @@ def create_app(
         metrics_enabled=settings.metrics_enabled,
         log_access=settings.access_log,
     )
+    sends = Middleware(SendRoute, route=messages.send_route, handlers=exception_handlers)
     return Starlette(
         routes=ROUTES,
-        middleware=[observe],
+        middleware=[observe, sends],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

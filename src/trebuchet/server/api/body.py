@@ -12,6 +12,7 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 
+from trebuchet.server.api.scope import header
 from trebuchet.server.domain import errors
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ _PATH = re.compile(r" - at `\$(?:\[\d+\])?\.(?P<prop>[A-Za-z_]+)")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+    declared = header(request.scope, b"content-length")
     if (
         declared is not None
         and declared.isascii()

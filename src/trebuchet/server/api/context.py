@@ -2,7 +2,10 @@
 
 Credentials are HTTP Basic ``token:secret``.  A verified token is cached for
 ``cache_seconds`` (the secret is still compared, in constant time, on every request), so
-authentication costs no database round trip on the hot path.  Failed-authentication
+authentication costs no database round trip on the hot path.  The exact ``Authorization``
+header that passed is remembered for as long, so a client repeating it is not decoded
+and hashed again; any other header (a different secret) is verified in full.
+Failed-authentication
 throttling and per-user rate limits (``throttle.py``) run here too, each a single
 attribute check when switched off.
 """
@@ -17,9 +20,11 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from trebuchet.server.api.observe import USER_SCOPE_KEY
 from trebuchet.server.api.pagination import CursorCodec
+from trebuchet.server.api.scope import header
 from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
@@ -66,6 +71,7 @@ class Services:
     users: TtlCache
     ownership: TtlCache
     guard: Guard = field(default_factory=Guard)
+    verified: TtlCache = field(default_factory=lambda: TtlCache(0))
 
     @classmethod
     def create(
@@ -78,6 +84,7 @@ class Services:
             users=TtlCache(settings.cache_seconds),
             ownership=TtlCache(settings.cache_seconds),
             guard=guard or Guard(),
+            verified=TtlCache(settings.cache_seconds),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:
@@ -109,9 +116,8 @@ class Ctx:
         return f"{self.base_url}/v1/users/{self.user.id}{path}"
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
+def _credentials(header_value: str | None) -> tuple[str, str] | None:
+    scheme, _, encoded = (header_value or "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
@@ -122,10 +128,9 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return (token, secret) if sep else None
 
 
-async def authenticate(request: Request) -> Ctx:
-    services: Services = request.app.state.services
+async def _verify(request: Request, services: Services, authorization: str | None) -> User:
     guard = services.guard
-    credentials = _credentials(request)
+    credentials = _credentials(authorization)
     if guard.failures is not None:
         await guard.check(request, credentials[0] if credentials else None)
     if credentials is None:
@@ -139,23 +144,36 @@ async def authenticate(request: Request) -> Ctx:
         services.users.put(token, user)
     if not secret_matches(secret, user.secret_hash):
         raise await guard.failed(request, token)
-    request.scope[USER_SCOPE_KEY] = user.id
+    return user
+
+
+async def authenticate(request: Request) -> Ctx:
+    scope = request.scope
+    services: Services = scope["app"].state.services
+    guard = services.guard
+    authorization = header(scope, b"authorization")
+    user = services.verified.get(authorization) if authorization else None
+    # With failure throttling on, every request goes through its checks.
+    if not isinstance(user, User) or guard.failures is not None:
+        user = await _verify(request, services, authorization)
+        services.verified.put(authorization, user)
+    scope[USER_SCOPE_KEY] = user.id
     if guard.rate is not None:
         await guard.admit(user.id)
-    path_user = request.path_params["user_id"]
+    path_user = scope["path_params"]["user_id"]
     if path_user != user.id:
         raise errors.user_access_denied(user.id, path_user)
-    root = (services.settings.public_url or "").rstrip("/") or _request_root(request)
+    root = (services.settings.public_url or "").rstrip("/") or _request_root(scope)
     return Ctx(request, services, user, root)
 
 
-def _request_root(request: Request) -> str:
+def _request_root(scope: Scope) -> str:
     """``scheme://host[:port]`` as the client addressed us (cheaper than ``request.url``)."""
-    host = request.headers.get("host")
+    host = header(scope, b"host")
     if host is None:
-        server = request.scope.get("server") or ("127.0.0.1", 80)
+        server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
-    return f"{request.scope.get('scheme', 'http')}://{host}"
+    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 Endpoint = Callable[[Ctx], Awaitable[Response]]

@@ -22,11 +22,12 @@ from trebuchet.server.api.responses import (
     json_response,
     raw_json_response,
 )
+from trebuchet.server.api.scope import header
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.times import now_us, parse_filter_time
 from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
 
-IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_IDEMPOTENCY_KEY = 255
 DIRECTIONS = ("in", "out")
@@ -58,7 +59,7 @@ async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any
 
 
 def _idempotency_key(ctx: Ctx) -> str | None:
-    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
+    key = header(ctx.request.scope, IDEMPOTENCY_HEADER)
     if key is None:
         return None
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
@@ -251,8 +252,10 @@ async def redact_message(ctx: Ctx) -> Response:
     return empty_response(200)
 
 
+send_route = user_route("/messages", send, ["POST"])
+
 routes = [
-    user_route("/messages", send, ["POST"]),
+    send_route,
     user_route("/messages", list_messages, ["GET"]),
     user_route("/messages/{message_id}", get_message, ["GET"]),
     user_route("/messages/{message_id}", redact_message, ["PATCH"]),

@@ -9,11 +9,15 @@ two, as they are two code units on the wire).
 
 from __future__ import annotations
 
+import re
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+# Most texts use the basic table only: one septet per character, checked in one match.
+_BASIC_ONLY = re.compile("[" + "".join(sorted(re.escape(char) for char in GSM7_BASIC)) + "]*")
 
 GSM7_SINGLE = 160
 GSM7_MULTI = 153
@@ -24,6 +28,8 @@ MMS_SEGMENTS = 1
 
 def gsm7_septets(text: str) -> int | None:
     """Septets needed to send ``text`` as GSM-7, or ``None`` if it cannot be."""
+    if _BASIC_ONLY.fullmatch(text):
+        return len(text)
     septets = 0
     for char in text:
         if char in GSM7_BASIC:

@@ -3,7 +3,9 @@
 Each request hands its write to :meth:`GroupCommitter.submit` and waits.  A writer task
 takes everything that is queued at that moment (no artificial delay), runs it in one
 transaction, then answers every waiter.  Under load, batches grow by themselves; when
-idle, a lone write is committed at once.
+idle, a lone write is committed at once.  A batch stops growing at ``max_batch`` units of
+work (rows, say, through ``weigh``): while one batch is written, the next is being
+prepared, instead of every request waiting on one large commit and the event loop idling.
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ FlushFn = Callable[[Sequence[Job]], Awaitable[Sequence[Result]]]
 
 
 class GroupCommitter(Generic[Job, Result]):
-    def __init__(self, flush: FlushFn[Job, Result], *, max_batch: int = 2000, writers: int = 1):
+    def __init__(
+        self,
+        flush: FlushFn[Job, Result],
+        *,
+        max_batch: int = 2000,
+        writers: int = 1,
+        weigh: Callable[[Job], int] | None = None,
+    ):
         self._flush = flush
         self._max_batch = max_batch
+        self._weigh = weigh or (lambda job: 1)
         self._writers = writers
         self._queue: asyncio.Queue[tuple[Job, asyncio.Future[Result]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -48,8 +58,10 @@ class GroupCommitter(Generic[Job, Result]):
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
+            weight = self._weigh(batch[0][0])
+            while weight < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+                weight += self._weigh(batch[-1][0])
             try:
                 await write_batch(self._flush, batch)
             finally:

@@ -49,6 +49,10 @@ def secret_matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
 
 
+# Rows per group-commit transaction, at most (a batch exceeds it by its last job only).
+INSERT_BATCH_ROWS = 2000
+
+
 class Store:
     def __init__(self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"):
         self.url = url
@@ -60,7 +64,10 @@ class Store:
         self._sqlite_writer = None if path is None else SqliteWriter(path, sqlite_synchronous)
         writers = 1 if self.dialect == "sqlite" else 4
         self._inserts: GroupCommitter[InsertJob, InsertJob] = GroupCommitter(
-            self._flush_inserts, writers=writers
+            self._flush_inserts,
+            writers=writers,
+            max_batch=INSERT_BATCH_ROWS,
+            weigh=lambda job: len(job.rows) or 1,
         )
         self._insert_listeners: list[Callable[[], None]] = []
 
