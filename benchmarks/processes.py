@@ -61,7 +61,7 @@ def process(args: Sequence[str], port: int, env: dict[str, str] | None = None) -
 
 
 @contextmanager
-def reference_server() -> Iterator[str]:
+def reference_server(workers: int = 1) -> Iterator[str]:
     port = free_port()
     args = [
         sys.executable,
@@ -73,6 +73,8 @@ def reference_server() -> Iterator[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--workers",
+        str(workers),
     ]
     with process(args, port):
         yield f"http://127.0.0.1:{port}"

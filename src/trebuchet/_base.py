@@ -31,6 +31,7 @@ from ._exceptions import (
     make_status_error,
 )
 from ._links import find_next_link
+from ._pages import decode_message_page
 from ._retry import DEFAULT_MAX_RETRIES, RetryPolicy
 from ._validation import (
     CALLBACK_HTTP_METHODS,
@@ -333,7 +334,11 @@ class BaseClient:
     ) -> tuple[list[Message], str | None]:
         """The page's messages and the next page's URL; ``seen`` collects the pages read."""
         seen.add(str(response.request.url))
-        data = self._json(response, snake=True)
+        data: Any = None
+        if is_json_response(response):
+            data = decode_message_page(response.content)
+        if data is None:
+            data = self._json(response, snake=True)
         if not isinstance(data, list):
             raise UnexpectedResponseError("Expected a JSON array of messages", response=response)
         link = find_next_link(response.headers.get("link"))

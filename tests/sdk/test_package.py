@@ -59,7 +59,6 @@ def test_public_objects_live_in_private_modules() -> None:
 FORBIDDEN = [
     "starlette",
     "sqlalchemy",
-    "msgspec",
     "uvicorn",
     "click",
     "aiohttp",

@@ -90,17 +90,21 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Interface to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="Port to listen on (default 8080)")
+@click.option("--workers", type=click.IntRange(min=1), help="Server processes (default 1)")
 @db_option
 @config_option
-def serve(host: str | None, port: int | None, db: str | None, config_file: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    db: str | None,
+    config_file: str | None,
+) -> None:
     """Run the API server (migrating the store first)."""
-    import uvicorn
-
-    from trebuchet.server.api.app import create_app
+    from trebuchet.server import serving
     from trebuchet.server.logs import configure_logging
-    from trebuchet.server.serving import uvicorn_config
 
-    settings = _settings(config_file, host=host, port=port, db=db)
+    settings = _settings(config_file, host=host, port=port, workers=workers, db=db)
     try:
         configure_logging(settings.log_format, settings.log_level)
     except ValueError as exc:
@@ -115,7 +119,7 @@ def serve(host: str | None, port: int | None, db: str | None, config_file: str |
     if created is not None:
         endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
         click.echo(_demo_banner(created, endpoint))
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+    serving.run(settings)
 
 
 @main.command("migrate")

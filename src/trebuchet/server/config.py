@@ -10,7 +10,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class Settings:
     db: str = DEFAULT_DB
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    # Server processes sharing the port (each with its own event loop and, when the
+    # engine is on, its own delivery workers); see docs/scaling.md.
+    workers: int = 1
     # Scheme and host used in Location and Link URLs; by default taken from each request.
     public_url: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -182,3 +185,15 @@ def load_settings(
     if "routes" in coerced:
         coerced["routes"] = tuple(coerced["routes"])
     return replace(Settings(), **coerced)
+
+
+def dump_settings(settings: Settings) -> str:
+    """``settings`` as JSON, for the processes ``serve --workers`` starts."""
+    return json.dumps(asdict(settings))
+
+
+def restore_settings(text: str) -> Settings:
+    """The inverse of :func:`dump_settings`."""
+    values = json.loads(text)
+    values["routes"] = tuple(values["routes"])
+    return Settings(**values)

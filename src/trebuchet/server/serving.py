@@ -10,6 +10,10 @@
   answered 431 (httptools alone accepts megabytes of headers).
 
 Idle keep-alive connections are closed after ``keep_alive_seconds`` by uvicorn.
+
+:func:`run` serves in this process, or with ``workers`` above 1 in that many processes
+sharing one listening socket (uvicorn's supervisor starts, watches and stops them; each
+builds its app from the settings the parent hands down in the environment).
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from trebuchet.server.config import Settings
+from trebuchet.server.config import Settings, dump_settings, restore_settings
+
+# The settings ``run`` hands to its worker processes (outside the ``TREBUCHET_`` names).
+WORKER_SETTINGS_ENV = "_TREBUCHET_WORKER_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -153,17 +162,52 @@ def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
     return type("TrebuchetHttpProtocol", (GuardedHttpProtocol,), {"limits": limits})
 
 
-def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn configuration ``serve`` runs with (tests pass host/port overrides)."""
-    options: dict[str, Any] = {
+class WorkerHttpProtocol(GuardedHttpProtocol):
+    """The protocol of a worker process, named for import; :func:`worker_app` sets limits."""
+
+
+def _options(settings: Settings) -> dict[str, Any]:
+    return {
         "host": settings.host,
         "port": settings.port,
-        "http": protocol_class(ConnectionLimits.from_settings(settings)),
         "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "server_header": False,
         "access_log": False,
         "log_config": None,
-        **overrides,
     }
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """The uvicorn configuration ``serve`` runs with (tests pass host/port overrides)."""
+    limits = ConnectionLimits.from_settings(settings)
+    options = {**_options(settings), "http": protocol_class(limits), **overrides}
     return uvicorn.Config(app, **options)
+
+
+def worker_app() -> ASGIApp:
+    """The app of one ``serve --workers`` process, from the settings its parent passed."""
+    from trebuchet.server.api.app import create_app
+    from trebuchet.server.logs import configure_logging
+
+    settings = restore_settings(os.environ[WORKER_SETTINGS_ENV])
+    configure_logging(settings.log_format, settings.log_level)
+    WorkerHttpProtocol.limits = ConnectionLimits.from_settings(settings)
+    return create_app(settings)
+
+
+def run(settings: Settings) -> None:
+    """Serve until stopped: in this process, or in ``settings.workers`` processes."""
+    if settings.workers <= 1:
+        from trebuchet.server.api.app import create_app
+
+        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+        return
+    os.environ[WORKER_SETTINGS_ENV] = dump_settings(settings)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=settings.workers,
+        http=f"{__name__}:WorkerHttpProtocol",
+        **_options(settings),
+    )

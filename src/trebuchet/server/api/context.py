@@ -153,10 +153,11 @@ async def authenticate(request: Request) -> Ctx:
     guard = services.guard
     authorization = header(scope, b"authorization")
     user = services.verified.get(authorization) if authorization else None
-    # With failure throttling on, every request goes through its checks.
-    if not isinstance(user, User) or guard.failures is not None:
+    if not isinstance(user, User):
         user = await _verify(request, services, authorization)
         services.verified.put(authorization, user)
+    elif guard.failures is not None:  # a blocked client stays blocked, however it signs
+        await guard.check(request, user.api_token)
     scope[USER_SCOPE_KEY] = user.id
     if guard.rate is not None:
         await guard.admit(user.id)

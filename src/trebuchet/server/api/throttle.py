@@ -26,8 +26,8 @@ def too_many(wait: float) -> errors.ApiError:
 
 
 def client_ip(request: Request) -> str:
-    client = request.client
-    return client.host if client is not None else "unknown"
+    client = request.scope.get("client")  # cheaper than ``request.client``
+    return str(client[0]) if client else "unknown"
 
 
 @dataclass
