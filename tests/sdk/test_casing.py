@@ -104,9 +104,13 @@ def test_scalars_pass_through() -> None:
 
 json_documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.text(alphabet=string.ascii_letters + string.digits, max_size=12), children, max_size=4
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=string.ascii_letters + string.digits, max_size=12),
+            children,
+            max_size=4,
+        )
     ),
     max_leaves=20,
 )
