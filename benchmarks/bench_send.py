@@ -17,11 +17,15 @@ def _message(i: int = 0) -> dict[str, str]:
     return {"from": NUMBERS[0], "to": NUMBERS[1], "text": f"Your code is {4417 + i}"}
 
 
-def single_send(db: str, label: str, *, rounds: int, seconds: float) -> Row:
+def single_send(db: str, label: str, *, rounds: int, seconds: float, workers: int = 1) -> Row:
+    """``workers`` server processes each, for Trebuchet and for the reference."""
     account = create_user(db, NUMBERS)
     body = json.dumps(_message())
     ratios, ours, refs = [], [], []
-    with reference_server() as ref_url, trebuchet_server(db, engine="false") as (url, _):
+    with (
+        reference_server(workers) as ref_url,
+        trebuchet_server(db, engine="false", workers=str(workers)) as (url, _),
+    ):
         ref_path = f"{ref_url}/v1/users/{account.user_id}/messages"
         our_path = f"{url}/v1/users/{account.user_id}/messages"
         run_wrk(our_path, body, account.auth, seconds=1)  # warm caches and the pool

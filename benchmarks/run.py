@@ -58,6 +58,18 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
             ],
         ),
         (
+            "single send, SQLite, 2 processes each",
+            lambda: [
+                bench_send.single_send(
+                    sqlite_database(work, "send2.db"),
+                    "SQLite, 2 server processes each",
+                    rounds=sizes.send_rounds,
+                    seconds=sizes.send_seconds,
+                    workers=2,
+                )
+            ],
+        ),
+        (
             "bulk send, SQLite",
             lambda: [
                 bench_send.bulk_send(

@@ -131,3 +131,91 @@ def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> 
         proc.wait(timeout=15)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes started by ``pid`` (not multiprocessing's resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table")
+def test_serve_with_workers_shares_the_port_and_the_settings(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'workers.db'}"
+    created = CliRunner().invoke(
+        main, ["users", "create", "--db", db, "--json", "--number", "+15550100001"]
+    )
+    user = json.loads(created.output)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TREBUCHET_DB": db,
+        "TREBUCHET_BULK_LIMIT": "3",  # reaches every worker through the parent's settings
+        "TREBUCHET_MEDIA_DIR": str(tmp_path / "media"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trebuchet.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    messages = f"{base}/v1/users/{user['userId']}/messages"
+    auth = (user["apiToken"], user["apiSecret"])
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2 or not _answers(f"{base}/health"):
+            assert time.monotonic() < deadline, "serve --workers 2 did not start"
+            time.sleep(0.1)
+        ids = []
+        for i in range(30):  # a new connection each time: the kernel spreads them
+            with httpx.Client(auth=auth) as http:
+                sent = http.post(
+                    messages, json={"from": "+15550100001", "to": "+15550100002", "text": f"{i}"}
+                )
+                assert sent.status_code == 201, sent.text
+                ids.append(sent.headers["location"].rsplit("/", 1)[1])
+                too_many = http.post(messages, json=[{"to": "+15550100002"}] * 4)
+                assert too_many.status_code == 403, too_many.text  # category "limit"
+                assert too_many.json()["code"] == "multi-message-limit"
+        with httpx.Client(auth=auth) as http:
+            while True:  # the workers' engines deliver each message once
+                states = [http.get(f"{messages}/{mid}").json()["state"] for mid in ids]
+                if set(states) == {"sent"} or time.monotonic() > deadline + 30:
+                    break
+                time.sleep(0.2)
+        assert set(states) == {"sent"}
+    finally:
+        children = _children(proc.pid)
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert len(children) == 2
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)], "workers outlived serve"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
