@@ -1,4 +1,8 @@
-"""The message resource as JSON (spec §3.2): unset optional properties are left out."""
+"""The message resource as JSON (spec §3.2): unset optional properties are left out.
+
+Rows become msgspec structs, which the encoder turns into JSON without a dict per
+message; a page of 1000 renders several times faster than through dicts.
+"""
 
 from __future__ import annotations
 
@@ -10,47 +14,72 @@ import msgspec
 from trebuchet.server.domain.times import format_time
 from trebuchet.server.store.store import MESSAGE_COLUMN_NAMES
 
-_decode_media = msgspec.json.Decoder(list[str]).decode
 # Rows come positionally in MESSAGE_COLUMNS order; index lookups are the cheap path.
 _AT = {name: index for index, name in enumerate(MESSAGE_COLUMN_NAMES)}
+_EMPTY_LIST = msgspec.Raw(b"[]")
+
+
+class MessageOut(msgspec.Struct, omit_defaults=True, rename={"from_": "from"}):
+    """The message resource, encoded in this property order; ``None`` ones are left out."""
+
+    id: str
+    messageId: str
+    from_: str
+    to: str
+    direction: str
+    text: str
+    media: msgspec.Raw  # the stored JSON array, embedded as it is
+    state: str
+    time: str
+    segmentCount: int
+    skipMMSCarrierValidation: bool
+    callbackUrl: str | None = None
+    callbackHttpMethod: str | None = None
+    callbackTimeout: int | None = None
+    fallbackUrl: str | None = None
+    tag: str | None = None
+    receiptRequested: str | None = None
+    deliveryState: str | None = None
+    deliveryCode: int | None = None
+    deliveryDescription: str | None = None
+
+
 _ID, _FROM, _TO, _DIRECTION = _AT["id"], _AT["from_number"], _AT["to_number"], _AT["direction"]
 _TEXT, _MEDIA, _STATE, _TIME = _AT["text"], _AT["media"], _AT["state"], _AT["time_us"]
 _SEGMENTS, _SKIP = _AT["segment_count"], _AT["skip_mms_carrier_validation"]
-# (index, JSON property) pairs shown only when set.
-_OPTIONAL = tuple(
-    (_AT[column], prop)
-    for column, prop in (
-        ("callback_url", "callbackUrl"),
-        ("callback_http_method", "callbackHttpMethod"),
-        ("callback_timeout", "callbackTimeout"),
-        ("fallback_url", "fallbackUrl"),
-        ("tag", "tag"),
-        ("receipt_requested", "receiptRequested"),
-        ("delivery_state", "deliveryState"),
-        ("delivery_code", "deliveryCode"),
-        ("delivery_description", "deliveryDescription"),
-    )
-)
+_CALLBACK_URL, _METHOD = _AT["callback_url"], _AT["callback_http_method"]
+_TIMEOUT, _FALLBACK, _TAG = _AT["callback_timeout"], _AT["fallback_url"], _AT["tag"]
+_RECEIPT, _DELIVERY_STATE = _AT["receipt_requested"], _AT["delivery_state"]
+_DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_description"]
 
 
-def message_json(row: Sequence[Any]) -> dict[str, Any]:
-    """JSON for a message row as the store returns it (columns in MESSAGE_COLUMNS order)."""
+def message_out(row: Sequence[Any]) -> MessageOut:
+    """The message resource for a row as the store returns it (MESSAGE_COLUMNS order)."""
     media = row[_MEDIA]
-    body: dict[str, Any] = {
-        "id": row[_ID],
-        "messageId": row[_ID],
-        "from": row[_FROM],
-        "to": row[_TO],
-        "direction": row[_DIRECTION],
-        "text": row[_TEXT],
-        "media": _decode_media(media) if media else [],
-        "state": row[_STATE],
-        "time": format_time(row[_TIME]),
-        "segmentCount": row[_SEGMENTS],
-        "skipMMSCarrierValidation": bool(row[_SKIP]),
-    }
-    for index, prop in _OPTIONAL:
-        value = row[index]
-        if value is not None:
-            body[prop] = value
-    return body
+    return MessageOut(
+        row[_ID],
+        row[_ID],
+        row[_FROM],
+        row[_TO],
+        row[_DIRECTION],
+        row[_TEXT],
+        msgspec.Raw(media.encode()) if media else _EMPTY_LIST,
+        row[_STATE],
+        format_time(row[_TIME]),
+        row[_SEGMENTS],
+        bool(row[_SKIP]),
+        row[_CALLBACK_URL],
+        row[_METHOD],
+        row[_TIMEOUT],
+        row[_FALLBACK],
+        row[_TAG],
+        row[_RECEIPT],
+        row[_DELIVERY_STATE],
+        row[_DELIVERY_CODE],
+        row[_DELIVERY_DESCRIPTION],
+    )
+
+
+def page_key(row: Sequence[Any]) -> tuple[int, str]:
+    """The keyset position of a row: ``(time_us, id)``."""
+    return row[_TIME], row[_ID]

@@ -14,7 +14,7 @@ from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.media import check_message_media
 from trebuchet.server.api.message_input import MessageIn, message_row
-from trebuchet.server.api.message_output import message_json
+from trebuchet.server.api.message_output import message_out, page_key
 from trebuchet.server.api.pagination import link_next
 from trebuchet.server.api.responses import (
     Created,
@@ -221,10 +221,10 @@ async def list_messages(ctx: Ctx) -> Response:
         params += [
             ("sortOrder", order),
             ("size", str(size)),
-            (cursor_param, ctx.services.cursors.encode(scope, last.time_us, last.id)),
+            (cursor_param, ctx.services.cursors.encode(scope, *page_key(last))),
         ]
         headers["Link"] = link_next(ctx.user_url("/messages"), params)
-    return json_response([message_json(row) for row in rows], headers=headers)
+    return json_response([message_out(row) for row in rows], headers=headers)
 
 
 async def get_message(ctx: Ctx) -> Response:
@@ -232,7 +232,7 @@ async def get_message(ctx: Ctx) -> Response:
     row = await ctx.store.get_message(ctx.user.id, message_id)
     if row is None:
         raise errors.not_found("message", message_id)
-    return json_response(message_json(row))
+    return json_response(message_out(row))
 
 
 class RedactIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -102,7 +102,8 @@ class Outbox:
         return {
             "user_id": message["user_id"],
             "message_id": message["id"],
-            "payload": json.dumps(payload, ensure_ascii=False),
+            # Compact: a POST callback sends this text as it is.
+            "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
             "url": destination.url,
             "fallback_url": destination.fallback_url,
             "method": destination.method,

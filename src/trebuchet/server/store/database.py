@@ -83,6 +83,19 @@ def create_engine(
     return engine
 
 
+def create_sqlite_reader_engine(path: str, synchronous: str, connections: int) -> Engine:
+    """Blocking connections for reader threads (see ``reader.py``)."""
+    engine = create_sync_engine(
+        f"sqlite:///{path}",
+        pool_size=connections,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,
+    )
+    _configure_sqlite(engine, synchronous)
+    return engine
+
+
 def create_sqlite_writer_engine(path: str, synchronous: str) -> Engine:
     """One blocking connection for a dedicated writer thread (see ``writer.py``)."""
     engine = create_sync_engine(

@@ -12,11 +12,26 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import Row as SaRow
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, tuple_, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,6 +40,7 @@ from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.group_commit import GroupCommitter
+from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
 from trebuchet.server.store.writer import SqliteWriter, insert_ignoring_conflicts, write_jobs
 
@@ -62,6 +78,7 @@ class Store:
         self.dialect = self._engine.dialect.name
         path = sqlite_path(url)
         self._sqlite_writer = None if path is None else SqliteWriter(path, sqlite_synchronous)
+        self._sqlite_reader = None if path is None else SqliteReader(path, sqlite_synchronous)
         writers = 1 if self.dialect == "sqlite" else 4
         self._inserts: GroupCommitter[InsertJob, InsertJob] = GroupCommitter(
             self._flush_inserts,
@@ -82,6 +99,8 @@ class Store:
         await self._inserts.stop()
         if self._sqlite_writer is not None:
             self._sqlite_writer.close()
+        if self._sqlite_reader is not None:
+            self._sqlite_reader.close()
         await self._engine.dispose()
 
     @asynccontextmanager
@@ -352,10 +371,41 @@ class Store:
         descending: bool,
         after: tuple[int, str] | None,
         limit: int,
-    ) -> list[MessageRow]:
-        query = _message_page_query(user_id, where, descending=descending, after=after)
+    ) -> Sequence[Sequence[Any]]:
+        """A page of message rows (columns in MESSAGE_COLUMNS order), keyset-paged on
+        ``(time_us, id)`` after ``after``.  The statement is compiled once per shape of
+        filters; on SQLite the page is read on a reader thread."""
+        equal = {
+            name: value
+            for name, value in (
+                ("from_number", where.from_number),
+                ("to_number", where.to_number),
+                ("direction", where.direction),
+                ("state", where.state),
+                ("delivery_state", where.delivery_state),
+            )
+            if value is not None
+        }
+        shape = PageShape(
+            tuple(equal), where.from_us is not None, where.to_us is not None,
+            after is not None, descending,
+        )  # fmt: skip
+        sql, names, added = _page_statement(self._engine.dialect, shape)
+        values: dict[str, Any] = {
+            **added,
+            "user_id": user_id,
+            "from_us": where.from_us,
+            "to_us": where.to_us,
+            "after_time": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "page_limit": limit,
+            **equal,
+        }
+        params = tuple(values[name] for name in names)
+        if self._sqlite_reader is not None:
+            return await self._sqlite_reader.fetch(sql, params)
         async with self.read() as conn:
-            return list((await conn.execute(query.limit(limit))).all())
+            return list((await conn.exec_driver_sql(sql, params)).all())
 
     async def redact_message(self, user_id: str, message_id: str) -> bool:
         return await self._update(t.messages, user_id, message_id, {"text": ""})
@@ -425,30 +475,51 @@ MESSAGE_COLUMN_NAMES = (
 MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
 
 
-def _message_page_query(
-    user_id: str, where: MessageFilter, *, descending: bool, after: tuple[int, str] | None
-) -> Select[Any]:
+@dataclass(frozen=True)
+class PageShape:
+    """What a page query filters on, which fixes its SQL (the values go in as parameters)."""
+
+    equal: tuple[str, ...]  # columns compared with ``=``
+    since: bool
+    until: bool
+    after: bool
+    descending: bool
+
+
+# Parameters a page query takes, besides the columns compared with ``=``.
+_PAGE_PARAMS = frozenset(("user_id", "from_us", "to_us", "after_time", "after_id", "page_limit"))
+
+
+@cache
+def _page_statement(
+    dialect: Dialect, shape: PageShape
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The page query of ``shape``, compiled once; its parameter names in order, and the
+    values of those the dialect adds itself (SQLite's ``OFFSET 0`` after a ``LIMIT``)."""
     c = t.messages.c
-    query = select(*MESSAGE_COLUMNS).where(c.user_id == user_id)
-    for column, value in (
-        (c.from_number, where.from_number),
-        (c.to_number, where.to_number),
-        (c.direction, where.direction),
-        (c.state, where.state),
-        (c.delivery_state, where.delivery_state),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if where.from_us is not None:
-        query = query.where(c.time_us >= where.from_us)
-    if where.to_us is not None:
-        query = query.where(c.time_us <= where.to_us)
+    query = select(*MESSAGE_COLUMNS).where(c.user_id == bindparam("user_id"))
+    for name in shape.equal:
+        query = query.where(c[name] == bindparam(name))
+    if shape.since:
+        query = query.where(c.time_us >= bindparam("from_us", type_=BigInteger))
+    if shape.until:
+        query = query.where(c.time_us <= bindparam("to_us", type_=BigInteger))
     key = tuple_(c.time_us, c.id)
-    if after is not None:
-        query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
-    if descending:
-        return query.order_by(c.time_us.desc(), c.id.desc())
-    return query.order_by(c.time_us, c.id)
+    if shape.after:
+        after = tuple_(
+            bindparam("after_time", type_=BigInteger), bindparam("after_id", type_=String)
+        )
+        query = query.where(key < after if shape.descending else key > after)
+    if shape.descending:
+        query = query.order_by(c.time_us.desc(), c.id.desc())
+    else:
+        query = query.order_by(c.time_us, c.id)
+    compiled = query.limit(bindparam("page_limit", type_=Integer)).compile(dialect=dialect)
+    if compiled.positiontup is None:
+        raise RuntimeError("the page query needs a positional parameter style")
+    ours = _PAGE_PARAMS.union(shape.equal)
+    added = {name: value for name, value in compiled.params.items() if name not in ours}
+    return str(compiled), tuple(compiled.positiontup), added
 
 
 def _user(row: Row) -> User:

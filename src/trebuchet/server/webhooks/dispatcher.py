@@ -66,7 +66,6 @@ class EventQueue:
         await self._delivery.extend_event_leases(owner, ids, until)
 
     async def process(self, owner: str, event: Row) -> None:
-        payload = json.loads(event["payload"])
         secret = self._secrets.get(event["user_id"]) if self._signing else None
         targets = [
             (kind, url)
@@ -81,7 +80,7 @@ class EventQueue:
             request = build_request(
                 url,
                 event["method"],
-                payload,
+                event["payload"],
                 event_id=event["id"],
                 sequence=event["sequence"],
                 attempt=event["attempts"],

@@ -72,7 +72,7 @@ def encode_query(payload: Mapping[str, Any]) -> str:
 def build_request(
     url: str,
     method: str,
-    payload: Mapping[str, Any],
+    payload: str,
     *,
     event_id: str,
     sequence: int,
@@ -80,7 +80,11 @@ def build_request(
     secret: str | None,
     timestamp: int,
 ) -> CallbackRequest:
-    """The request for one try; ``secret`` None means unsigned."""
+    """The request for one try of the event whose stored JSON is ``payload``.
+
+    A POST sends the stored JSON as it is (no decoding and encoding again per try); a GET
+    spells it as query parameters.  ``secret`` None means unsigned.
+    """
     bare, authorization = split_credentials(url)
     headers = {
         "User-Agent": USER_AGENT,
@@ -94,13 +98,13 @@ def build_request(
     if method.upper() == "GET":
         base, _, fragment = bare.partition("#")
         base_query = urlsplit(base).query
-        query = encode_query(payload)
+        query = encode_query(json.loads(payload))
         full_query = f"{base_query}&{query}" if base_query else query
         target = (f"{base}&{query}" if base_query else f"{base}?{query}").removesuffix("?")
         bare = f"{target}#{fragment}" if fragment else target
         body, signed = None, full_query.encode()
     else:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = payload.encode()
         headers["Content-Type"] = JSON_TYPE
         signed = body
     if secret is not None:
