@@ -50,6 +50,7 @@ _WireMessage: Any = msgspec.defstruct(
     "_WireMessage",
     [(name, _Value, msgspec.UNSET) for name in MESSAGE_PROPERTIES],
     forbid_unknown_fields=True,
+    gc=False,  # scalars and lists of scalars: no cycles, nothing for the collector to do
 )
 # The same attributes (values already checked), encoded under their snake_case names;
 # unset ones are left out.
@@ -57,6 +58,7 @@ _SnakeMessage: Any = msgspec.defstruct(
     "_SnakeMessage",
     [(name, Any, msgspec.UNSET) for name in MESSAGE_PROPERTIES],
     rename={name: to_snake_case(name) for name in MESSAGE_PROPERTIES},
+    gc=False,
 )
 _WIRE_PAGE: Any = list.__class_getitem__(_WireMessage)
 _SNAKE_PAGE: Any = list.__class_getitem__(_SnakeMessage)
