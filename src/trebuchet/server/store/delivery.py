@@ -25,12 +25,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, null, or_, select, text, update
+from sqlalchemy import Table, func, null, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from trebuchet.server.domain.ids import new_id
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.bulk import insert_rows, update_rows
 from trebuchet.server.store.group_commit import Batcher
 from trebuchet.server.store.store import Store
 from trebuchet.server.store.writer import insert_ignoring_conflicts
@@ -278,7 +279,7 @@ class DeliveryStore:
     def add_user_errors(conn: Connection, errors: Sequence[Mapping[str, Any]]) -> None:
         """Store.add_user_error for many, inside the caller's transaction."""
         if errors:
-            conn.execute(insert(t.user_errors), [{"id": new_id("ue"), **e} for e in errors])
+            insert_rows(conn, t.user_errors, [{"id": new_id("ue"), **e} for e in errors])
 
     @staticmethod
     def add_events(
@@ -308,12 +309,12 @@ class DeliveryStore:
                 {"id": new_id("ev"), "sequence": sequence, "state": "pending", "attempts": 0,
                  **event}
             )  # fmt: skip
-        conn.execute(insert(t.events), rows)
+        insert_rows(conn, t.events, rows)
 
     @staticmethod
     def add_attempts(conn: Connection, attempts: Sequence[Mapping[str, Any]]) -> None:
         if attempts:
-            conn.execute(insert(t.event_attempts), [{"id": new_id("ea"), **a} for a in attempts])
+            insert_rows(conn, t.event_attempts, [{"id": new_id("ea"), **a} for a in attempts])
 
     async def claim_events(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
         return await self._claim(t.events, _CLAIM_EVENTS, owner, limit, now, lease_us)
@@ -370,7 +371,7 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
 
     The rows are read ``FOR UPDATE`` first (on SQLite the transaction already excludes
     other writers), so no lease moves between the check and the commit.  Updates go out
-    as one ``executemany`` per set of changed columns.
+    as one ``executemany`` per set of changed columns (:func:`update_rows`).
     """
     c = table.c
     ids = sorted({finish.id for finish in batch})
@@ -394,12 +395,8 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
         applied.append(held.get(finish.id) == finish.owner)
         held[finish.id] = None  # released by this write
     done = [finish for finish, ok in zip(batch, applied, strict=True) if ok]
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for finish in done:
-        values = {"_id": finish.id, "lease_owner": None, "lease_until_us": None, **finish.values}
-        by_columns.setdefault(tuple(values), []).append(values)
-    for changes in by_columns.values():
-        conn.execute(update(table).where(c.id == bindparam("_id")), changes)
+    released = {"lease_owner": None, "lease_until_us": None}
+    update_rows(conn, table, "id", [{"id": f.id, **released, **f.values} for f in done])
     DeliveryStore.add_events(conn, [event for finish in done for event in finish.events], last)
     DeliveryStore.add_attempts(conn, [attempt for finish in done for attempt in finish.attempts])
     DeliveryStore.add_user_errors(conn, [error for finish in done for error in finish.user_errors])

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.bulk import insert_rows
 from trebuchet.server.store.database import BEGIN_MODE, create_sqlite_writer_engine
 from trebuchet.server.store.records import InsertJob, StoredResponse
 
@@ -38,57 +37,15 @@ def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
     return dialect_insert(table).on_conflict_do_nothing()
 
 
-# Rows per INSERT statement, at most; a power of two (see :func:`_chunk_sizes`).
-MAX_ROWS_PER_INSERT = 256
-
-
-@cache
-def _insert_messages_sql(dialect: Dialect, columns: tuple[str, ...], count: int) -> str:
-    """A multi-row INSERT of ``count`` rows, compiled once, for positional parameters."""
-    values = [dict.fromkeys(columns)] * count
-    compiled = insert(t.messages).values(values).compile(dialect=dialect)
-    expected = [f"{column}_m{row}" for row in range(count) for column in columns]
-    if compiled.positiontup != expected:
-        raise RuntimeError("unexpected parameter order in the compiled INSERT")
-    return str(compiled)
-
-
-def _chunk_sizes(count: int) -> Iterator[int]:
-    """Split ``count`` rows into powers of two of at most ``MAX_ROWS_PER_INSERT``.
-
-    Few distinct statement sizes, so every statement stays in the driver's cache.
-    """
-    while count:
-        size = min(MAX_ROWS_PER_INSERT, 1 << (count.bit_length() - 1))
-        yield size
-        count -= size
-
-
 def write_jobs(conn: Connection, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-    """Insert every job's rows in the caller's transaction, honouring idempotency keys.
-
-    Rows go to the driver as flat tuples through precompiled multi-row statements: per
-    row, this skips the parameter processing that costs more than SQLite's own insert,
-    and SQLite inserts a whole statement's rows while the GIL is released once (an
-    ``executemany`` takes the GIL back between rows, and waits for it while the event
-    loop is busy).
-    """
+    """Insert every job's rows in the caller's transaction, honouring idempotency keys
+    (the rows go through :func:`insert_rows`)."""
     rows: list[dict[str, Any]] = []
     for job in jobs:
         if job.idempotency_key is not None and not _claim_key(conn, job):
             continue
         rows.extend(job.rows)
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_columns.setdefault(tuple(row), []).append(row)
-    for columns, same in by_columns.items():
-        values = itemgetter(*columns)
-        start = 0
-        for size in _chunk_sizes(len(same)):
-            sql = _insert_messages_sql(conn.dialect, columns, size)
-            params = tuple(value for row in same[start : start + size] for value in values(row))
-            conn.exec_driver_sql(sql, params)
-            start += size
+    insert_rows(conn, t.messages, rows)
     return jobs
 
 
