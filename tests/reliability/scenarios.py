@@ -495,6 +495,7 @@ async def store_fault(
                     answers, bodies = await _probe(http, api.base_url, account, receiver.url)
                 alive = api.process.poll() is None
                 after = await submit([api.base_url], account, messages(200, receiver.url))
+                ready_after = (await http.get(f"{api.base_url}/ready")).status_code
             submission.accepted += after.accepted
             started = time.monotonic()
             run = await _finish(
@@ -518,7 +519,11 @@ async def store_fault(
         stored=stored,
         integrity=integrity,
         run=run,
-        notes={"server_alive": alive, "bulk_accepted_into_fault": refused_after},
+        notes={
+            "server_alive": alive,
+            "bulk_accepted_into_fault": refused_after,
+            "ready_after": ready_after,
+        },
     )
 
 

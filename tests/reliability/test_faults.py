@@ -81,6 +81,10 @@ def _refused_cleanly(fault: StoreFault, reason: str) -> None:
         assert body["category"] == "unavailable" and body["code"] == "service-unavailable"
     assert fault.bodies["POST bulk"]["message"] == reason
     assert fault.answers["GET messages"] == 200, "reads should go on"
+    # Not ready while writes are refused (a balancer sends writes elsewhere), alive still.
+    assert fault.answers["GET /ready"] == 503, fault.bodies.get("GET /ready")
+    assert fault.bodies["GET /ready"]["message"] == reason
+    assert fault.notes["ready_after"] == 200, "ready again once writes work"
     assert fault.answers["GET /health"] == 200
     assert fault.notes["server_alive"]
     assert fault.integrity == "ok"

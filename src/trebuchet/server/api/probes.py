@@ -29,11 +29,30 @@ async def _store_answers(services: Services) -> bool:
     return True
 
 
+async def _store_writes(services: Services) -> str | None:
+    """None when writes work; else why not.  Only after a write failed because the store
+    refused it (read-only, full) is a write tried here, until one succeeds again."""
+    store = services.store
+    if store.write_fault is None:
+        return None
+    try:
+        async with asyncio.timeout(services.settings.ready_timeout_seconds):
+            await store.probe_write()
+    except Exception as exc:
+        log.warning("readiness write failed: %s", type(exc).__name__)
+        return store.write_fault or "The store does not take writes"
+    return None
+
+
 async def ready(request: Request) -> Response:
-    """200 when the store answers within ``ready_timeout_seconds``, else 503."""
+    """200 when the store answers within ``ready_timeout_seconds`` and takes writes,
+    else 503."""
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None or not await _store_answers(services):
         raise errors.unavailable("The store does not answer")
+    refused = await _store_writes(services)
+    if refused is not None:
+        raise errors.unavailable(refused)
     return json_response({"status": "ready"})
 
 

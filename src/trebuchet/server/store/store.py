@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from trebuchet.server.domain.ids import new_id, new_secret
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
+from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
@@ -65,6 +66,8 @@ def secret_matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
 
 
+# The meta row readiness writes to when writes have been failing.
+WRITE_PROBE_KEY = "write_probe"
 # Rows per group-commit transaction, at most (a batch exceeds it by its last job only).
 INSERT_BATCH_ROWS = 2000
 
@@ -87,6 +90,9 @@ class Store:
             weigh=lambda job: len(job.rows) or 1,
         )
         self._insert_listeners: list[Callable[[], None]] = []
+        # Why the last write failed when the store refused it (read-only, full, down);
+        # None once a write succeeds.  Readiness reports it.
+        self.write_fault: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -110,10 +116,36 @@ class Store:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn:
-            conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-            async with conn.begin():
-                yield conn
+        with self._noting_write_faults():
+            async with self._engine.connect() as conn:
+                conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+                async with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def _noting_write_faults(self) -> Iterator[None]:
+        """Remember why the last write failed, when the store refused it; forget on success."""
+        try:
+            yield
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                self.write_fault = reason
+            raise
+        self.write_fault = None
+
+    async def probe_write(self) -> None:
+        """A real but harmless write (the time, under its own key); raises as writes do."""
+
+        def write(conn: Connection) -> None:
+            value = str(now_us())
+            changed = conn.execute(
+                update(t.meta).where(t.meta.c.key == WRITE_PROBE_KEY).values(value=value)
+            )
+            if not changed.rowcount:
+                conn.execute(insert(t.meta).values(key=WRITE_PROBE_KEY, value=value))
+
+        await self.transact(write)
 
     def _insert_ignoring_conflicts(self, table: Any) -> Any:
         return insert_ignoring_conflicts(self.dialect, table)
@@ -337,7 +369,8 @@ class Store:
         ``run_sync`` on a pooled connection.  For batched writes: one hop per batch.
         """
         if self._sqlite_writer is not None:
-            return await self._sqlite_writer.transact(fn)
+            with self._noting_write_faults():
+                return await self._sqlite_writer.transact(fn)
         async with self.write() as conn:
             return await conn.run_sync(fn)
 
