@@ -219,3 +219,26 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# aiosqlite's thread answers a failed connection's stop on the loop after the fact; the
+# CLI waits for it, but on a loaded machine it can still come late (harmless there).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_serve_says_why_when_it_cannot_open_the_store(tmp_path: Path) -> None:
+    from tests.reliability import faults
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    try:
+        faults.check_immutable_supported(folder)
+    except faults.Unsupported as exc:
+        pytest.skip(f"cannot make a folder read-only here: {exc}")
+    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{folder / 'x.db'}"])
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert result.exit_code == 1
+    assert "cannot use the store" in result.output
+    assert "unable to open database file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -13,9 +13,11 @@ from trebuchet.server.config import Settings, load_settings
 from trebuchet.server.domain.phone import is_e164
 from trebuchet.server.store import Conflict, NewUser, Store
 from trebuchet.server.store.database import migrate
+from trebuchet.server.store.faults import unavailable_reason
 
 T = TypeVar("T")
 DEMO_NUMBERS = ("+15550100001", "+15550100002")
+DRIVER_SETTLE_SECONDS = 0.1
 
 db_option = click.option("--db", help="sqlite:///path or postgresql://... (env TREBUCHET_DB)")
 config_option = click.option(
@@ -36,9 +38,14 @@ def _settings(config_file: str | None, **flags: Any) -> Settings:
 def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
         store = Store(settings.db)
-        await store.open()
-        try:
+        try:  # closed even when opening fails, before the loop ends
+            await store.open()
             return await action(store)
+        except Exception:
+            # A driver thread whose connection failed still answers the loop once it
+            # has stopped; give it the moment it needs before the loop is closed.
+            await asyncio.sleep(DRIVER_SETTLE_SECONDS)
+            raise
         finally:
             await store.close()
 
@@ -115,7 +122,16 @@ def serve(
             return await store.create_user(DEMO_NUMBERS)
         return None
 
-    created = _with_store(settings, prepare)
+    try:
+        created = _with_store(settings, prepare)
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        first_line = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise click.ClickException(
+            f"cannot use the store {settings.db}: {reason} ({first_line})"
+        ) from exc
     if created is not None:
         endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
         click.echo(_demo_banner(created, endpoint))
