@@ -54,18 +54,24 @@ def check_immutable_supported(folder: Path) -> None:
         probe.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def made_immutable(paths: list[Path]) -> Iterator[None]:
+    """``chattr +i`` on ``paths`` for the block, ``-i`` after it."""
+    try:
+        for path in paths:
+            _run("chattr", "+i", str(path))
+        yield
+    finally:
+        for path in paths:
+            with contextlib.suppress(Unsupported):
+                _run("chattr", "-i", str(path))
+
+
 def immutable(db_path: Path) -> Callable[[], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def fault() -> AsyncIterator[None]:
-        files = store_files(db_path)
-        try:
-            for path in files:
-                _run("chattr", "+i", str(path))
+        with made_immutable(store_files(db_path)):
             yield
-        finally:
-            for path in files:
-                with contextlib.suppress(Unsupported):
-                    _run("chattr", "-i", str(path))
 
     return fault
 

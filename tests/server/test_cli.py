@@ -233,11 +233,8 @@ def test_serve_says_why_when_it_cannot_open_the_store(tmp_path: Path) -> None:
         faults.check_immutable_supported(folder)
     except faults.Unsupported as exc:
         pytest.skip(f"cannot make a folder read-only here: {exc}")
-    subprocess.run(["chattr", "+i", str(folder)], check=True)
-    try:
+    with faults.made_immutable([folder]):
         result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{folder / 'x.db'}"])
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
     assert result.exit_code == 1
     assert "cannot use the store" in result.output
     assert "unable to open database file" in result.output
