@@ -18,34 +18,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
-PREFIX = "/v1/users/"
-SUFFIX = "/messages"
-
-
-def path_user(path: str) -> str | None:
-    """The ``userId`` of a ``/v1/users/{userId}/messages`` path, else None."""
-    if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-        return None
-    user = path[len(PREFIX) : -len(SUFFIX)]
-    return user if user and "/" not in user else None
-
 
 class SendRoute:
     def __init__(self, app: ASGIApp, *, route: Route, handlers: Mapping[type[Exception], Handler]):
         self.app = app
         self.route = route
+        self.methods = route.methods or set()
         # ``Exception`` itself is left to the outermost middleware, which answers 500.
         self.handlers = {kind: fn for kind, fn in handlers.items() if kind is not Exception}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        user = None
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            user = path_user(scope["path"])
-        if user is None:
+        matched = None
+        if (
+            scope["type"] == "http"
+            and scope["method"] in self.methods
+            and not scope.get("root_path")
+        ):
+            matched = self.route.path_regex.match(scope["path"])  # the route's own pattern
+        if matched is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
-        scope["path_params"] = {"user_id": user}
+        scope["path_params"] = matched.groupdict()
         request = Request(scope, receive)
         try:
             response = await self.route.endpoint(request)
