@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.domain.ids import new_id, new_message_id
 from trebuchet.server.domain.phone import is_e164, is_short_code, national_format
 from trebuchet.server.domain.segments import (
     GSM7_BASIC,
@@ -138,3 +139,20 @@ def test_message_ids_look_like_catapult_ids() -> None:
     ids = {new_message_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(re.fullmatch(r"m-[a-z2-7]{23}", ident) for ident in ids)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_does_not_repeat_its_parents_ids() -> None:
+    new_id("m")  # the parent's buffer now holds bits for the ids that follow
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, "\n".join(new_id("m")[-12:] for _ in range(20)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    parent = {new_id("m")[-12:] for _ in range(20)}
+    assert len(child) == 20
+    assert not parent & child

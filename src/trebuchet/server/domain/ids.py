@@ -29,6 +29,9 @@ class _RandomBits(threading.local):
     """Random 60-bit numbers from ``os.urandom``, buffered per thread."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self._buffer = b""
         self._offset = 0
 
@@ -42,6 +45,8 @@ class _RandomBits(threading.local):
 
 
 _random = _RandomBits()
+# A forked child must not draw the bits left in its parent's buffer.
+os.register_at_fork(after_in_child=_random.reset)
 
 
 def _time_part(epoch_us: int) -> str:
