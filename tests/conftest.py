@@ -190,10 +190,13 @@ class LiveServer:
         return credentials(self.run(self.store.create_user(list(numbers))))
 
 
-def start_live_server(settings: Settings) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
+def start_live_server(
+    settings: Settings, port: int = 0
+) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
+    """The real server in a background thread, on ``port`` (0: any free port)."""
     app = create_app(settings)
     config = uvicorn_config(
-        app, settings, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []

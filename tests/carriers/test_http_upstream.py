@@ -3,12 +3,10 @@ inbound messages flowing back), a generic JSON upstream, and the events endpoint
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,19 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiohttp import web
 
 from tests.carriers.test_smpp_carrier import out
 from tests.conftest import Credentials, Harness, LiveServer, make_settings, start_live_server
 from tests.engine.conftest import BenchFactory, Receiver
-from trebuchet.server.api.app import create_app
 from trebuchet.server.carriers.base import PermanentFailure, TransientFailure
 from trebuchet.server.carriers.http_upstream import HttpUpstreamCarrier, UpstreamConfig
 from trebuchet.server.carriers.refs import MemoryRefs
 from trebuchet.server.carriers.routing import build_carrier
-from trebuchet.server.config import Settings
-from trebuchet.server.serving import uvicorn_config
 
 FROM, OWNED, OTHER = "+15550001111", "+15550003333", "+15557654321"
 TOKEN = "events-token"
@@ -39,29 +33,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def start_on(settings: Settings, port: int) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
-    """The real server on a port chosen beforehand (its callback URL names the port)."""
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn_config(app, settings, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))  # fmt: skip
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    def serve() -> None:
-        loop = asyncio.new_event_loop()
-        loops.append(loop)
-        loop.run_until_complete(server.serve())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="downstream", daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.02)
-    assert server.started, "the downstream server did not start"
-    return LiveServer(f"http://127.0.0.1:{port}", app, loops[0]), server, thread
 
 
 def wait_for(check: Any, seconds: float = 15.0) -> Any:
@@ -91,7 +62,7 @@ class Chain:
         settings = make_settings(f"sqlite:///{tmp_path / 'down.db'}",
                                  media_dir=str(tmp_path / "m2"), carrier="up",
                                  carriers={"up": carrier}, **fast)  # fmt: skip
-        self.down, self._down_server, self._down_thread = start_on(settings, port)
+        self.down, self._down_server, self._down_thread = start_live_server(settings, port)
         self.down_user = self.down.create_user([FROM, OWNED])
 
     def close(self) -> None:
