@@ -45,29 +45,22 @@ QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
+    def single_send(workers: int, label: str) -> Callable[[], list[Row]]:
+        return lambda: [
+            bench_send.single_send(
+                sqlite_database(work, f"send{workers}.db"),
+                label,
+                rounds=sizes.send_rounds,
+                seconds=sizes.send_seconds,
+                workers=workers,
+            )
+        ]
+
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
-        (
-            "single send, SQLite",
-            lambda: [
-                bench_send.single_send(
-                    sqlite_database(work, "send.db"),
-                    "SQLite",
-                    rounds=sizes.send_rounds,
-                    seconds=sizes.send_seconds,
-                )
-            ],
-        ),
+        ("single send, SQLite", single_send(1, "SQLite")),
         (
             "single send, SQLite, 2 processes each",
-            lambda: [
-                bench_send.single_send(
-                    sqlite_database(work, "send2.db"),
-                    "SQLite, 2 server processes each",
-                    rounds=sizes.send_rounds,
-                    seconds=sizes.send_seconds,
-                    workers=2,
-                )
-            ],
+            single_send(2, "SQLite, 2 server processes each"),
         ),
         (
             "bulk send, SQLite",
