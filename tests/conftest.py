@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from aiohttp import web
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from trebuchet.server.api.app import create_app
@@ -30,6 +31,11 @@ from trebuchet.server.config import Settings
 from trebuchet.server.serving import uvicorn_config
 from trebuchet.server.store import Store
 from trebuchet.server.store.database import migrate
+
+# Property tests check results, never time: hypothesis's per-example deadline would fail
+# them on a loaded machine.
+hypothesis_settings.register_profile("trebuchet", deadline=None)
+hypothesis_settings.load_profile("trebuchet")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TREBUCHET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

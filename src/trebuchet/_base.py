@@ -331,19 +331,22 @@ class BaseClient:
 
     def _parse_page(
         self, response: httpx.Response, seen: set[str]
-    ) -> tuple[list[Message], str | None]:
+    ) -> tuple[Iterable[Message], str | None]:
         """The page's messages and the next page's URL; ``seen`` collects the pages read."""
         seen.add(str(response.request.url))
-        data: Any = None
+        items: Iterable[Message] | None = None
         if is_json_response(response):
-            data = decode_message_page(response.content)
-        if data is None:
+            items = decode_message_page(response.content)
+        if items is None:
             data = self._json(response, snake=True)
-        if not isinstance(data, list):
-            raise UnexpectedResponseError("Expected a JSON array of messages", response=response)
+            if not isinstance(data, list):
+                raise UnexpectedResponseError(
+                    "Expected a JSON array of messages", response=response
+                )
+            items = data
         link = find_next_link(response.headers.get("link"))
         next_url = self._resolve_link(link, response.request.url) if link else None
-        return data, next_url
+        return items, next_url
 
     def _next_page_options(self, next_url: str, seen: set[str]) -> RequestOptions:
         if str(httpx.URL(next_url)) in seen:
