@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -133,6 +133,13 @@ def test_format_then_parse_round_trips_to_the_millisecond(moment: datetime) -> N
         moment.microsecond,
     )
     assert parse_filter_time(format_time(micros)) == micros - micros % 1000
+
+
+@given(st.integers(min_value=0, max_value=7_258_118_400_000_000))  # up to 2200
+def test_format_time_matches_the_standard_library(micros: int) -> None:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert format_time(micros) == expected
 
 
 def test_message_ids_look_like_catapult_ids() -> None:

@@ -31,17 +31,18 @@ def now_us() -> int:
 
 _SECONDS_CACHE: dict[int, str] = {}
 _SECONDS_CACHE_LIMIT = 4096
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def format_time(epoch_us: int) -> str:
     """``2023-11-14T22:13:20.125Z``: UTC with milliseconds."""
-    seconds, micros = divmod(epoch_us, 1_000_000)
+    seconds = epoch_us // 1_000_000
     stamp = _SECONDS_CACHE.get(seconds)
     if stamp is None:  # a page of messages mostly shares its seconds
         if len(_SECONDS_CACHE) >= _SECONDS_CACHE_LIMIT:
             _SECONDS_CACHE.clear()
         stamp = _SECONDS_CACHE[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{stamp}.{micros // 1000:03d}Z"
+    return stamp + _MILLIS[epoch_us // 1000 % 1000]
 
 
 def parse_filter_time(value: str) -> int:
