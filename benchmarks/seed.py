@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.store import Store, tables
@@ -72,3 +72,8 @@ async def seed_messages(store: Store, user_id: str, count: int, batch: int = 20_
         rows = [message_row(user_id, i) for i in range(start, min(start + batch, count))]
         async with store.write() as conn:
             await conn.execute(insert(tables.messages), rows)
+    # A table that grew to this size has planner statistics (autovacuum gathers them a
+    # while after a bulk load); without them PostgreSQL may sort the whole user's rows.
+    async with store.read() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE messages"))
