@@ -1,18 +1,23 @@
 """Settings, read once at the edge: flag > environment (``TREBUCHET_*``) > file > default.
 
 The file is TOML (``--config path`` or ``TREBUCHET_CONFIG``), with the same keys as the
-fields below, e.g. ``db = "postgresql://..."`` or ``max_body_bytes = 2097152``.
+fields below, e.g. ``db = "postgresql://..."`` or ``max_body_bytes = 2097152``.  Every
+value is checked against its field's type and range when the settings are loaded; a
+wrong one is refused with the setting's name and where it came from.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+
+import msgspec
 
 DEFAULT_DB = "sqlite:///./trebuchet.db"
 DEFAULT_HOST = "127.0.0.1"
@@ -53,50 +58,60 @@ DEFAULT_MEDIA_FETCH_TIMEOUT = 30.0
 DEFAULT_TOLL_FREE_MMS_ERROR = "media-not-supported"
 
 
+# Ranges of numeric settings, checked by msgspec when settings are loaded.
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+NotNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]  # 0 turns the timeout or cache off
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+Rate = Annotated[float, msgspec.Meta(ge=0)]  # per second; 0 = unlimited
+PortNumber = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0 = any free port
+SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
 @dataclass(frozen=True)
 class Settings:
     db: str = DEFAULT_DB
     host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+    port: PortNumber = DEFAULT_PORT
     # Server processes sharing the port (each with its own event loop and, when the
     # engine is on, its own delivery workers); see docs/scaling.md.
-    workers: int = 1
+    workers: AtLeastOne = 1
     # Scheme and host used in Location and Link URLs; by default taken from each request.
     public_url: str | None = None
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    bulk_limit: int = DEFAULT_BULK_LIMIT
-    default_page_size: int = DEFAULT_PAGE_SIZE
-    max_page_size: int = MAX_PAGE_SIZE
+    max_body_bytes: AtLeastOne = DEFAULT_MAX_BODY_BYTES
+    bulk_limit: AtLeastOne = DEFAULT_BULK_LIMIT
+    default_page_size: AtLeastOne = DEFAULT_PAGE_SIZE
+    max_page_size: AtLeastOne = MAX_PAGE_SIZE
     # How long a verified credential or number ownership is trusted without a new lookup.
-    cache_seconds: float = DEFAULT_CACHE_SECONDS
+    cache_seconds: Seconds = DEFAULT_CACHE_SECONDS
     # Create a demo user with two numbers when the store is empty (``serve`` only).
     demo_user: bool = True
-    sqlite_synchronous: str = "NORMAL"
-    db_pool_size: int = 10
+    sqlite_synchronous: SqliteSynchronous = "NORMAL"
+    db_pool_size: AtLeastOne = 10
     # -- limits, hardening and observability --
     # Per-user request rate limit (0 = off): a token bucket of ``rate_limit_burst`` tokens
     # (0 = one second's worth) refilled at ``rate_limit_per_second``.
-    rate_limit_per_second: float = 0.0
-    rate_limit_burst: int = 0
+    rate_limit_per_second: Rate = 0.0
+    rate_limit_burst: NotNegative = 0
     # Where rate-limit and failed-auth counters live: "memory" (one process) or "redis".
     limiter_backend: str = "memory"
     redis_url: str | None = None
     # Failed authentications tolerated per client IP / per API token in the window
     # before answering 429 without checking credentials (0 = no throttling).
-    auth_failure_limit_ip: int = DEFAULT_AUTH_FAILURE_LIMIT_IP
-    auth_failure_limit_token: int = DEFAULT_AUTH_FAILURE_LIMIT_TOKEN
-    auth_failure_window_seconds: float = DEFAULT_AUTH_FAILURE_WINDOW_SECONDS
+    auth_failure_limit_ip: NotNegative = DEFAULT_AUTH_FAILURE_LIMIT_IP
+    auth_failure_limit_token: NotNegative = DEFAULT_AUTH_FAILURE_LIMIT_TOKEN
+    auth_failure_window_seconds: PositiveSeconds = DEFAULT_AUTH_FAILURE_WINDOW_SECONDS
     # Connection limits applied by ``serve``.
-    keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
-    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
-    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
-    max_headers: int = DEFAULT_MAX_HEADERS
+    keep_alive_seconds: Seconds = DEFAULT_KEEP_ALIVE_SECONDS
+    header_timeout_seconds: Seconds = DEFAULT_HEADER_TIMEOUT_SECONDS
+    body_timeout_seconds: Seconds = DEFAULT_BODY_TIMEOUT_SECONDS
+    max_header_bytes: AtLeastOne = DEFAULT_MAX_HEADER_BYTES
+    max_headers: AtLeastOne = DEFAULT_MAX_HEADERS
     log_format: str = "text"
     log_level: str = "INFO"
     access_log: bool = True
     metrics_enabled: bool = True
-    ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS
+    ready_timeout_seconds: PositiveSeconds = DEFAULT_READY_TIMEOUT_SECONDS
     # -- delivery engine --
     # Run the send and callback workers inside ``serve`` (``trebuchet worker`` runs more).
     engine: bool = True
@@ -107,19 +122,19 @@ class Settings:
     # the environment, as JSON: TREBUCHET_CARRIERS='{"smsc": {"type": "smpp", ...}}'.
     carriers: Mapping[str, Any] = field(default_factory=dict)
     routes: tuple[Mapping[str, Any], ...] = ()
-    send_concurrency: int = DEFAULT_SEND_CONCURRENCY
-    callback_concurrency: int = DEFAULT_CALLBACK_CONCURRENCY
+    send_concurrency: AtLeastOne = DEFAULT_SEND_CONCURRENCY
+    callback_concurrency: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY
     # A claimed item is someone else's to take when its worker stops renewing this lease.
-    lease_seconds: float = DEFAULT_LEASE_SECONDS
-    poll_interval: float = DEFAULT_POLL_INTERVAL
-    drain_seconds: float = DEFAULT_DRAIN_SECONDS
-    send_max_attempts: int = DEFAULT_SEND_MAX_ATTEMPTS
+    lease_seconds: PositiveSeconds = DEFAULT_LEASE_SECONDS
+    poll_interval: PositiveSeconds = DEFAULT_POLL_INTERVAL
+    drain_seconds: Seconds = DEFAULT_DRAIN_SECONDS
+    send_max_attempts: AtLeastOne = DEFAULT_SEND_MAX_ATTEMPTS
     # Messages per second per sending number (0 = unlimited), and per-number overrides
     # written "+15550001111=1,+15550002222=0.5".  Over the rate, messages wait.
-    sender_rate: float = 0.0
+    sender_rate: Rate = 0.0
     sender_rates: str = ""
     # How long (seconds) a callback event is retried before it is recorded as failed.
-    callback_retry_window: float = DEFAULT_CALLBACK_RETRY_WINDOW
+    callback_retry_window: Seconds = DEFAULT_CALLBACK_RETRY_WINDOW
     # Sign callbacks with each user's callback secret (Trebuchet-Signature header).
     callback_signing: bool = False
     # Let callbacks and media fetches reach private, link-local and loopback addresses.
@@ -129,33 +144,74 @@ class Settings:
     # -- media (docs/media.md) --
     # Directory of uploaded and received media files (one subdirectory per user).
     media_dir: str = DEFAULT_MEDIA_DIR
-    media_max_upload_bytes: int = DEFAULT_MEDIA_MAX_UPLOAD_BYTES
+    media_max_upload_bytes: AtLeastOne = DEFAULT_MEDIA_MAX_UPLOAD_BYTES
     # MMS limits: per external item, per item from the user's own media, per message.
-    mms_max_external_bytes: int = DEFAULT_MMS_MAX_EXTERNAL_BYTES
-    mms_max_own_bytes: int = DEFAULT_MMS_MAX_OWN_BYTES
-    mms_max_total_bytes: int = DEFAULT_MMS_MAX_TOTAL_BYTES
+    mms_max_external_bytes: AtLeastOne = DEFAULT_MMS_MAX_EXTERNAL_BYTES
+    mms_max_own_bytes: AtLeastOne = DEFAULT_MMS_MAX_OWN_BYTES
+    mms_max_total_bytes: AtLeastOne = DEFAULT_MMS_MAX_TOTAL_BYTES
     # Fetching external MMS media: seconds to connect, between reads, in all.
-    media_fetch_connect_timeout: float = DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT
-    media_fetch_read_timeout: float = DEFAULT_MEDIA_FETCH_READ_TIMEOUT
-    media_fetch_timeout: float = DEFAULT_MEDIA_FETCH_TIMEOUT
+    media_fetch_connect_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT
+    media_fetch_read_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_READ_TIMEOUT
+    media_fetch_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_TIMEOUT
     # Error code for MMS from a toll-free number ("" lets toll-free numbers send MMS).
     toll_free_mms_error: str = DEFAULT_TOLL_FREE_MMS_ERROR
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
-    if not isinstance(raw, str):
-        return raw
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    if kind == "bool":
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+_BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}
+
+
+def _from_text(name: str, raw: str) -> Any:
+    """A value written as text (environment, flag): JSON for tables and lists, the usual
+    words for booleans; msgspec turns the rest into numbers when it checks them."""
+    kind = _FIELD_TYPES[name]
     if kind.startswith(("Mapping", "tuple")):
         return json.loads(raw)
+    if kind == "bool":
+        return _BOOL_WORDS.get(raw.strip().lower(), raw.strip())
+    if name == "sqlite_synchronous":
+        return raw.strip().upper()
     return raw
+
+
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+_ERROR_PATH = re.compile(r" - at `\$\.(\w+)`")
+_GOT = re.compile(r", got `[^`]*`$")
+
+
+def _expected(name: str, problem: str) -> str:
+    """msgspec's complaint about a setting, as what the setting takes."""
+    hint = get_type_hints(Settings)[name]
+    if get_origin(hint) is Literal:
+        return f"Expected one of {', '.join(get_args(hint))}"
+    return _GOT.sub("", problem)
+
+
+def _checked(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
+    """``values`` as Settings, each checked against its field; a wrong one is named."""
+    coerced = {}
+    for name, value in values.items():
+        try:
+            coerced[name] = _from_text(name, value) if isinstance(value, str) else value
+        except ValueError as exc:
+            raise ValueError(f"setting {name} ({sources[name]}) is not valid JSON: {exc}") from None
+    try:
+        settings = msgspec.convert(coerced, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _ERROR_PATH.search(str(exc))
+        if match is None or match[1] not in sources:
+            raise ValueError(f"invalid settings: {exc}") from None
+        name = match[1]
+        raise ValueError(
+            f"setting {name} ({sources[name]}): {_expected(name, str(exc)[: match.start()])},"
+            f" got {values[name]!r}"
+        ) from None
+    if settings.default_page_size > settings.max_page_size:
+        raise ValueError(
+            f"setting default_page_size ({settings.default_page_size}) is larger than "
+            f"max_page_size ({settings.max_page_size})"
+        )
+    return settings
 
 
 def load_settings(
@@ -166,6 +222,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     names = {f.name for f in fields(Settings)} - {"extra"}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     path = config_file or environ.get(f"{ENV_PREFIX}CONFIG")
     if path:
         with open(path, "rb") as fh:
@@ -174,17 +231,17 @@ def load_settings(
         if unknown:
             raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
         values.update(file_values)
+        sources.update(dict.fromkeys(file_values, f"in {path}"))
     for name in names:
         env_value = environ.get(f"{ENV_PREFIX}{name.upper()}")
         if env_value is not None:
             values[name] = env_value
+            sources[name] = f"{ENV_PREFIX}{name.upper()}"
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = value
-    coerced = {name: _coerce(name, value) for name, value in values.items()}
-    if "routes" in coerced:
-        coerced["routes"] = tuple(coerced["routes"])
-    return replace(Settings(), **coerced)
+            sources[name] = f"--{name.replace('_', '-')}"
+    return _checked(values, sources)
 
 
 def dump_settings(settings: Settings) -> str:
