@@ -21,6 +21,10 @@ from trebuchet.server.limits.redis_backend import (
 RateFactory = Callable[[float, int], RateLimiter]
 FailureFactory = Callable[[float], FailureCounter]
 SLACK = 0.05  # scheduling noise allowed on waits measured in real time
+# The contract tests wait for Redis as long as a loaded machine needs: a client that gave
+# up after the production timeout would let requests through (fail open, tested below) and
+# the contract would not be checked at all.
+PATIENT = 10.0
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -34,7 +38,7 @@ async def make_rate(request: pytest.FixtureRequest) -> AsyncIterator[RateFactory
         else:
             url = request.getfixturevalue("redis_server")
             prefix = request.getfixturevalue("redis_prefix")
-            limiter = RedisRateLimiter(connect(url), rate, burst, prefix=prefix)
+            limiter = RedisRateLimiter(connect(url, PATIENT), rate, burst, prefix=prefix)
         made.append(limiter)
         return limiter
 
@@ -54,7 +58,7 @@ async def make_failures(request: pytest.FixtureRequest) -> AsyncIterator[Failure
         else:
             url = request.getfixturevalue("redis_server")
             prefix = request.getfixturevalue("redis_prefix")
-            counter = RedisFailureCounter(connect(url), window, prefix=prefix)
+            counter = RedisFailureCounter(connect(url, PATIENT), window, prefix=prefix)
         made.append(counter)
         return counter
 

@@ -54,8 +54,9 @@ return {allowed, wait}
 """
 
 
-def connect(url: str) -> Redis:
-    return Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT)
+def connect(url: str, timeout: float = SOCKET_TIMEOUT) -> Redis:
+    """A client that gives up on Redis after ``timeout`` seconds (then requests pass)."""
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 class _Breaker:
