@@ -12,7 +12,7 @@ nothing a server sends is ever dropped or left unconverted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -80,7 +80,7 @@ def _copy_over(messages: list[Any]) -> list[Any]:
     return copied
 
 
-def _pick_conversion() -> Any:
+def _pick_conversion() -> Callable[[list[Any]], list[Any]]:
     """Change types in place where this Python and msgspec allow it, else copy."""
     try:
         probe = _hand_over([_WireMessage(id="m-probe")])

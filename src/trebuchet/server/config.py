@@ -162,26 +162,28 @@ _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}
 
 
 def _from_text(name: str, raw: str) -> Any:
-    """A value written as text (environment, flag): JSON for tables and lists, the usual
-    words for booleans; msgspec turns the rest into numbers when it checks them."""
-    kind = _FIELD_TYPES[name]
-    if kind.startswith(("Mapping", "tuple")):
+    """A value written as text (the environment, a quoted TOML value): JSON for tables and
+    lists, the usual words for booleans, any case for a choice written in capitals;
+    msgspec turns the rest into numbers when it checks them."""
+    hint = _FIELD_TYPES[name]
+    if get_origin(hint) in (Mapping, tuple):
         return json.loads(raw)
-    if kind == "bool":
+    if hint is bool:
         return _BOOL_WORDS.get(raw.strip().lower(), raw.strip())
-    if name == "sqlite_synchronous":
+    if get_origin(hint) is Literal:
         return raw.strip().upper()
     return raw
 
 
-_FIELD_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+# Each field's type, ranges left out (msgspec checks those from the annotations).
+_FIELD_TYPES = get_type_hints(Settings)
 _ERROR_PATH = re.compile(r" - at `\$\.(\w+)`")
 _GOT = re.compile(r", got `[^`]*`$")
 
 
 def _expected(name: str, problem: str) -> str:
     """msgspec's complaint about a setting, as what the setting takes."""
-    hint = get_type_hints(Settings)[name]
+    hint = _FIELD_TYPES[name]
     if get_origin(hint) is Literal:
         return f"Expected one of {', '.join(get_args(hint))}"
     return _GOT.sub("", problem)
