@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import pytest
+
 FILL_CHUNK = 64 * 1024
 
 
@@ -52,6 +54,14 @@ def check_immutable_supported(folder: Path) -> None:
         with contextlib.suppress(Unsupported):
             _run("chattr", "-i", str(probe))
         probe.unlink(missing_ok=True)
+
+
+def require_immutable(folder: Path) -> None:
+    """Skip the calling test when this machine cannot make files in ``folder`` immutable."""
+    try:
+        check_immutable_supported(folder)
+    except Unsupported as exc:
+        pytest.skip(f"cannot make files read-only here: {exc}")
 
 
 @contextlib.contextmanager

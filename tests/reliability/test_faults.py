@@ -100,10 +100,7 @@ def _refused_cleanly(fault: StoreFault, reason: str) -> None:
 async def test_read_only_sqlite_store_answers_503_and_recovers(work_dir: Path) -> None:
     folder = work_dir / "store"
     folder.mkdir()
-    try:
-        faults.check_immutable_supported(folder)
-    except faults.Unsupported as exc:
-        pytest.skip(f"cannot make files read-only for root here: {exc}")
+    faults.require_immutable(folder)
     db = folder / "trebuchet.db"
     fault = await store_fault("read-only", f"sqlite:///{db}", work_dir, faults.immutable(db))
     _refused_cleanly(fault, READ_ONLY)

@@ -229,10 +229,7 @@ def test_serve_says_why_when_it_cannot_open_the_store(tmp_path: Path) -> None:
 
     folder = tmp_path / "locked"
     folder.mkdir()
-    try:
-        faults.check_immutable_supported(folder)
-    except faults.Unsupported as exc:
-        pytest.skip(f"cannot make a folder read-only here: {exc}")
+    faults.require_immutable(folder)
     with faults.made_immutable([folder]):
         result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{folder / 'x.db'}"])
     assert result.exit_code == 1
