@@ -25,12 +25,13 @@ import httpx
 
 from ._casing import snake_object
 from ._exceptions import (
+    CrossOriginLinkError,
     UnexpectedResponseError,
     is_json_response,
     make_connection_error,
     make_status_error,
 )
-from ._links import find_next_link
+from ._links import find_next_link, origin
 from ._pages import decode_message_page
 from ._retry import DEFAULT_MAX_RETRIES, RetryPolicy
 from ._validation import (
@@ -155,7 +156,8 @@ class BaseClient:
     def _resolve_link(self, link: str, current: httpx.URL) -> str:
         """Absolute links are used as they are; ``/{version}/...`` links are joined to the
         host; other ``/...`` links get the endpoint and version prefix like the original
-        client; anything else is resolved against the current page's URL."""
+        client; anything else is resolved against the current page's URL. Whatever comes
+        out is followed only within the endpoint's origin (``_next_page_options``)."""
         if link.startswith("/"):
             endpoint = httpx.URL(self.api_endpoint)
             prefix = f"{endpoint.path.rstrip('/')}/{self.api_version}/"
@@ -345,11 +347,21 @@ class BaseClient:
                 )
             items = data
         link = find_next_link(response.headers.get("link"))
-        next_url = self._resolve_link(link, response.request.url) if link else None
+        try:
+            next_url = self._resolve_link(link, response.request.url) if link else None
+        except httpx.InvalidURL:
+            raise UnexpectedResponseError(
+                f"The server's next-page link is not a valid URL: {link}", response=response
+            ) from None
         return items, next_url
 
     def _next_page_options(self, next_url: str, seen: set[str]) -> RequestOptions:
-        if str(httpx.URL(next_url)) in seen:
+        """The request for the next page, which must lie in ``api_endpoint``'s origin:
+        every request carries the credentials, so a link elsewhere is never followed."""
+        url = httpx.URL(next_url)
+        if url.userinfo or origin(url) != origin(httpx.URL(self.api_endpoint)):
+            raise CrossOriginLinkError(next_url, self.api_endpoint)
+        if str(url) in seen:
             raise UnexpectedResponseError(
                 f"The server's next-page link points back to a page already read: {next_url}"
             )

@@ -15,6 +15,7 @@ Exception tree::
     ├── APIConnectionError          no usable response: status_code is None, code "connection-error"
     │   └── APITimeoutError         the request timed out: status_code is None, code "timeout"
     └── UnexpectedResponseError     a 2xx response the SDK cannot use (code "unexpected-response")
+        └── CrossOriginLinkError    a next-page link outside api_endpoint's origin; .link names it
 
 Any other status >= 400 raises ``APIStatusError`` itself. Every error keeps the fields the
 original ``bandwidth-sdk`` exception had: ``status_code`` (an int, or ``None`` when no
@@ -144,6 +145,27 @@ class UnexpectedResponseError(TrebuchetError):
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         status = response.status_code if response is not None else None
         super().__init__(status, message, "unexpected-response", response=response)
+
+
+class CrossOriginLinkError(UnexpectedResponseError):
+    """A next-page ``Link`` points outside the origin (scheme, host, port) of
+    ``api_endpoint``, or carries ``user:password@``; it is not followed, so the
+    credentials never leave that origin. ``link`` is the URL the server named.
+
+    Example::
+
+        try:
+            messages = list(api.list_messages())
+        except trebuchet.CrossOriginLinkError as exc:
+            print("refused to follow", exc.link)
+    """
+
+    def __init__(self, link: str, endpoint: str) -> None:
+        super().__init__(
+            f"The server's next-page link {link} is outside the origin of api_endpoint "
+            f"{endpoint}; it was not followed, so the credentials were not sent to it"
+        )
+        self.link = link
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

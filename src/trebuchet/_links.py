@@ -4,11 +4,17 @@ The original client split the header on ``,`` and ``;`` and only understood a va
 exactly ``<url>; rel="next"``. This parser reads the general form instead: several
 link-values, parameters in any order, quoted or bare values, ``rel`` lists such as
 ``rel="next last"``, and commas or semicolons inside ``<...>``.
+
+A next link is followed only within the origin of ``api_endpoint`` (``origin``), so the
+credentials sent with every request never reach another host, port or scheme.
 """
 
 from __future__ import annotations
 
+import httpx
+
 _SEPARATORS = ",;"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def parse_link_header(value: str) -> list[tuple[str, dict[str, str]]]:
@@ -70,6 +76,19 @@ def find_next_link(value: str | None) -> str | None:
         if "next" in params.get("rel", "").lower().split():
             return url
     return None
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the scheme's default port filled in and the host
+    lower-cased; compared with ``==`` to tell whether two URLs share an origin.
+
+    >>> origin(httpx.URL("HTTPS://API.Example.test:443/v1")) == origin(
+    ...     httpx.URL("https://api.example.test/v1/users"))
+    True
+    """
+    scheme = url.scheme.lower()
+    port = url.port if url.port is not None else _DEFAULT_PORTS.get(scheme)
+    return scheme, url.host.lower(), port
 
 
 def _read_until(value: str, i: int, stops: str) -> tuple[str, int]:

@@ -4,16 +4,14 @@ A Trebuchet server delivers message events to your ``callbackUrl`` either as a J
 or, when the callback method is GET, as query parameters (spec §4). Each delivery carries
 ``Trebuchet-Event-Id`` (stable across re-deliveries, for de-duplication) and
 ``Trebuchet-Event-Sequence`` (per message, increasing), and, when a signing secret is
-configured, ``Trebuchet-Signature: t=<unix seconds>,v1=<hex>`` where ``hex`` is
-HMAC-SHA256 over ``f"{t}."`` followed by the raw body (POST) or the raw query string
-without ``?`` (GET).
+configured, ``Trebuchet-Signature: t=<unix seconds>,v2=<hex>`` where ``hex`` is
+HMAC-SHA256 over ``f"{t}.{event_id}.{sequence}."`` followed by the raw body (POST) or
+the raw query string without ``?`` (GET). The construction lives in ``_signature``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -21,10 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-EVENT_ID_HEADER = "Trebuchet-Event-Id"
-EVENT_SEQUENCE_HEADER = "Trebuchet-Event-Sequence"
-EVENT_ATTEMPT_HEADER = "Trebuchet-Event-Attempt"
-SIGNATURE_HEADER = "Trebuchet-Signature"
+from . import _signature
+from ._signature import (
+    EVENT_ATTEMPT_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_SEQUENCE_HEADER,
+    SIGNATURE_HEADER,
+)
+
 DEFAULT_TOLERANCE = 300
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -83,9 +85,10 @@ def parse_event(
 ) -> MessageEvent:
     """Parse a POST callback: the JSON body (raw or already decoded) and its headers.
 
-    With ``secret``, the ``Trebuchet-Signature`` header is checked first (this needs the
-    raw body) and ``WebhookVerificationError`` is raised when it does not match. A body
-    that is not a message event raises ``ValueError``.
+    With ``secret``, the ``Trebuchet-Signature`` header is checked first against the raw
+    body and the ``Trebuchet-Event-Id`` and ``Trebuchet-Event-Sequence`` headers, and
+    ``WebhookVerificationError`` (naming what is wrong) is raised when one is missing or
+    does not match. A body that is not a message event raises ``ValueError``.
 
     Example::
 
@@ -121,7 +124,8 @@ def parse_event_query(
 
     ``media`` is read in every shape a GET callback may use: the documented
     ``media=[url1, url2]``, a JSON array, a repeated ``media`` parameter or one bare URL.
-    With ``secret``, the signature over the raw query string is checked first.
+    With ``secret``, the signature over the raw query string and the event id and
+    sequence headers is checked first.
 
     Example::
 
@@ -153,80 +157,85 @@ def parse_event_query(
     return _event(data, header_map)
 
 
-def sign_payload(secret: str | bytes, payload: bytes | str, timestamp: int | None = None) -> str:
-    """The ``Trebuchet-Signature`` value for ``payload``, e.g. to test your own receiver.
+def sign_payload(
+    secret: str | bytes,
+    payload: bytes | str,
+    *,
+    event_id: str,
+    sequence: int | str,
+    timestamp: int | None = None,
+) -> str:
+    """The ``Trebuchet-Signature`` value for a callback, e.g. to test your own receiver.
+
+    ``event_id`` and ``sequence`` are the ``Trebuchet-Event-Id`` and
+    ``Trebuchet-Event-Sequence`` headers sent with ``payload``; they are signed too.
 
     Example::
 
-        header = trebuchet.sign_payload("whsec", b'{"eventType": "sms"}', timestamp=1700000000)
-        # 't=1700000000,v1=...'
+        header = trebuchet.sign_payload("whsec", b'{"eventType": "sms"}',
+                                        event_id="ev-1", sequence=1, timestamp=1700000000)
+        # 't=1700000000,v2=...'
     """
     stamp = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={stamp},v1={_digest(secret, stamp, payload)}"
+    return _signature.signature_header(secret, stamp, event_id, sequence, payload)
 
 
 def verify_signature(
     secret: str | bytes,
     signature_header: str | None,
     payload: bytes | str,
+    *,
+    event_id: str | None,
+    sequence: int | str | None,
     tolerance: float | None = DEFAULT_TOLERANCE,
     now: float | None = None,
 ) -> bool:
-    """True when ``signature_header`` signs ``payload`` with ``secret`` and is fresh.
+    """True when ``signature_header`` signs this callback with ``secret`` and is fresh.
 
     ``payload`` is the raw request body (POST) or the raw query string without ``?``
-    (GET). The timestamp must lie within ``tolerance`` seconds of ``now`` (default: the
-    current time; ``tolerance=None`` skips the check). Any ``v1`` entry may match, so a
-    sender can sign with an old and a new secret while rotating. Comparison is
-    constant-time.
+    (GET); ``event_id`` and ``sequence`` are the ``Trebuchet-Event-Id`` and
+    ``Trebuchet-Event-Sequence`` headers as received (``None`` when missing, which fails).
+    The timestamp must lie within ``tolerance`` seconds of ``now`` (default: the current
+    time; ``tolerance=None`` skips the check). Any ``v2`` entry may match, so a sender
+    can sign with an old and a new secret while rotating. Comparison is constant-time.
 
     Example::
 
-        ok = trebuchet.verify_signature(WEBHOOK_SECRET,
-                                        request.headers.get("Trebuchet-Signature"),
-                                        request.body)
+        ok = trebuchet.verify_signature(
+            WEBHOOK_SECRET,
+            request.headers.get("Trebuchet-Signature"),
+            request.body,
+            event_id=request.headers.get("Trebuchet-Event-Id"),
+            sequence=request.headers.get("Trebuchet-Event-Sequence"),
+        )
     """
-    if not signature_header:
-        return False
-    stamp: int | None = None
-    candidates: list[str] = []
-    for part in signature_header.split(","):
-        key, _, value = part.strip().partition("=")
-        key, value = key.strip(), value.strip()
-        if key == "t":
-            try:
-                stamp = int(value)
-            except ValueError:
-                return False
-        elif key == "v1" and value:
-            candidates.append(value.lower())
-    if stamp is None or not candidates:
-        return False
-    if tolerance is not None:
-        current = time.time() if now is None else now
-        if abs(current - stamp) > tolerance:
-            return False
-    expected = _digest(secret, stamp, payload)
-    matched = False
-    for candidate in candidates:
-        matched |= hmac.compare_digest(expected.encode(), candidate.encode())
-    return matched
-
-
-def _digest(secret: str | bytes, stamp: int, payload: bytes | str) -> str:
-    key = secret.encode() if isinstance(secret, str) else secret
-    data = payload.encode() if isinstance(payload, str) else payload
-    return hmac.new(key, f"{stamp}.".encode() + data, hashlib.sha256).hexdigest()
+    current = time.time() if now is None else now
+    reason = _signature.problem(
+        secret,
+        signature_header,
+        payload,
+        event_id=event_id,
+        sequence=sequence,
+        tolerance=tolerance,
+        now=current,
+    )
+    return reason is None
 
 
 def _require_signature(
     secret: str | bytes, headers: Mapping[str, str], payload: bytes | str, tolerance: float | None
 ) -> None:
-    header = headers.get(SIGNATURE_HEADER.lower())
-    if header is None:
-        raise WebhookVerificationError(f"the {SIGNATURE_HEADER} header is missing")
-    if not verify_signature(secret, header, payload, tolerance):
-        raise WebhookVerificationError(f"the {SIGNATURE_HEADER} header does not match")
+    reason = _signature.problem(
+        secret,
+        headers.get(SIGNATURE_HEADER.lower()),
+        payload,
+        event_id=headers.get(EVENT_ID_HEADER.lower()),
+        sequence=headers.get(EVENT_SEQUENCE_HEADER.lower()),
+        tolerance=tolerance,
+        now=time.time(),
+    )
+    if reason is not None:
+        raise WebhookVerificationError(reason)
 
 
 def _lower_headers(headers: HeadersLike | None) -> dict[str, str]:

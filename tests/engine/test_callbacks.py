@@ -11,13 +11,14 @@ from urllib.parse import parse_qsl
 from tests.engine.conftest import (
     Bench,
     BenchFactory,
+    Hit,
     Receiver,
     failing_first,
     redirect_to_self,
     slow,
     status,
 )
-from trebuchet.server.webhooks.signing import verify
+from trebuchet import verify_signature
 
 FROM = "+15550001111"
 TO = "+15557654321"
@@ -190,13 +191,22 @@ async def test_signature_when_signing_is_on(make_bench: BenchFactory, receiver: 
     await bench.send(user, **_msg(callbackUrl=receiver.url("/post")))
     await bench.send(user, **_msg(callbackUrl=receiver.url("/get?x=1"), callbackHttpMethod="GET"))
     await bench.run()
-    now = int(time.time())
     [post] = receiver.at("/post")
     [get] = receiver.at("/get")
-    assert verify(secret, post.headers["Trebuchet-Signature"], post.body, now=now)
-    assert verify(secret, get.headers["Trebuchet-Signature"], get.query.encode(), now=now)
-    assert not verify("wrong", post.headers["Trebuchet-Signature"], post.body, now=now)
-    assert not verify(secret, post.headers["Trebuchet-Signature"], post.body + b" ", now=now)
+
+    def verify(secret: str, hit: Hit, payload: bytes) -> bool:
+        return verify_signature(
+            secret,
+            hit.headers["Trebuchet-Signature"],
+            payload,
+            event_id=hit.headers["Trebuchet-Event-Id"],
+            sequence=hit.headers["Trebuchet-Event-Sequence"],
+        )
+
+    assert verify(secret, post, post.body)
+    assert verify(secret, get, get.query.encode())
+    assert not verify("wrong", post, post.body)
+    assert not verify(secret, post, post.body + b" ")
 
 
 async def test_no_signature_when_signing_is_off(bench: Bench, receiver: Receiver) -> None:

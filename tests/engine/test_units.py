@@ -9,12 +9,13 @@ import ipaddress
 
 import pytest
 
+from trebuchet import verify_signature
+from trebuchet._signature import signature_header
 from trebuchet.server.carriers.sandbox import Scenario, scenario
 from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 from trebuchet.server.webhooks.request import build_request, encode_query, split_credentials
-from trebuchet.server.webhooks.signing import signature, verify
 
 US = 1_000_000
 
@@ -66,7 +67,8 @@ def test_get_request_merges_queries_and_keeps_fragments() -> None:
     assert request.method == "GET" and request.body is None
     assert request.url == "http://h.example.test:8080/cb?a=1&from=%2B1555&media=%5Bx%2C%20y%5D#frag"
     query = "a=1&from=%2B1555&media=%5Bx%2C%20y%5D"
-    assert request.headers["Trebuchet-Signature"] == signature("s", 1700000000, query.encode())
+    signed = signature_header("s", 1700000000, "ev-1", 1, query.encode())
+    assert request.headers["Trebuchet-Signature"] == signed
 
 
 def test_query_encoding_of_values() -> None:
@@ -80,11 +82,44 @@ def test_credentials_are_split_from_ipv6_urls() -> None:
 
 
 def test_signature_format_and_verification() -> None:
-    header = signature("secret", 1700000000, b'{"a":1}')
-    assert header.startswith("t=1700000000,v1=") and len(header.split("v1=")[1]) == 64
-    assert verify("secret", header, b'{"a":1}', now=1700000100)
-    assert not verify("secret", header, b'{"a":1}', now=1700001000)  # too old
-    assert not verify("secret", "garbage", b'{"a":1}', now=1700000000)
+    header = signature_header("secret", 1700000000, "ev-1", 4, b'{"a":1}')
+    assert header.startswith("t=1700000000,v2=") and len(header.split("v2=")[1]) == 64
+
+    def verify(header: str, now: int, event_id: str = "ev-1", sequence: str = "4") -> bool:
+        return verify_signature(
+            "secret", header, b'{"a":1}', event_id=event_id, sequence=sequence, now=now
+        )
+
+    assert verify(header, now=1700000100)
+    assert not verify(header, now=1700001000)  # too old
+    assert not verify("garbage", now=1700000000)
+    assert not verify(header, now=1700000000, event_id="ev-2")
+    assert not verify(header, now=1700000000, sequence="5")
+
+
+def test_the_server_signs_the_event_id_and_sequence_it_sends() -> None:
+    request = build_request(
+        "http://h.example.test/cb", "POST", '{"a":1}',
+        event_id="ev-9", sequence=7, attempt=2, secret="s", timestamp=1700000000,
+    )  # fmt: skip
+    headers = request.headers
+    assert request.body is not None
+    assert verify_signature(
+        "s",
+        headers["Trebuchet-Signature"],
+        request.body,
+        event_id=headers["Trebuchet-Event-Id"],
+        sequence=headers["Trebuchet-Event-Sequence"],
+        now=1700000000,
+    )
+    assert not verify_signature(
+        "s",
+        headers["Trebuchet-Signature"],
+        request.body,
+        event_id="ev-10",
+        sequence=headers["Trebuchet-Event-Sequence"],
+        now=1700000000,
+    )
 
 
 @pytest.mark.parametrize(

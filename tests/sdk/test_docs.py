@@ -63,7 +63,7 @@ def test_every_example_runs(
     assert "multi-message-limit" in out
     assert "[0.5, 1.0, 2.0, None]" in out
     assert "unsubscribe +15550002222 event ev-1" in out
-    assert "200\n401\n" in out
+    assert "200\n401\n401\n" in out
     assert "media pets/cat.jpg 4\ndownloaded 4 image/jpeg\nmms segments 1\n" in out
     assert "404 media-not-found" in out and "copied 300000 bytes" in out
     assert "mms ('https://sms.example.test/a.jpg', 'https://sms.example.test/b.smil')" in out

@@ -23,6 +23,7 @@ EXPECTED_ALL = [
     "BandwidthMessageAPIException",
     "Client",
     "ConflictError",
+    "CrossOriginLinkError",
     "InternalServerError",
     "MessageEvent",
     "NotFoundError",

@@ -216,28 +216,38 @@ def test_get_without_media_is_sms() -> None:
 
 # -- signatures ---------------------------------------------------------------------------
 
+EVENT_ID, SEQUENCE = "ev-123", 3  # the values of HEADERS
 
-def reference_signature(secret: str, stamp: int, payload: bytes) -> str:
-    return hmac.new(secret.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
+
+def reference_signature(
+    secret: str, stamp: int, payload: bytes, event_id: str = "ev-123", sequence: int = 3
+) -> str:
+    signed = f"{stamp}.{event_id}.{sequence}.".encode() + payload
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def test_sign_payload_matches_the_documented_construction() -> None:
     body = json.dumps(INBOUND_SMS).encode()
-    header = sign_payload(SECRET, body, timestamp=NOW)
-    assert header == f"t={NOW},v1={reference_signature(SECRET, NOW, body)}"
+    header = sign_payload(SECRET, body, event_id=EVENT_ID, sequence=SEQUENCE, timestamp=NOW)
+    assert header == f"t={NOW},v2={reference_signature(SECRET, NOW, body)}"
 
 
 def test_verify_signature() -> None:
     body = json.dumps(RECEIPT).encode()
-    header = f"t={NOW},v1={reference_signature(SECRET, NOW, body)}"
-    assert verify_signature(SECRET, header, body, now=NOW)
-    assert verify_signature(SECRET.encode(), header, body.decode(), now=NOW + 300)
-    assert verify_signature(SECRET, header, body, now=NOW - 300)
-    assert not verify_signature(SECRET, header, body, now=NOW + 301)
-    assert not verify_signature(SECRET, header, body, now=NOW - 301)
-    assert verify_signature(SECRET, header, body, tolerance=None, now=NOW + 10**6)
-    assert not verify_signature("other", header, body, now=NOW)
-    assert not verify_signature(SECRET, header, body + b" ", now=NOW)
+    header = f"t={NOW},v2={reference_signature(SECRET, NOW, body)}"
+    assert verify_signature(SECRET, header, body, event_id="ev-123", sequence="3", now=NOW)
+    assert verify_signature(SECRET, header, body, event_id="ev-123", sequence=3, now=NOW)
+    assert verify_signature(
+        SECRET.encode(), header, body.decode(), event_id="ev-123", sequence="3", now=NOW + 300
+    )
+    assert verify_signature(SECRET, header, body, event_id="ev-123", sequence=3, now=NOW - 300)
+    assert not verify_signature(SECRET, header, body, event_id="ev-123", sequence=3, now=NOW + 301)
+    assert not verify_signature(SECRET, header, body, event_id="ev-123", sequence=3, now=NOW - 301)
+    assert verify_signature(
+        SECRET, header, body, event_id="ev-123", sequence=3, tolerance=None, now=NOW + 10**6
+    )
+    assert not verify_signature("other", header, body, event_id="ev-123", sequence=3, now=NOW)
+    assert not verify_signature(SECRET, header, body + b" ", event_id="ev-123", sequence=3, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -245,32 +255,36 @@ def test_verify_signature() -> None:
     [
         None,
         "",
-        "v1=abc",
+        "v2=abc",
         f"t={NOW}",
-        "t=soon,v1=abc",
-        f"t={NOW},v1=",
+        "t=soon,v2=abc",
+        f"t={NOW},v2=",
         f"t={NOW},v0=abc",
         "garbage",
     ],
 )
 def test_malformed_signature_headers(header: str | None) -> None:
-    assert not verify_signature(SECRET, header, b"{}", now=NOW)
+    assert not verify_signature(SECRET, header, b"{}", event_id="ev-123", sequence=3, now=NOW)
 
 
-def test_any_of_several_v1_signatures_may_match() -> None:
+def test_any_of_several_v2_signatures_may_match() -> None:
     good = reference_signature(SECRET, NOW, b"{}")
-    assert verify_signature(SECRET, f"t={NOW}, v1={'0' * 64}, v1={good.upper()}", b"{}", now=NOW)
+    header = f"t={NOW}, v2={'0' * 64}, v2={good.upper()}"
+    assert verify_signature(SECRET, header, b"{}", event_id="ev-123", sequence=3, now=NOW)
 
 
 def test_query_signature_covers_the_raw_query_without_question_mark() -> None:
     query = query_of(INBOUND_SMS)
-    header = sign_payload(SECRET, query, timestamp=NOW)
-    assert verify_signature(SECRET, header, query, now=NOW)
+    header = sign_payload(SECRET, query, event_id=EVENT_ID, sequence=SEQUENCE, timestamp=NOW)
+    assert verify_signature(SECRET, header, query, event_id=EVENT_ID, sequence=SEQUENCE, now=NOW)
 
 
 def test_parse_event_with_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     body = json.dumps(INBOUND_SMS).encode()
-    signed = {**HEADERS, "Trebuchet-Signature": sign_payload(SECRET, body)}
+    signed = {
+        **HEADERS,
+        "Trebuchet-Signature": sign_payload(SECRET, body, event_id=EVENT_ID, sequence=SEQUENCE),
+    }
     assert parse_event(body, signed, secret=SECRET).message_id == INBOUND_SMS["messageId"]
     with pytest.raises(trebuchet.WebhookVerificationError, match="does not match"):
         parse_event(body, signed, secret="wrong")
@@ -278,8 +292,9 @@ def test_parse_event_with_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_event(body, HEADERS, secret=SECRET)
     with pytest.raises(TypeError):
         parse_event(INBOUND_SMS, signed, secret=SECRET)
-    stale = {"Trebuchet-Signature": sign_payload(SECRET, body, timestamp=NOW)}
-    with pytest.raises(trebuchet.WebhookVerificationError):
+    stale_header = sign_payload(SECRET, body, event_id=EVENT_ID, sequence=SEQUENCE, timestamp=NOW)
+    stale = {**HEADERS, "Trebuchet-Signature": stale_header}
+    with pytest.raises(trebuchet.WebhookVerificationError, match="from now"):
         parse_event(body, stale, secret=SECRET)
     assert parse_event(body, stale, secret=SECRET, tolerance=None).text == "STOP"
     assert issubclass(trebuchet.WebhookVerificationError, ValueError)
@@ -287,7 +302,10 @@ def test_parse_event_with_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_parse_event_query_with_secret() -> None:
     query = query_of(INBOUND_SMS)
-    signed = {"Trebuchet-Signature": sign_payload(SECRET, query)}
+    signed = {
+        **HEADERS,
+        "Trebuchet-Signature": sign_payload(SECRET, query, event_id=EVENT_ID, sequence=SEQUENCE),
+    }
     assert parse_event_query("?" + query, signed, secret=SECRET).text == "STOP"
     with pytest.raises(trebuchet.WebhookVerificationError):
         parse_event_query(query + "&x=1", signed, secret=SECRET)

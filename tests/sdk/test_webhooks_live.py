@@ -98,8 +98,59 @@ def test_post_events_parse_and_verify(api: Client, receiver: ScriptedServer, sec
     assert receipt.segment_count == 1
     for request in callbacks(receiver, "/events"):
         header = request.headers["trebuchet-signature"]
-        assert trebuchet.verify_signature(secret, header, request.body)
-        assert not trebuchet.verify_signature("not-the-secret", header, request.body)
+        event_id = request.headers["trebuchet-event-id"]
+        sequence = request.headers["trebuchet-event-sequence"]
+        check = trebuchet.verify_signature
+        assert check(secret, header, request.body, event_id=event_id, sequence=sequence)
+        assert not check(
+            "not-the-secret", header, request.body, event_id=event_id, sequence=sequence
+        )
+
+
+def test_a_replayed_callback_with_a_fresh_event_id_is_refused(
+    api: Client, receiver: ScriptedServer, secret: str
+) -> None:
+    """A receiver that verifies with the SDK and drops duplicates by event id: the real
+    callback is accepted, its exact replay is a duplicate, and a replay under a fresh
+    ``Trebuchet-Event-Id`` or sequence fails the signature."""
+    seen: set[str | None] = set()
+
+    def handle(request: Recorded) -> Reply:
+        try:
+            event = trebuchet.parse_event(request.body, request.headers, secret=secret)
+        except trebuchet.WebhookVerificationError as exc:
+            return Reply(401, str(exc))
+        if event.event_id in seen:
+            return Reply(200, b"duplicate")
+        seen.add(event.event_id)
+        return Reply(200, b"accepted")
+
+    receiver.handler = handle
+    api.send_message(OWN, RECEIPT_720, "replay me", callback_url=f"{receiver.url}/events")
+    wait_for(lambda: bool(seen), "the first event, verified")
+    original = callbacks(receiver, "/events")[0]
+    assert original.headers["trebuchet-event-id"] in seen
+    headers = {
+        name: value
+        for name, value in original.headers.items()
+        if name.startswith("trebuchet-") or name == "content-type"
+    }
+    sequence = int(headers["trebuchet-event-sequence"])
+    replays = [
+        headers,
+        {**headers, "trebuchet-event-id": "ev-" + "2" * 23},
+        {**headers, "trebuchet-event-sequence": str(sequence + 1)},
+    ]
+    with httpx.Client(timeout=5) as http:
+        answers = [
+            http.post(f"{receiver.url}/replay", content=original.body, headers=replay)
+            for replay in replays
+        ]
+    assert [(a.status_code, a.text) for a in answers] == [
+        (200, "duplicate"),
+        (401, "the Trebuchet-Signature header does not match"),
+        (401, "the Trebuchet-Signature header does not match"),
+    ]
 
 
 def test_get_events_parse_and_verify(api: Client, receiver: ScriptedServer, secret: str) -> None:

@@ -16,12 +16,15 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from trebuchet import __version__
-from trebuchet.server.webhooks.signing import SIGNATURE_HEADER, signature
+from trebuchet._signature import (
+    EVENT_ATTEMPT_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_SEQUENCE_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+)
 
 USER_AGENT = f"BandwidthAPI/v1 (trebuchet {__version__})"
-EVENT_ID_HEADER = "Trebuchet-Event-Id"
-SEQUENCE_HEADER = "Trebuchet-Event-Sequence"
-ATTEMPT_HEADER = "Trebuchet-Event-Attempt"
 JSON_TYPE = "application/json; charset=utf-8"
 
 
@@ -89,8 +92,8 @@ def build_request(
     headers = {
         "User-Agent": USER_AGENT,
         EVENT_ID_HEADER: event_id,
-        SEQUENCE_HEADER: str(sequence),
-        ATTEMPT_HEADER: str(attempt),
+        EVENT_SEQUENCE_HEADER: str(sequence),
+        EVENT_ATTEMPT_HEADER: str(attempt),
     }
     if authorization is not None:
         headers["Authorization"] = authorization
@@ -108,5 +111,5 @@ def build_request(
         headers["Content-Type"] = JSON_TYPE
         signed = body
     if secret is not None:
-        headers[SIGNATURE_HEADER] = signature(secret, timestamp, signed)
+        headers[SIGNATURE_HEADER] = signature_header(secret, timestamp, event_id, sequence, signed)
     return CallbackRequest("GET" if body is None else "POST", bare, headers, body)
