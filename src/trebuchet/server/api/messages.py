@@ -15,7 +15,7 @@ from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.media import check_message_media
 from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.api.message_output import message_out, page_key
-from trebuchet.server.api.pagination import link_next
+from trebuchet.server.api.pagination import link_next, refuse_page_numbers
 from trebuchet.server.api.responses import (
     Created,
     empty_response,
@@ -172,7 +172,9 @@ def _number_filter(ctx: Ctx, name: str) -> str | None:
         raise errors.invalid_parameter(name, f"must be an E.164 number, not '{value}'") from None
 
 
-def page_size(ctx: Ctx) -> int:
+def page_size(ctx: Ctx, cursor: str = "sortKeyGT") -> int:
+    """The ``size`` of a list page; also refuses ``page`` numbers, naming ``cursor``."""
+    refuse_page_numbers(ctx.request.query_params, cursor)
     value = _query_value(ctx, "size")
     if value is None:
         return ctx.settings.default_page_size
@@ -201,10 +203,10 @@ async def list_messages(ctx: Ctx) -> Response:
     )
     order = _enum_filter(ctx, "sortOrder", SORT_ORDERS) or "asc"
     descending = order == "desc"
-    size = page_size(ctx)
     cursor_param, wrong_param = (
         ("sortKeyLT", "sortKeyGT") if descending else ("sortKeyGT", "sortKeyLT")
     )
+    size = page_size(ctx, cursor_param)
     if _query_value(ctx, wrong_param) is not None:
         raise errors.invalid_parameter(wrong_param, f"cannot be used with sortOrder={order}")
     scope = f"{ctx.user.id}:{order}"
