@@ -132,6 +132,9 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("location", Text),
     Column("body", Text),
+    # SHA-256 of the request the key first answered (migration 0005); NULL for keys
+    # stored before, which replay whatever the body.
+    Column("request_hash", String(64)),
     Index("ix_idempotency_created", "created_us"),
 )
 
