@@ -354,6 +354,17 @@ class DeliveryStore:
             ]
         return event_rows, attempt_rows
 
+    async def queued_messages(self) -> int:
+        """Messages waiting to be handed to a carrier (``queued`` or ``sending``)."""
+        c = t.messages.c
+        query = (
+            select(func.count())
+            .select_from(t.messages)
+            .where(c.due_us.is_not(None), c.state.in_(("queued", "sending")))
+        )
+        async with self.store.read() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def pending_work(self) -> tuple[int, int]:
         """How many messages and events still have something due (for tests and tools)."""
         async with self.store.read() as conn:
