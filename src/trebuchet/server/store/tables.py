@@ -106,6 +106,9 @@ messages = Table(
     Column("carrier_ref", String(128)),
     # The sender slot reserved for this message by a per-number throughput limit.
     Column("slot_us", BigInteger),
+    # The message this one is a copy of: an inbound message the sandbox carrier stored
+    # for a number of this platform (migration 0006).  Redacting the original scrubs it.
+    Column("origin_id", String(40)),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
@@ -120,6 +123,12 @@ messages = Table(
         "lease_owner",
         sqlite_where=text("lease_owner IS NOT NULL"),
         postgresql_where=text("lease_owner IS NOT NULL"),
+    ),
+    Index(
+        "ix_messages_origin",
+        "origin_id",
+        sqlite_where=text("origin_id IS NOT NULL"),
+        postgresql_where=text("origin_id IS NOT NULL"),
     ),
 )
 
