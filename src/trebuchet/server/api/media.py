@@ -26,6 +26,7 @@ from trebuchet.server.media import storage as st
 from trebuchet.server.media.names import (
     InvalidName,
     check_name,
+    decode_name,
     media_url,
     parse_media_url,
     same_origin,
@@ -57,9 +58,21 @@ def storage(ctx: Ctx) -> st.MediaStorage:
 def _name(ctx: Ctx) -> str:
     name: str = ctx.request.path_params["media_name"]
     try:
+        _check_escapes(ctx)
         return check_name(name)
     except InvalidName as exc:
         raise errors.media_invalid_name(str(exc), name) from None
+
+
+def _check_escapes(ctx: Ctx) -> None:
+    """Refuse a name whose escapes are not UTF-8: the server decoded the path lossily
+    (``%ff`` became U+FFFD), so only the raw path tells such names apart."""
+    raw: bytes | None = ctx.request.scope.get("raw_path")
+    if raw is None:
+        return
+    _, marker, tail = raw.partition(b"?")[0].partition(b"/media/")
+    if marker:
+        decode_name(tail)
 
 
 # -- upload ----------------------------------------------------------------------------

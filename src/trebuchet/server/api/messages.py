@@ -12,24 +12,23 @@ from trebuchet.server import metrics
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.idempotency import idempotency_key, key_reused, replay, request_hash
 from trebuchet.server.api.media import check_message_media
 from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.api.message_output import message_out, page_key
-from trebuchet.server.api.pagination import link_next
+from trebuchet.server.api.pagination import link_next, refuse_page_numbers
 from trebuchet.server.api.responses import (
     Created,
     empty_response,
     json_response,
     raw_json_response,
 )
-from trebuchet.server.api.scope import header
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.times import now_us, parse_filter_time
 from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
 
-IDEMPOTENCY_HEADER = b"idempotency-key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_IDEMPOTENCY_KEY = 255
+# Method and route of sends, hashed with the body under an idempotency key.
+SEND_ROUTE = "POST /messages"
 DIRECTIONS = ("in", "out")
 STATES = ("received", "queued", "sending", "sent", "error")
 DELIVERY_STATES = ("waiting", "delivered", "not-delivered")
@@ -58,28 +57,6 @@ async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any
     return row
 
 
-def _idempotency_key(ctx: Ctx) -> str | None:
-    key = header(ctx.request.scope, IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
-        raise errors.ApiError(
-            "bad-request",
-            "validation-error",
-            f"The Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
-        )
-    return key
-
-
-def _replay(stored: StoredResponse) -> Response:
-    headers = {REPLAYED_HEADER: "true"}
-    if stored.location:
-        headers["Location"] = stored.location
-    if stored.body is None:
-        return empty_response(stored.status, headers)
-    return raw_json_response(stored.body.encode(), stored.status, headers)
-
-
 async def send(ctx: Ctx) -> Response:
     raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
     first = raw.lstrip()[:1]
@@ -90,13 +67,16 @@ async def send(ctx: Ctx) -> Response:
         raise errors.invalid_body("The request body must be a JSON object or an array of them")
     row = await _accept(ctx, raw, now_us())
     location = ctx.user_url(f"/messages/{row['id']}")
-    key = _idempotency_key(ctx)
+    key = idempotency_key(ctx.request.scope)
     job = InsertJob([row])
     if key is not None:
-        job = InsertJob([row], key, ctx.user.id, StoredResponse(201, location, None))
+        response = StoredResponse(201, location, None)
+        job = InsertJob([row], key, ctx.user.id, response, request_hash(SEND_ROUTE, raw))
     await ctx.store.insert_messages(job)
+    if job.conflict:
+        raise key_reused(key or "")
     if job.replayed is not None:
-        return _replay(job.replayed)
+        return replay(job.replayed)
     metrics.messages_accepted()
     return Created(location)
 
@@ -121,14 +101,17 @@ async def _send_many(ctx: Ctx, raw: bytes) -> Response:
             location = ctx.user_url(f"/messages/{row['id']}")
             results.append({"result": "accepted", "location": location})
     body = msgspec.json.encode(results)
-    key = _idempotency_key(ctx)
+    key = idempotency_key(ctx.request.scope)
     job = InsertJob(rows)
     if key is not None:
-        job = InsertJob(rows, key, ctx.user.id, StoredResponse(202, None, body.decode()))
+        response = StoredResponse(202, None, body.decode())
+        job = InsertJob(rows, key, ctx.user.id, response, request_hash(SEND_ROUTE, raw))
     if rows or key is not None:
         await ctx.store.insert_messages(job)
+    if job.conflict:
+        raise key_reused(key or "")
     if job.replayed is not None:
-        return _replay(job.replayed)
+        return replay(job.replayed)
     if rows:
         metrics.messages_accepted(len(rows))
     return raw_json_response(body, 202)
@@ -172,7 +155,9 @@ def _number_filter(ctx: Ctx, name: str) -> str | None:
         raise errors.invalid_parameter(name, f"must be an E.164 number, not '{value}'") from None
 
 
-def page_size(ctx: Ctx) -> int:
+def page_size(ctx: Ctx, cursor: str = "sortKeyGT") -> int:
+    """The ``size`` of a list page; also refuses ``page`` numbers, naming ``cursor``."""
+    refuse_page_numbers(ctx.request.query_params, cursor)
     value = _query_value(ctx, "size")
     if value is None:
         return ctx.settings.default_page_size
@@ -201,10 +186,10 @@ async def list_messages(ctx: Ctx) -> Response:
     )
     order = _enum_filter(ctx, "sortOrder", SORT_ORDERS) or "asc"
     descending = order == "desc"
-    size = page_size(ctx)
     cursor_param, wrong_param = (
         ("sortKeyLT", "sortKeyGT") if descending else ("sortKeyGT", "sortKeyLT")
     )
+    size = page_size(ctx, cursor_param)
     if _query_value(ctx, wrong_param) is not None:
         raise errors.invalid_parameter(wrong_param, f"cannot be used with sortOrder={order}")
     scope = f"{ctx.user.id}:{order}"

@@ -254,6 +254,7 @@ def _paths() -> dict[str, Any]:
                     },
                     **_ERRORS,
                     "403": _error("Sender not owned, bulk limit, bad media URL"),
+                    "422": _error("Idempotency-Key already used for a different request"),
                 },
             },
             "get": {

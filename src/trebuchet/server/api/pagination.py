@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
 from trebuchet.server.domain import errors
@@ -47,3 +47,23 @@ def link_next(base_url: str, params: Iterable[tuple[str, str]]) -> str:
     """``<url>; rel="next"`` with every parameter percent-encoded (no ``,`` ``;`` ``+``)."""
     query = urlencode(list(params), quote_via=quote, safe="")
     return f'<{base_url}?{query}>; rel="next"'
+
+
+# ``page`` values that mean the first page (the spec's documented default is 0).
+_FIRST_PAGE = ("", "0")
+
+
+def refuse_page_numbers(query: Mapping[str, str], cursor: str) -> None:
+    """400 for a ``page`` other than the first: lists page by keyset only.
+
+    Ignoring it would answer the first page again and again, and a client paging "until
+    an empty page" would never stop.
+    """
+    value = query.get("page")
+    if value is None or value.strip() in _FIRST_PAGE:
+        return
+    raise errors.invalid_parameter(
+        "page",
+        "is not supported (only page=0, the first page): follow the URL of the Link "
+        f'header\'s rel="next", which carries the {cursor} cursor',
+    )

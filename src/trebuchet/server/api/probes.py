@@ -14,6 +14,7 @@ from trebuchet.server import metrics
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
+from trebuchet.server.store.delivery import DeliveryStore
 
 log = logging.getLogger("trebuchet.api")
 
@@ -60,8 +61,21 @@ async def prometheus(request: Request) -> Response:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None or not services.settings.metrics_enabled:
         raise errors.resource_not_found()
+    await _read_queue_depth(services)
     body, content_type = metrics.exposition()
     return Response(body, headers={"Content-Type": content_type})
+
+
+async def _read_queue_depth(services: Services) -> None:
+    """Set the queue depth gauge from the store, shared by every process, so any process
+    reports it; when the store does not answer, the last value stays."""
+    try:
+        async with asyncio.timeout(services.settings.ready_timeout_seconds):
+            depth = await DeliveryStore(services.store).queued_messages()
+    except Exception as exc:  # the other metrics matter most when the store is down
+        log.warning("queue depth not read: %s", type(exc).__name__)
+        return
+    metrics.set_queue_depth(depth)
 
 
 routes = [

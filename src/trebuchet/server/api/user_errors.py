@@ -34,7 +34,7 @@ def error_json(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 async def list_errors(ctx: Ctx) -> Response:
-    size = page_size(ctx)
+    size = page_size(ctx, _CURSOR)
     scope = f"{ctx.user.id}:errors"
     cursor = ctx.request.query_params.get(_CURSOR)
     after = None if not cursor else ctx.services.cursors.decode(scope, cursor, _CURSOR)

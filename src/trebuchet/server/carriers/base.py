@@ -67,6 +67,9 @@ class InboundMessage:
     key: str | None = None
     # The media's content, when the carrier delivers it (else ``media`` URLs are fetched).
     parts: tuple[MediaPart, ...] = ()
+    # The id of the outbound message this is a copy of, when the platform delivered one of
+    # its own messages to itself (the sandbox); redacting that message scrubs this one.
+    origin_id: str | None = None
 
 
 class CarrierError(Exception):

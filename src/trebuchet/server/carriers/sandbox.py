@@ -15,7 +15,8 @@ K    outcome
 
 A message to a number that the platform owns is also stored as an inbound message for
 that number's owner (spec open point 34), keyed by the outbound id so a resend after a
-crash stores it once.
+crash stores it once, and linked to it, so that redacting the outbound message scrubs the
+copy too.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class SandboxCarrier:
             media=message.media,
             key=message.id,
             parts=message.parts,
+            origin_id=message.id,
         )
         with contextlib.suppress(UnknownNumber):
             await self._sink.inbound(inbound)

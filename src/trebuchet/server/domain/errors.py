@@ -21,6 +21,7 @@ CATEGORY_STATUS: dict[str, int] = {
     "payload-too-large": 413,
     "unsupported-media-type": 415,
     "range-not-satisfiable": 416,
+    "unprocessable": 422,
     "too-many-requests": 429,
     "backend": 500,
     "unavailable": 503,

@@ -18,6 +18,7 @@ from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
 from trebuchet.server.engine.clock import Clock, SystemClock
 from trebuchet.server.engine.events import Outbox
+from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.inbound import InboundRouter
 from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.sending import SendQueue, apply_receipt
@@ -65,7 +66,9 @@ class Engine:
         sender: WebhookSender | None = None,
         clock: Clock | None = None,
         draw: Callable[[], float] = random.random,
+        hooks: EngineHooks | None = None,
     ):
+        self.hooks = hooks or MetricsHooks()
         self.store = store
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -88,6 +91,7 @@ class Engine:
             lease_us=lease_us,
             signing=settings.callback_signing,
             draw=draw,
+            hooks=self.hooks,
         )
         self.event_worker: Worker[Any] = Worker(
             self.events,
@@ -108,6 +112,7 @@ class Engine:
             notify=self.event_worker.wake,
             draw=draw,
             media=self.fetcher,
+            hooks=self.hooks,
         )
         self.send_worker: Worker[Any] = Worker(
             self.sends,

@@ -23,6 +23,7 @@ from trebuchet.server.engine.events import Outbox, application_destination
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, Row
 from trebuchet.server.store.group_commit import Batcher
+from trebuchet.server.store.redaction import redacted_among
 
 
 def keyed_message_id(key: str) -> str:
@@ -81,6 +82,9 @@ class InboundRouter:
         """Store the arrivals with their events or user errors; answers each one's user
         (None: nobody has its number)."""
         d = self._delivery
+        # Copies of messages redacted since they were sent are stored without their text.
+        origins = [a.message.origin_id for a in arrivals if a.message.origin_id is not None]
+        redacted = redacted_among(conn, origins)
         numbers = d.enabled_numbers(conn, {a.message.to_number for a in arrivals})
         apps = d.applications(conn, {n["application_id"] for n in numbers.values()} - {None})
         owners: list[str | None] = []
@@ -93,7 +97,10 @@ class InboundRouter:
             app = apps.get(number["application_id"])
             if app is not None and app["user_id"] != number["user_id"]:
                 app = None
-            row = _row(arrival.message_id, number["user_id"], arrival.message,
+            message = arrival.message
+            if message.origin_id in redacted:
+                message = replace(message, text="")
+            row = _row(arrival.message_id, number["user_id"], message,
                        app["id"] if app else None, arrival.now)  # fmt: skip
             new[arrival.message_id] = (row, app)
         inserted = d.insert_messages_once(conn, [row for row, _ in new.values()])
@@ -166,4 +173,5 @@ def _row(
         "skip_mms_carrier_validation": False,
         "application_id": app_id,
         "due_us": None,
+        "origin_id": message.origin_id,
     }

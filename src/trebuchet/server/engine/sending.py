@@ -32,6 +32,7 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.codes import delivery_state
 from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.events import Outbox, message_destination
+from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.retry import SendRetry
 from trebuchet.server.engine.throttle import SenderLimits
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
@@ -100,8 +101,10 @@ class SendQueue:
         notify: Callable[[], None] = lambda: None,
         draw: Callable[[], float] = random.random,
         media: MediaFetcher | None = None,
+        hooks: EngineHooks | None = None,
     ):
         self._media = media
+        self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._carrier = carrier
         self._outbox = outbox
@@ -201,7 +204,8 @@ class SendQueue:
             values.update(receipt_values(receipt))
         elif accepted.poll_after is not None and wants_receipts(message):
             values["due_us"] = now + round(accepted.poll_after * US)
-        await self._write(owner, message, values, now, receipt=receipt, state_event=True)
+        if await self._write(owner, message, values, now, receipt=receipt, state_event=True):
+            self._hooks.message_sent()
 
     async def _poll(self, owner: str, message: Row) -> None:
         receipt = await self._carrier.poll_receipt(outbound(message), message["carrier_ref"] or "")
@@ -245,7 +249,8 @@ class SendQueue:
             "could not be delivered",
             "details": json.dumps({"messageId": message["id"], "reason": reason}),
         }
-        await self._write(owner, message, changes, now, state_event=True, user_error=error)
+        if await self._write(owner, message, changes, now, state_event=True, user_error=error):
+            self._hooks.message_failed()
 
     async def _write(
         self,
@@ -257,7 +262,8 @@ class SendQueue:
         receipt: Receipt | None = None,
         state_event: bool = False,
         user_error: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Store the outcome with its events; False when the lease was lost."""
         updated = {**message, **values}
         destination = message_destination(message)
         events = [
@@ -275,9 +281,10 @@ class SendQueue:
         )
         if not await self._delivery.finish_message(finish):
             log.warning("message %s: lease lost; its new owner finishes it", message["id"])
-            return
+            return False
         if finish.events:
             self._notify()
+        return True
 
 
 async def apply_receipt(

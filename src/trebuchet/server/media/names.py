@@ -7,14 +7,15 @@ tricks are refused anyway, so a client learns at once rather than through odd be
 ``.``/``..`` segments, empty segments (leading, trailing or doubled ``/``), backslashes,
 NUL and other control characters, and percent-encoded dots, slashes, backslashes or NUL
 that survived the one decoding (a second decoder further down the line would turn them
-into the real thing).
+into the real thing).  Escapes must spell UTF-8: a lossy decoding would turn ``%ff%fe`` and
+``%fe%ff`` into the same name, so two uploads would write one file.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 MAX_NAME_LENGTH = 200
 # Percent-encoded, a name must still fit one file name (255 bytes on most filesystems).
@@ -26,6 +27,17 @@ _OWN_PATH = re.compile(r"^/v1/users/(?P<user>[A-Za-z0-9_-]+)/media/(?P<name>.+)$
 
 class InvalidName(ValueError):
     """A media name that could not be stored safely; the message says why."""
+
+
+def decode_name(raw: str | bytes) -> str:
+    """The name a percent-encoded path tail spells, decoded strictly as UTF-8."""
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidName(
+            "The media name must be UTF-8 once percent-decoded; "
+            "its escapes spell bytes that are not UTF-8"
+        ) from None
 
 
 def check_name(name: str) -> str:
@@ -87,7 +99,10 @@ def parse_media_url(url: str) -> MediaRef | None:
     found = _OWN_PATH.match(parts.path)
     if found is None:
         return None
-    return MediaRef(found["user"], unquote(found["name"]))
+    try:
+        return MediaRef(found["user"], decode_name(found["name"]))
+    except InvalidName:
+        return None  # no media can have that name
 
 
 def same_origin(url: str, root: str) -> bool:

@@ -33,6 +33,7 @@ from trebuchet.server.domain.ids import new_id
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import insert_rows, update_rows
 from trebuchet.server.store.group_commit import Batcher
+from trebuchet.server.store.redaction import scrub_events
 from trebuchet.server.store.store import Store
 from trebuchet.server.store.writer import insert_ignoring_conflicts
 
@@ -354,6 +355,17 @@ class DeliveryStore:
             ]
         return event_rows, attempt_rows
 
+    async def queued_messages(self) -> int:
+        """Messages waiting to be handed to a carrier (``queued`` or ``sending``)."""
+        c = t.messages.c
+        query = (
+            select(func.count())
+            .select_from(t.messages)
+            .where(c.due_us.is_not(None), c.state.in_(("queued", "sending")))
+        )
+        async with self.store.read() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def pending_work(self) -> tuple[int, int]:
         """How many messages and events still have something due (for tests and tools)."""
         async with self.store.read() as conn:
@@ -375,21 +387,24 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
     """
     c = table.c
     ids = sorted({finish.id for finish in batch})
-    # A message's last event sequence comes with its row, for the events added below.
+    # A message's last event sequence comes with its row, for the events added below, and
+    # its text as it is now: a message redacted since it was claimed gets events without.
     events = t.events.c
+    messages = table is t.messages
     last_event = (
         select(func.max(events.sequence)).where(events.message_id == c.id).scalar_subquery()
-        if table is t.messages
+        if messages
         else null()
     )
     found = conn.execute(
-        select(c.id, c.lease_owner, last_event)
+        select(c.id, c.lease_owner, last_event, c.text if messages else null())
         .where(c.id.in_(ids))
         .order_by(c.id)
         .with_for_update(of=table)
     ).all()
     held: dict[str, str | None] = {row[0]: row[1] for row in found}
     last = {row[0]: row[2] or 0 for row in found}
+    redacted = {row[0] for row in found if row[3] == ""}
     applied: list[bool] = []
     for finish in batch:
         applied.append(held.get(finish.id) == finish.owner)
@@ -397,7 +412,12 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
     done = [finish for finish, ok in zip(batch, applied, strict=True) if ok]
     released = {"lease_owner": None, "lease_until_us": None}
     update_rows(conn, table, "id", [{"id": f.id, **released, **f.values} for f in done])
-    DeliveryStore.add_events(conn, [event for finish in done for event in finish.events], last)
+    new_events = [
+        event
+        for finish in done
+        for event in (scrub_events(finish.events) if finish.id in redacted else finish.events)
+    ]
+    DeliveryStore.add_events(conn, new_events, last)
     DeliveryStore.add_attempts(conn, [attempt for finish in done for attempt in finish.attempts])
     DeliveryStore.add_user_errors(conn, [error for finish in done for error in finish.user_errors])
     return applied

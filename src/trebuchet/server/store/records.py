@@ -45,10 +45,17 @@ class StoredResponse:
 
 @dataclass
 class InsertJob:
-    """Messages from one request, written atomically, with an optional idempotency key."""
+    """Messages from one request, written atomically, with an optional idempotency key.
+
+    ``request_hash`` identifies the request the key is for.  After the write, ``replayed``
+    holds the earlier answer when the key was already used for the same request, and
+    ``conflict`` is True when it was used for a different one (nothing is written then).
+    """
 
     rows: list[dict[str, Any]]
     idempotency_key: str | None = None
     user_id: str | None = None
     response: StoredResponse | None = None
+    request_hash: str | None = None
     replayed: StoredResponse | None = field(default=None, init=False)
+    conflict: bool = field(default=False, init=False)

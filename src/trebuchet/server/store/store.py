@@ -43,6 +43,7 @@ from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
+from trebuchet.server.store.redaction import redact
 from trebuchet.server.store.writer import SqliteWriter, insert_ignoring_conflicts, write_jobs
 
 Row = Mapping[Any, Any]
@@ -448,7 +449,8 @@ class Store:
             return rows
 
     async def redact_message(self, user_id: str, message_id: str) -> bool:
-        return await self._update(t.messages, user_id, message_id, {"text": ""})
+        """Empty the message's text everywhere it is stored (:mod:`.redaction`)."""
+        return await self.transact(lambda conn: redact(conn, user_id, message_id))
 
     # -- user errors -------------------------------------------------------------------
 

@@ -106,6 +106,9 @@ messages = Table(
     Column("carrier_ref", String(128)),
     # The sender slot reserved for this message by a per-number throughput limit.
     Column("slot_us", BigInteger),
+    # The message this one is a copy of: an inbound message the sandbox carrier stored
+    # for a number of this platform (migration 0006).  Redacting the original scrubs it.
+    Column("origin_id", String(40)),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
@@ -121,6 +124,12 @@ messages = Table(
         sqlite_where=text("lease_owner IS NOT NULL"),
         postgresql_where=text("lease_owner IS NOT NULL"),
     ),
+    Index(
+        "ix_messages_origin",
+        "origin_id",
+        sqlite_where=text("origin_id IS NOT NULL"),
+        postgresql_where=text("origin_id IS NOT NULL"),
+    ),
 )
 
 idempotency_keys = Table(
@@ -132,6 +141,9 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("location", Text),
     Column("body", Text),
+    # SHA-256 of the request the key first answered (migration 0005); NULL for keys
+    # stored before, which replay whatever the body.
+    Column("request_hash", String(64)),
     Index("ix_idempotency_created", "created_us"),
 )
 

@@ -50,7 +50,8 @@ def write_jobs(conn: Connection, jobs: Sequence[InsertJob]) -> Sequence[InsertJo
 
 
 def _claim_key(conn: Connection, job: InsertJob) -> bool:
-    """Record the job's idempotency key, or find the earlier answer under it."""
+    """Record the job's idempotency key, or find the earlier answer under it (a key
+    used for another request marks the job in conflict instead)."""
     if job.response is None or job.user_id is None:
         raise ValueError("an idempotent job needs its user and its response")
     now = now_us()
@@ -63,6 +64,7 @@ def _claim_key(conn: Connection, job: InsertJob) -> bool:
         "status": job.response.status,
         "location": job.response.location,
         "body": job.response.body,
+        "request_hash": job.request_hash,
     }
     inserted = conn.execute(
         insert_ignoring_conflicts(conn.dialect.name, t.idempotency_keys)
@@ -75,6 +77,10 @@ def _claim_key(conn: Connection, job: InsertJob) -> bool:
     if existing["created_us"] < now - IDEMPOTENCY_WINDOW_US:
         conn.execute(update(t.idempotency_keys).where(key).values(values))
         return True
+    stored_hash = existing["request_hash"]
+    if stored_hash is not None and job.request_hash is not None and stored_hash != job.request_hash:
+        job.conflict = True
+        return False
     job.replayed = StoredResponse(existing["status"], existing["location"], existing["body"])
     return False
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trebuchet.server.engine.clock import Clock
+from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.retry import CallbackRetry
 from trebuchet.server.store.delivery import DeliveryStore, Finish
 from trebuchet.server.webhooks.request import build_request, redact
@@ -40,7 +41,9 @@ class EventQueue:
         lease_us: int,
         signing: bool,
         draw: Any = random.random,
+        hooks: EngineHooks | None = None,
     ):
+        self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._sender = sender
         self._clock = clock
@@ -88,6 +91,7 @@ class EventQueue:
                 timestamp=started // US,
             )
             outcome = await self._sender.send(request, event["timeout_ms"] / 1000)
+            self._hooks.callback_attempt(outcome.ok)
             tries.append(_attempt(event, kind, url, started, outcome))
             if outcome.ok:
                 delivered = True
