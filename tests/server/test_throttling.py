@@ -82,7 +82,7 @@ async def test_failed_auth_is_throttled_per_client_ip(tuned_app: Build) -> None:
     assert _assert_429(await http.get(path, auth=alice.auth)) <= 30
 
 
-async def test_unknown_tokens_are_not_tracked_per_token(tuned_app: Build) -> None:
+async def test_each_presented_token_is_counted_on_its_own(tuned_app: Build) -> None:
     h = await tuned_app(auth_failure_limit_ip=0, auth_failure_limit_token=1)
     alice = await h.create_user()
     http = h.http()
@@ -90,6 +90,8 @@ async def test_unknown_tokens_are_not_tracked_per_token(tuned_app: Build) -> Non
         response = await http.get(h.messages_path(alice), auth=(f"t-x{index}", "s"))
         assert response.status_code == 401
     assert (await http.get(h.messages_path(alice), auth=alice.auth)).status_code == 200
+    # A token presented again after its limit is blocked, whether or not it exists.
+    assert (await http.get(h.messages_path(alice), auth=("t-x0", "s"))).status_code == 429
 
 
 async def test_throttling_can_be_switched_off(tuned_app: Build) -> None:

@@ -88,6 +88,18 @@ print(api.get_message(message_id))
 """
 
 
+def _check_limiter(settings: Settings) -> None:
+    """Stop ``serve`` with one line when the limiter's shared backend does not answer."""
+    from trebuchet.server.limits import LimiterUnavailable, check_backend
+
+    try:
+        asyncio.run(check_backend(settings))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except LimiterUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group()
 @click.version_option(package_name="trebuchet")
 def main() -> None:
@@ -116,6 +128,8 @@ def serve(
         configure_logging(settings.log_format, settings.log_level)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+
+    _check_limiter(settings)
 
     async def prepare(store: Store) -> NewUser | None:
         if settings.demo_user and await store.count_users() == 0:

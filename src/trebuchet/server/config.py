@@ -35,6 +35,7 @@ DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 DEFAULT_MAX_HEADERS = 100
+DEFAULT_BODY_MIN_BYTES_PER_SECOND = 1024
 DEFAULT_READY_TIMEOUT_SECONDS = 2.0
 ENV_PREFIX = "TREBUCHET_"
 # Delivery engine defaults (docs/callbacks.md, docs/sandbox.md).
@@ -107,6 +108,14 @@ class Settings:
     body_timeout_seconds: Seconds = DEFAULT_BODY_TIMEOUT_SECONDS
     max_header_bytes: AtLeastOne = DEFAULT_MAX_HEADER_BYTES
     max_headers: AtLeastOne = DEFAULT_MAX_HEADERS
+    # -- the HTTP edge and the limiter's backend (docs/security.md) --
+    # After ``body_timeout_seconds``, a body must keep arriving at this average rate
+    # (bytes per second since its headers, 0 = no minimum); see docs/security.md.
+    body_min_bytes_per_second: NotNegative = DEFAULT_BODY_MIN_BYTES_PER_SECOND
+    # When a Redis limiter stops answering: "open" lets requests through unlimited,
+    # "closed" answers 503 to every request that needs it.  (At start-up, a Redis that
+    # does not answer always stops the server.)
+    limiter_failure_mode: str = "open"
     log_format: str = "text"
     log_level: str = "INFO"
     access_log: bool = True

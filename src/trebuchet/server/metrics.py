@@ -74,7 +74,7 @@ AUTH_FAILURES = Counter(
 )
 LIMITER_ERRORS = Counter(
     "trebuchet_limiter_backend_errors",
-    "Limiter calls that failed because the shared backend did not answer (let through)",
+    "Limiter calls the shared backend did not answer (let through or refused, by mode)",
     registry=REGISTRY,
 )
 

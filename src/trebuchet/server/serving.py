@@ -5,9 +5,15 @@
 * a deadline for the request head (``header_timeout_seconds``), armed when a connection
   opens and when a request begins, so a client that connects and says nothing, or sends
   its headers a byte at a time (slowloris), is answered 408 and disconnected;
-* a deadline for the body (``body_timeout_seconds``), after which the connection closes;
+* an inactivity timeout for the body: no body bytes for ``body_timeout_seconds`` (while
+  the app is reading) and the request is answered 408 and the connection closed; past
+  that first stretch, the body must also keep up an average of
+  ``body_min_bytes_per_second`` since its headers, so a client trickling a byte now and
+  then cannot hold a connection for ever.  A steady upload of any length passes;
 * limits on the head's size (``max_header_bytes``) and header count (``max_headers``),
-  answered 431 (httptools alone accepts megabytes of headers).
+  answered 431 (httptools alone accepts megabytes of headers).  The size is counted on
+  the bytes received while a head is incomplete, and on the parsed request line and
+  headers, so a head that arrives whole in one read is measured too.
 
 Idle keep-alive connections are closed after ``keep_alive_seconds`` by uvicorn.
 
@@ -41,6 +47,7 @@ class ConnectionLimits:
     body_timeout: float
     max_header_bytes: int
     max_headers: int
+    body_min_rate: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
@@ -49,6 +56,7 @@ class ConnectionLimits:
             settings.body_timeout_seconds,
             settings.max_header_bytes,
             settings.max_headers,
+            settings.body_min_bytes_per_second,
         )
 
 
@@ -76,6 +84,12 @@ TOO_LARGE = _error_response(
 TIMED_OUT = _error_response(
     408, "Request Timeout", "request-timeout", "The request headers did not arrive in time"
 )
+BODY_TIMED_OUT = _error_response(
+    408, "Request Timeout", "request-timeout", "The request body stopped arriving"
+)
+# What a request line or header costs beyond its parts: the spaces, ": " and CRLF.
+REQUEST_LINE_EXTRA = len(b"GET  HTTP/1.1\r\n")
+HEADER_EXTRA = len(b": \r\n")
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -84,10 +98,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # received while the head is incomplete
+        self._parsed_head = 0  # of the head being parsed
         self._header_count = 0
         self._rejected = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._body_start = self._body_seen = 0.0
+        self._body_bytes = 0
         self._arm(self.limits.header_timeout, head=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -108,9 +125,30 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if head and (self.cycle is None or self.cycle.response_complete):
+        if not head:
+            left = self._body_time_left()
+            if left > 0:
+                self._deadline = self.loop.call_later(left, self._expired, False)
+                return
+            if not self.cycle.response_started:
+                self.transport.write(BODY_TIMED_OUT)
+        elif self.cycle is None or self.cycle.response_complete:
             self.transport.write(TIMED_OUT)
         self.transport.close()
+
+    def _body_time_left(self) -> float:
+        """Seconds until the body is too late: no bytes for ``body_timeout``, or (past
+        the first ``body_timeout``) an average under ``body_min_rate``."""
+        now = self.loop.time()
+        if self.flow.read_paused:  # the app is behind, not the client: start afresh
+            self._body_start = self._body_seen = now
+            self._body_bytes = 0
+        limits = self.limits
+        deadline = self._body_seen + limits.body_timeout
+        if limits.body_min_rate > 0:
+            paid_for = self._body_bytes / limits.body_min_rate
+            deadline = min(deadline, self._body_start + limits.body_timeout + paid_for)
+        return deadline - now
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -135,21 +173,41 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         # Head bytes are not reset here: this runs inside the feed that counted them.
         self._header_count = 0
+        self._parsed_head = REQUEST_LINE_EXTRA
         if self._deadline is None:
             self._arm(self.limits.header_timeout, head=True)
         super().on_message_begin()
+
+    def _count_head(self, size: int) -> None:
+        self._parsed_head += size
+        if self._parsed_head > self.limits.max_header_bytes:
+            self._rejected = True
+            raise _HeadRejected
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
             self._rejected = True
             raise _HeadRejected
+        self._count_head(len(name) + len(value) + HEADER_EXTRA)
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._body_start = self._body_seen = self.loop.time()
+        self._body_bytes = 0
         self._arm(self.limits.body_timeout, head=False)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        # Only noted here; the timer re-checks when it fires (no re-arming per chunk).
+        self._body_bytes += len(body)
+        self._body_seen = self.loop.time()
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._disarm()

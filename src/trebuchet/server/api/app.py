@@ -24,7 +24,7 @@ from trebuchet.server.carriers import http_upstream_events as carrier_events
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
 from trebuchet.server.engine import Engine, admin
-from trebuchet.server.limits import build_limits
+from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
 from trebuchet.server.webhooks import routes as event_routes
@@ -82,6 +82,7 @@ def create_app(
             await active.open()
         limits = build_limits(settings)
         try:
+            await check_backend(settings)
             secret = await active.setting(CURSOR_SECRET_KEY, new_secret)
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)

@@ -2,7 +2,9 @@
 
 Credentials are HTTP Basic ``token:secret``.  A verified token is cached for
 ``cache_seconds`` (the secret is still compared, in constant time, on every request), so
-authentication costs no database round trip on the hot path.  The exact ``Authorization``
+authentication costs no database round trip on the hot path.  An unknown token is
+remembered as long, and its secret hashed and compared all the same, so whether a token
+exists shows neither in the answer nor in its timing.  The exact ``Authorization``
 header that passed is remembered for as long, so a client repeating it is not decoded
 and hashed again; any other header (a different secret) is verified in full.
 Failed-authentication
@@ -13,6 +15,7 @@ attribute check when switched off.
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,9 +32,12 @@ from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.store import Store, User
-from trebuchet.server.store.store import secret_matches
+from trebuchet.server.store.store import hash_secret, secret_matches
 
 _CACHE_LIMIT = 100_000
+# What a secret presented with an unknown token is compared with: the same work as a
+# known token's, with no secret that could match.
+UNKNOWN_TOKEN_HASH = "0" * len(hash_secret(""))
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Services:
     ownership: TtlCache
     guard: Guard = field(default_factory=Guard)
     verified: TtlCache = field(default_factory=lambda: TtlCache(0))
+    # Tokens no user has, remembered apart so that a flood of them evicts no user.
+    unknown: TtlCache = field(default_factory=lambda: TtlCache(0))
 
     @classmethod
     def create(
@@ -85,6 +93,7 @@ class Services:
             ownership=TtlCache(settings.cache_seconds),
             guard=guard or Guard(),
             verified=TtlCache(settings.cache_seconds),
+            unknown=TtlCache(settings.cache_seconds),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:
@@ -128,23 +137,43 @@ def _credentials(header_value: str | None) -> tuple[str, str] | None:
     return (token, secret) if sep else None
 
 
-async def _verify(request: Request, services: Services, authorization: str | None) -> User:
-    guard = services.guard
-    credentials = _credentials(authorization)
-    if guard.failures is not None:
-        await guard.check(request, credentials[0] if credentials else None)
-    if credentials is None:
-        raise await guard.failed(request, None)
-    token, secret = credentials
+def principal(token: str) -> str:
+    """What API credentials claim to be, for failed-authentication throttling."""
+    return f"token:{token}"
+
+
+async def _user_for(services: Services, token: str) -> User | None:
+    """The token's user; misses are remembered as long as hits, so both cost the same."""
     user = services.users.get(token)
-    if not isinstance(user, User):
-        user = await services.store.user_by_token(token)
-        if user is None:
-            raise await guard.failed(request, None)
-        services.users.put(token, user)
-    if not secret_matches(secret, user.secret_hash):
-        raise await guard.failed(request, token)
-    return user
+    if isinstance(user, User):
+        return user
+    # Unknown tokens are the client's choice: remembered by digest, so each costs 32 bytes.
+    miss = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    if services.unknown.get(miss):
+        return None
+    found = await services.store.user_by_token(token)
+    if found is None:
+        services.unknown.put(miss, True)
+    else:
+        services.users.put(token, found)
+    return found
+
+
+async def _verify(request: Request, services: Services, authorization: str | None) -> User:
+    credentials = _credentials(authorization)
+
+    async def verify() -> User | None:
+        if credentials is None:
+            return None
+        token, secret = credentials
+        user = await _user_for(services, token)
+        # An unknown token is hashed and compared too, so it answers in the same time.
+        matches = secret_matches(secret, user.secret_hash if user else UNKNOWN_TOKEN_HASH)
+        return user if user is not None and matches else None
+
+    return await services.guard.attempt(
+        request, principal(credentials[0]) if credentials else None, verify
+    )
 
 
 async def authenticate(request: Request) -> Ctx:
@@ -157,7 +186,7 @@ async def authenticate(request: Request) -> Ctx:
         user = await _verify(request, services, authorization)
         services.verified.put(authorization, user)
     elif guard.failures is not None:  # a blocked client stays blocked, however it signs
-        await guard.check(request, user.api_token)
+        await guard.check(request, principal(user.api_token))
     scope[USER_SCOPE_KEY] = user.id
     if guard.rate is not None:
         await guard.admit(user.id)

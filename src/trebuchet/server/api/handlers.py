@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from trebuchet.server.api.responses import json_response
@@ -51,6 +51,18 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _render(request, error)
 
 
+# nginx's "client closed request": in the access log and metrics, neither a client's
+# mistake nor the server's.  Nobody reads the response.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its body was being read: not a server error."""
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.info("client disconnected during the request body on %s %s", request.method, route)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 # Seconds a client is asked to wait when the store cannot serve.
 STORE_RETRY_AFTER = 1
 
@@ -71,6 +83,7 @@ async def store_fault(request: Request, exc: Exception) -> Response:
 exception_handlers = {
     errors.ApiError: api_error,
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     **dict.fromkeys(STORE_FAULTS, store_fault),
     Exception: server_error,
 }

@@ -14,7 +14,6 @@ from email.utils import formatdate
 from typing import Any
 
 from starlette.convertors import PathConvertor, register_url_convertor
-from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -172,8 +171,6 @@ async def upload(ctx: Ctx) -> Response:
         raise errors.media_size_overflow(exc.size, exc.limit) from None
     except st.EmptyMedia:
         raise _empty() from None
-    except ClientDisconnect:
-        return empty_response(400)  # nobody is listening any more
     return empty_response(200)
 
 
@@ -254,11 +251,22 @@ class MediaResponse(Response):
             await self.media.aclose()
 
 
+# Positions longer than this are past the end of any file (and int() refuses >4300 digits).
+_MAX_POSITION_DIGITS = 18
+_BEYOND_ANY_FILE = 10**_MAX_POSITION_DIGITS
+
+
+def _position(digits: str) -> int:
+    significant = digits.lstrip("0") or "0"
+    return _BEYOND_ANY_FILE if len(significant) > _MAX_POSITION_DIGITS else int(significant)
+
+
 def _range(ctx: Ctx, info: st.MediaInfo) -> tuple[int, int] | None:
     """The single byte range asked for, clamped; None for the whole file.
 
     Malformed, multi-range or stale (``If-Range`` no longer matching) requests get the
-    whole file, as HTTP allows; a range that starts past the end is 416.
+    whole file, as HTTP allows; a range that starts past the end is 416, however many
+    digits its start has.
     """
     header = ctx.request.headers.get("range")
     if header is None:
@@ -273,16 +281,16 @@ def _range(ctx: Ctx, info: st.MediaInfo) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0:
             raise errors.media_range_not_satisfiable(info.size)
         return max(info.size - suffix, 0), info.size
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None
     if start >= info.size:
         raise errors.media_range_not_satisfiable(info.size)
-    stop = info.size if not last else int(last) + 1
+    stop = info.size if not last else _position(last) + 1
     return start, min(stop, info.size)
 
 

@@ -2,10 +2,11 @@
 
 Authenticated per carrier: the ``events_token`` (``?token=``, or as a Bearer token or a
 Basic password) or, with ``events_secret``, an ``X-Trebuchet-Signature: sha256=<hex>``
-HMAC of the body.  Answers 200 once the event is stored; 503 with ``Retry-After`` while
-the message it names is not yet recorded as sent (the upstream retries, so a receipt
-never overtakes the ``sent`` state); 404 for an unknown carrier or an inbound message to
-a number nobody owns.
+HMAC of the body, behind the same failed-authentication throttling as the API (429 once
+a client has failed too often).  Answers 200 once the event is stored; 503 with
+``Retry-After`` while the message it names is not yet recorded as sent (the upstream
+retries, so a receipt never overtakes the ``sent`` state); 404 for an unknown carrier or
+an inbound message to a number nobody owns.
 
 A ``catapult`` upstream posts Catapult message events (``direction`` ``out`` for our
 messages, with ``messageId`` the upstream's id; ``in`` for inbound messages).  An ``http``
@@ -81,7 +82,10 @@ def authorised(request: Request, config: UpstreamConfig, body: bytes) -> bool:
     if config.events_secret:
         expected = hmac.new(config.events_secret.encode(), body, hashlib.sha256).hexdigest()
         given = request.headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
-        if given and hmac.compare_digest(given, expected):
+        # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
+        if given and hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), expected.encode()
+        ):
             return True
     token = config.events_token
     if not token:
@@ -93,7 +97,11 @@ def authorised(request: Request, config: UpstreamConfig, body: bytes) -> bool:
     elif scheme.lower() == "basic":
         with contextlib.suppress(ValueError, UnicodeDecodeError):
             candidates.append(base64.b64decode(value).decode().partition(":")[2])
-    return any(hmac.compare_digest(c.encode(), token.encode()) for c in candidates if c)
+    return any(
+        hmac.compare_digest(c.encode("utf-8", "surrogateescape"), token.encode())
+        for c in candidates
+        if c
+    )
 
 
 class UpstreamEvents:
@@ -179,9 +187,12 @@ async def carrier_events(request: Request) -> Response:
     if not isinstance(values, dict) or values.get("type") not in UPSTREAM_TYPES:
         raise errors.resource_not_found()
     config = UpstreamConfig.from_mapping(name, values)
-    body = await read_body(request, settings.max_body_bytes)
-    if not authorised(request, config, body):
-        raise errors.access_denied()
+
+    async def verify() -> bytes | None:
+        body = await read_body(request, settings.max_body_bytes)
+        return body if authorised(request, config, body) else None
+
+    body = await services.guard.attempt(request, f"carrier:{name}", verify)
     try:
         event = json.loads(body)
     except ValueError:
@@ -215,6 +226,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "Stored (or ignored: a repeat, an unknown message)"},
                 "401": {"description": "Wrong token or signature"},
+                "429": {"description": "Too many failed authentications from this client"},
                 "404": {"description": "No such upstream carrier, or nobody owns `to`"},
                 "503": {"description": "The message is not sent yet: retry (Retry-After)"},
             },

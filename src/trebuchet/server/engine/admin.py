@@ -1,7 +1,8 @@
 """``POST /v1/admin/inbound``: simulate a message arriving from the network.
 
-Authenticated with ``Authorization: Bearer <admin_token>``; while the ``admin_token``
-setting is unset the endpoint does not exist (404).  Body:
+Authenticated with ``Authorization: Bearer <admin_token>``, behind the same
+failed-authentication throttling as the API (429 once a client has failed too often);
+while the ``admin_token`` setting is unset the endpoint does not exist (404).  Body:
 ``{"from": "+1...", "to": "+1...", "text": "...", "media": ["https://..."]}``; answers 201
 with the stored message's ``Location`` and ``{"messageId", "userId"}``.
 """
@@ -45,9 +46,16 @@ def inbound_router(store: Store, settings: Settings) -> InboundRouter:
     return InboundRouter(DeliveryStore(store), outbox, SystemClock())
 
 
+# The principal failed admin tokens are counted against (with the client IP).
+ADMIN_PRINCIPAL = "admin"
+
+
 def _authorised(request: Request, token: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode()
+    )
 
 
 async def inject(request: Request) -> Response:
@@ -55,8 +63,11 @@ async def inject(request: Request) -> Response:
     token = services.settings.admin_token
     if not token:
         raise errors.resource_not_found()
-    if not _authorised(request, token):
-        raise errors.access_denied()
+
+    async def verify() -> bool | None:
+        return True if _authorised(request, token) else None
+
+    await services.guard.attempt(request, ADMIN_PRINCIPAL, verify)
     body = decode_json(
         await read_body(request, services.settings.max_body_bytes), InboundIn, "message"
     )
@@ -90,6 +101,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "201": {"description": "Stored and routed; Location of the message"},
                 "401": {"description": "Wrong admin token"},
+                "429": {"description": "Too many failed authentications from this client"},
                 "404": {"description": "Admin endpoints are off, or nobody owns `to`"},
             },
         }

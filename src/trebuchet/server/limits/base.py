@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class LimiterUnavailable(Exception):
+    """The shared backend did not answer and the limiter fails closed (or at start-up)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool

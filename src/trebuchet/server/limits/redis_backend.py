@@ -2,8 +2,10 @@
 
 The token bucket runs as one Lua script (atomic, one round trip, Redis's clock); failure
 windows are ``SET NX PX`` + ``INCR`` counters.  When Redis does not answer, requests are
-let through (fail open) and Redis is left alone for :data:`RETRY_AFTER_ERROR` seconds, so
-an outage costs neither availability nor latency.
+let through (``fail_closed`` off, the default) or refused with :class:`LimiterUnavailable`
+(``fail_closed`` on), and Redis is left alone for :data:`RETRY_AFTER_ERROR` seconds, so an
+outage costs no latency.  :func:`ping` is the start-up check: a Redis that does not
+answer then is a configuration error, not an outage.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import math
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from trebuchet.server import metrics
-from trebuchet.server.limits.base import ALLOWED, Verdict
+from trebuchet.server.limits.base import ALLOWED, LimiterUnavailable, Verdict
 
 log = logging.getLogger("trebuchet.limits")
 
 KEY_PREFIX = "trebuchet:"
 SOCKET_TIMEOUT = 0.25
 RETRY_AFTER_ERROR = 1.0
+STARTUP_TIMEOUT = 2.0
 
 # KEYS[1] bucket; ARGV rate (tokens/s), burst.  Returns {allowed, wait in microseconds}.
 TOKEN_BUCKET = """
@@ -55,25 +59,54 @@ return {allowed, wait}
 
 
 def connect(url: str, timeout: float = SOCKET_TIMEOUT) -> Redis:
-    """A client that gives up on Redis after ``timeout`` seconds (then requests pass)."""
+    """A client that gives up on Redis after ``timeout`` seconds."""
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def where(url: str) -> str:
+    """``host:port/db`` of a Redis URL, without its credentials (for messages)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or ''}"
+
+
+async def ping(url: str) -> None:
+    """Raise :class:`LimiterUnavailable`, with one line saying why, unless Redis answers."""
+    client = connect(url, STARTUP_TIMEOUT)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise LimiterUnavailable(
+            f"limiter_backend = redis, but Redis at {where(url)} does not answer: {exc}"
+        ) from None
+    finally:
+        await client.aclose()
 
 
 class _Breaker:
     """Skips Redis for a moment after it failed, logging once per outage."""
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, fail_closed: bool):
         self.what = what
+        self.fail_closed = fail_closed
         self.down_until = 0.0
 
     def open(self) -> bool:
-        return self.down_until > time.monotonic()
+        """Whether Redis is to be left alone; raises instead when failing closed."""
+        if self.down_until <= time.monotonic():
+            return False
+        if self.fail_closed:
+            raise LimiterUnavailable(self.what)
+        return True
 
     def failed(self, exc: Exception) -> None:
+        """Note an outage; raises :class:`LimiterUnavailable` when failing closed."""
         if not self.down_until:
-            log.warning("redis %s unavailable, letting requests through: %s", self.what, exc)
+            then = "refusing requests" if self.fail_closed else "letting requests through"
+            log.warning("redis %s unavailable, %s: %s", self.what, then, exc)
         self.down_until = time.monotonic() + RETRY_AFTER_ERROR
         metrics.LIMITER_ERRORS.inc()
+        if self.fail_closed:
+            raise LimiterUnavailable(self.what) from exc
 
     def recovered(self) -> None:
         if self.down_until:
@@ -82,7 +115,15 @@ class _Breaker:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: Redis, rate: float, burst: int, *, prefix: str = KEY_PREFIX):
+    def __init__(
+        self,
+        client: Redis,
+        rate: float,
+        burst: int,
+        *,
+        prefix: str = KEY_PREFIX,
+        fail_closed: bool = False,
+    ):
         if rate <= 0 or burst < 1:
             raise ValueError("a rate limiter needs rate > 0 and burst >= 1")
         self.rate = rate
@@ -90,7 +131,7 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = f"{prefix}rate:"
         self._script: Any = client.register_script(TOKEN_BUCKET)
-        self._breaker = _Breaker("rate limiter")
+        self._breaker = _Breaker("rate limiter", fail_closed)
 
     async def hit(self, key: str) -> Verdict:
         if self._breaker.open():
@@ -110,13 +151,15 @@ class RedisRateLimiter:
 
 
 class RedisFailureCounter:
-    def __init__(self, client: Redis, window: float, *, prefix: str = KEY_PREFIX):
+    def __init__(
+        self, client: Redis, window: float, *, prefix: str = KEY_PREFIX, fail_closed: bool = False
+    ):
         if window <= 0:
             raise ValueError("a failure window must be longer than 0 seconds")
         self.window = window
         self._client = client
         self._prefix = f"{prefix}fail:"
-        self._breaker = _Breaker("failure counter")
+        self._breaker = _Breaker("failure counter", fail_closed)
 
     async def blocked(self, limits: Mapping[str, int]) -> float:
         if self._breaker.open():
