@@ -87,6 +87,8 @@ class Engine:
             CallbackRetry(CALLBACK_BACKOFF, self.outbox.window_us),
             lease_us=lease_us,
             signing=settings.callback_signing,
+            per_destination=settings.callback_concurrency_per_destination,
+            per_user=settings.callback_concurrency_per_user,
             draw=draw,
         )
         self.event_worker: Worker[Any] = Worker(
