@@ -3,7 +3,7 @@
 Callbacks in flight are capped per destination and per user when events are claimed;
 events still pending when this runs get their destination from their URLs.
 
-Revision ID: 0006
+Revision ID: 0007
 Revises: 0003
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0007"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
