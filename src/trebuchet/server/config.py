@@ -42,6 +42,10 @@ ENV_PREFIX = "TREBUCHET_"
 DEFAULT_CARRIER = "sandbox"
 DEFAULT_SEND_CONCURRENCY = 256
 DEFAULT_CALLBACK_CONCURRENCY = 256
+# Callbacks in flight at once to one receiver (host:port) and for one user, across all
+# workers: a slow receiver or a busy user takes at most this many of the slots.
+DEFAULT_CALLBACK_CONCURRENCY_PER_DESTINATION = 64
+DEFAULT_CALLBACK_CONCURRENCY_PER_USER = 128
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_DRAIN_SECONDS = 10.0
@@ -133,6 +137,8 @@ class Settings:
     routes: tuple[Mapping[str, Any], ...] = ()
     send_concurrency: AtLeastOne = DEFAULT_SEND_CONCURRENCY
     callback_concurrency: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY
+    callback_concurrency_per_destination: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY_PER_DESTINATION
+    callback_concurrency_per_user: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY_PER_USER
     # A claimed item is someone else's to take when its worker stops renewing this lease.
     lease_seconds: PositiveSeconds = DEFAULT_LEASE_SECONDS
     poll_interval: PositiveSeconds = DEFAULT_POLL_INTERVAL

@@ -11,8 +11,11 @@ Two kinds (docs/carriers.md):
   whose strings may hold ``{id}``, ``{from}``, ``{to}``, ``{text}`` and ``{callback_url}``.
 
 Errors are translated here: connection failures, timeouts, 408, 425, 429 and 5xx are
-transient (``Retry-After`` honoured); other 4xx answers are permanent.  Receipts and
-inbound messages come back through :mod:`trebuchet.server.carriers.upstream_events`.
+transient (``Retry-After`` honoured); other 4xx answers are permanent.  At most
+:data:`ANSWER_BYTES` of an answer are read (a longer one is cut off by closing the
+connection; an ``http`` upstream's ref is then not found and our message id stands in).
+Receipts and inbound messages come back through
+:mod:`trebuchet.server.carriers.http_upstream_events`.
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ from trebuchet.server.carriers.base import (
 )
 from trebuchet.server.carriers.refs import Part, Refs, SqlRefs
 from trebuchet.server.config import Settings
+from trebuchet.server.net.bounded import read_prefix
 from trebuchet.server.store import Store
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 5.0
+# How much of an upstream's answer is read: enough for any JSON acceptance.
+ANSWER_BYTES = 64 * 1024
 # Generic events: what each ``status`` word means (§3.4 codes); more in ``status_codes``.
 DEFAULT_STATUS_CODES = {"delivered": 0, "failed": 650, "expired": 902, "rejected": 750}
 DEFAULT_EVENT_FIELDS = {
@@ -198,7 +204,7 @@ class HttpUpstreamCarrier:
         method, url, headers, body = self._request(message)
         try:
             async with self._client().request(method, url, json=body, headers=headers) as resp:
-                text = await resp.text()
+                text = (await read_prefix(resp, ANSWER_BYTES)).text(resp.charset)
                 if resp.status >= 300:
                     raise translate_status(resp.status, text, resp.headers)
                 ref = self._ref(message, resp.headers.get("Location", ""), text)

@@ -90,6 +90,8 @@ class Engine:
             CallbackRetry(CALLBACK_BACKOFF, self.outbox.window_us),
             lease_us=lease_us,
             signing=settings.callback_signing,
+            per_destination=settings.callback_concurrency_per_destination,
+            per_user=settings.callback_concurrency_per_user,
             draw=draw,
             hooks=self.hooks,
         )

@@ -1,7 +1,9 @@
 """Callback events (spec §4.3) and where they go (§4.1), written to the outbox.
 
 An event's payload is fixed when it is written, in the same transaction as the state
-change it reports, so a crash can lose neither.
+change it reports, so a crash can lose neither.  Its ``destination`` (the receiver's
+``host:port``) is written with it: callbacks in flight are capped per destination and per
+user (``DeliveryStore.claim_events``), so one slow receiver cannot take every slot.
 """
 
 from __future__ import annotations
@@ -10,11 +12,24 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from trebuchet.server.domain.times import format_time
 
 DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_PORTS = {"http": 80, "https": 443}
 Row = Mapping[str, Any]
+
+
+def destination_key(url: str) -> str:
+    """The receiver a URL reaches, ``host:port`` (lowercase, default port filled in)."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return parts.netloc.rpartition("@")[2].lower()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,11 @@ class Destination:
     @property
     def reachable(self) -> bool:
         return bool(self.url or self.fallback_url)
+
+    @property
+    def key(self) -> str:
+        """The receiver first tried: what caps its callbacks in flight."""
+        return destination_key(self.url or self.fallback_url or "")
 
 
 def _timeout(value: int | None) -> int:
@@ -106,6 +126,7 @@ class Outbox:
             "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
             "url": destination.url,
             "fallback_url": destination.fallback_url,
+            "destination": destination.key,
             "method": destination.method,
             "timeout_ms": destination.timeout_ms,
             "created_us": now,

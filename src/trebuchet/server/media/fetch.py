@@ -4,7 +4,10 @@ A URL into the sender's own media store is read from storage; any other ``http(s
 is fetched with aiohttp, within the limits of :class:`MmsLimits` (per-item size for
 external and own media, total size for the message, connect/read/total timeouts, a
 bounded number of redirects) and only from addresses the deployment's
-:class:`AddressPolicy` allows.  Failures carry the delivery error code they stand for::
+:class:`AddressPolicy` allows.  No more than the item's limit (plus one byte, to tell
+that it is over) is ever read; the bodies of error answers and redirects are not read at
+all, and a connection left with unread bytes is closed, not drained.  Failures carry the
+delivery error code they stand for::
 
     MediaFailure            code, url, reason, retryable
     ├── MediaUnavailable    media-unavailable   (network, timeout, HTTP status, refused address)
@@ -28,6 +31,7 @@ from trebuchet.server.media import storage as st
 from trebuchet.server.media.names import media_url, parse_media_url
 from trebuchet.server.media.parts import MediaPart, part_name
 from trebuchet.server.media.types import mms_type
+from trebuchet.server.net.bounded import read_prefix
 
 __all__ = [
     "MediaFailure",
@@ -46,7 +50,6 @@ from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 from trebuchet.server.webhooks.sender import GuardedResolver
 
 log = logging.getLogger("trebuchet.media")
-READ_CHUNK = 64 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
 RETRYABLE_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 USER_AGENT = "Trebuchet-MediaFetcher/1"
@@ -232,15 +235,12 @@ class MediaFetcher:
                     raise MediaNotSupported(url, declared)
                 if response.content_length is not None:
                     cap.check(response.content_length)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_chunked(READ_CHUNK):
-                    size += len(chunk)
-                    cap.check(size)
-                    chunks.append(chunk)
-                if size == 0:
+                body = await read_prefix(response, cap.limit)
+                if body.truncated:
+                    cap.check(cap.limit + 1)
+                if not body.data:
                     raise MediaUnavailable(url, "the response was empty")
-                return MediaPart(url, name, kind, b"".join(chunks))
+                return MediaPart(url, name, kind, body.data)
         raise MediaUnavailable(url, f"more than {self._limits.max_redirects} redirects")
 
 

@@ -8,6 +8,10 @@ claims due rows by writing its name and a lease deadline into them in one statem
 * SQLite: the same ``UPDATE ... RETURNING`` inside a ``BEGIN IMMEDIATE`` transaction, which
   serialises writers.
 
+Events are claimed fairly: callbacks in flight are capped per destination (the receiver's
+``host:port``) and per user, counted over every worker's live leases, so one slow receiver
+or one busy user never takes every slot (:data:`_CLAIM_EVENTS`).
+
 A row whose lease has run out (its worker died) is due again and is claimed by someone
 else.  Every later write by a worker is fenced on ``lease_owner``: a worker that lost its
 lease cannot overwrite what the new owner does.  ``due_us`` is NULL once nothing is left to
@@ -102,32 +106,72 @@ _EVENT_READY = """
           AND earlier.state = 'pending'
     )
 """
+# Fair claiming.  A destination or a user with as many live leases as its cap is skipped.
+# Of the first ``window`` ready events of the others, oldest first, an event is taken while
+# its rank within its destination plus that destination's live leases stays within the
+# destination cap, and then (among those) the same holds for its user.  The oldest of them
+# always fits, so a claim makes progress whenever anything may go.  Workers claiming at
+# the same moment do not see each other's new leases, so on PostgreSQL a cap can be passed
+# by at most one claim per worker; SQLite claims one at a time.
+_LIVE = "lease_owner IS NOT NULL AND lease_until_us >= :now"
+_FAIR_EVENTS = f"""
+    busy_destinations AS (
+        SELECT destination, count(*) AS n FROM events WHERE {_LIVE} GROUP BY destination
+    ),
+    busy_users AS (
+        SELECT user_id, count(*) AS n FROM events WHERE {_LIVE} GROUP BY user_id
+    ),
+    candidates AS (
+        SELECT e.id, e.user_id, e.destination, e.due_us FROM events AS e
+        WHERE {_EVENT_READY}
+          AND NOT EXISTS (SELECT 1 FROM busy_destinations AS b
+                          WHERE b.destination = e.destination AND b.n >= :per_destination)
+          AND NOT EXISTS (SELECT 1 FROM busy_users AS b
+                          WHERE b.user_id = e.user_id AND b.n >= :per_user)
+        ORDER BY e.due_us
+        LIMIT :window
+        {{lock}}
+    ),
+    within_destinations AS (
+        SELECT c.id, c.user_id, c.due_us,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.due_us, c.id)
+                   + COALESCE(bd.n, 0) AS load
+        FROM candidates AS c
+        LEFT JOIN busy_destinations AS bd ON bd.destination = c.destination
+    ),
+    within_users AS (
+        SELECT d.id, d.due_us,
+               row_number() OVER (PARTITION BY d.user_id ORDER BY d.due_us, d.id)
+                   + COALESCE(bu.n, 0) AS load
+        FROM within_destinations AS d
+        LEFT JOIN busy_users AS bu ON bu.user_id = d.user_id
+        WHERE d.load <= :per_destination
+    ),
+    picked AS (
+        SELECT id FROM within_users WHERE load <= :per_user ORDER BY due_us LIMIT :limit
+    )
+"""
 _CLAIM_EVENTS = {
-    "postgresql": f"""
+    "postgresql": "WITH"
+    + _FAIR_EVENTS.format(lock="FOR UPDATE OF e SKIP LOCKED")
+    + """
         UPDATE events AS ev
         SET lease_owner = :owner, lease_until_us = :until, attempts = ev.attempts + 1
-        FROM (
-            SELECT e.id FROM events AS e
-            WHERE {_EVENT_READY}
-            ORDER BY e.due_us
-            LIMIT :limit
-            FOR UPDATE OF e SKIP LOCKED
-        ) AS picked
+        FROM picked
         WHERE ev.id = picked.id
         RETURNING ev.*
     """,
-    "sqlite": f"""
+    "sqlite": "WITH"
+    + _FAIR_EVENTS.format(lock="")
+    + """
         UPDATE events
         SET lease_owner = :owner, lease_until_us = :until, attempts = attempts + 1
-        WHERE id IN (
-            SELECT e.id FROM events AS e
-            WHERE {_EVENT_READY}
-            ORDER BY e.due_us
-            LIMIT :limit
-        )
+        WHERE id IN (SELECT id FROM picked)
         RETURNING *
     """,
 }
+# Ready events looked at per claim, per event claimed.
+_WINDOW_PER_CLAIMED = 4
 
 # Reserve the next send slot of a rate-limited number; answers the end of the slot.
 _RESERVE_SLOT = {
@@ -180,7 +224,14 @@ class DeliveryStore:
         return await self._extend(t.messages, owner, ids, until)
 
     async def _claim(
-        self, table: Table, sql: Mapping[str, str], owner: str, limit: int, now: int, lease_us: int
+        self,
+        table: Table,
+        sql: Mapping[str, str],
+        owner: str,
+        limit: int,
+        now: int,
+        lease_us: int,
+        **extra: int,
     ) -> list[Row]:
         c = table.c
         due = (
@@ -188,7 +239,7 @@ class DeliveryStore:
             .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
             .limit(1)
         )
-        params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit}
+        params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit, **extra}
         statement = text(sql[self._dialect])
 
         def claim(conn: Connection) -> list[Row]:
@@ -317,8 +368,23 @@ class DeliveryStore:
         if attempts:
             insert_rows(conn, t.event_attempts, [{"id": new_id("ea"), **a} for a in attempts])
 
-    async def claim_events(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
-        return await self._claim(t.events, _CLAIM_EVENTS, owner, limit, now, lease_us)
+    async def claim_events(
+        self,
+        owner: str,
+        limit: int,
+        now: int,
+        lease_us: int,
+        *,
+        per_destination: int,
+        per_user: int,
+    ) -> list[Row]:
+        """Lease up to ``limit`` due events, keeping the callbacks in flight (live leases of
+        every worker) within ``per_destination`` per receiver and ``per_user`` per user."""
+        return await self._claim(
+            t.events, _CLAIM_EVENTS, owner, limit, now, lease_us,
+            per_destination=per_destination, per_user=per_user,
+            window=limit * _WINDOW_PER_CLAIMED,
+        )  # fmt: skip
 
     async def finish_event(self, finish: Finish) -> bool:
         """Apply ``finish`` to its event in the next batch; False if the lease was lost."""

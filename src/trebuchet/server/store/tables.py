@@ -184,6 +184,8 @@ events = Table(
     Column("lease_until_us", BigInteger),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("finished_us", BigInteger),
+    # The receiver's "host:port" (migration 0007): callbacks in flight are capped per value.
+    Column("destination", String(300)),
     Index("ix_events_message", "message_id", "sequence", unique=True),
     Index(
         "ix_events_due",

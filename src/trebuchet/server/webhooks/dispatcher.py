@@ -5,6 +5,9 @@ any 2xx within the timeout (open point 21).  A failed round is retried with back
 until the event's window closes (or at once gives up when policy refuses every address);
 then the event is marked failed and a ``callback-failed`` user error is recorded.  Each
 try is stored as an attempt the user can list.
+
+Claims are fair: callbacks in flight are capped per receiver and per user
+(``per_destination``, ``per_user``), so a slow receiver delays only its own events.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class EventQueue:
         *,
         lease_us: int,
         signing: bool,
+        per_destination: int,
+        per_user: int,
         draw: Any = random.random,
         hooks: EngineHooks | None = None,
     ):
@@ -50,12 +55,19 @@ class EventQueue:
         self._retry = retry
         self._lease_us = lease_us
         self._signing = signing
+        self._per_destination = per_destination
+        self._per_user = per_user
         self._draw = draw
         self._secrets: dict[str, str | None] = {}
 
     async def claim(self, owner: str, limit: int) -> Sequence[Row]:
         events = await self._delivery.claim_events(
-            owner, limit, self._clock.now_us(), self._lease_us
+            owner,
+            limit,
+            self._clock.now_us(),
+            self._lease_us,
+            per_destination=self._per_destination,
+            per_user=self._per_user,
         )
         if self._signing:
             missing = [e["user_id"] for e in events if e["user_id"] not in self._secrets]

@@ -2,7 +2,9 @@
 
 aiohttp was chosen over httpx by measurement (docs/callbacks.md: about 20x the callbacks
 per second at high concurrency on loopback).  Redirects are not followed: a 3xx answer
-is a failed try, like any other non-2xx.
+is a failed try, like any other non-2xx.  At most :data:`ANSWER_PREFIX_BYTES` of an
+answer's body are read; a failed try records them, and a longer body is cut off by
+closing the connection.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from trebuchet.server.net.bounded import Prefix, read_prefix
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 from trebuchet.server.webhooks.request import CallbackRequest
 
+# How much of a receiver's answer is read, and shown with a failed try.
+ANSWER_PREFIX_BYTES = 1024
 _MAX_ERROR = 300
 
 
@@ -62,6 +67,13 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+def _failed_answer(response: aiohttp.ClientResponse, answer: Prefix) -> str:
+    """The reason phrase and the start of the body of a non-2xx answer, on one line."""
+    reason = (response.reason or f"HTTP {response.status}")[:_MAX_ERROR]
+    body = " ".join(answer.text(response.charset).split())
+    return f"{reason}: {body}" if body else reason
+
+
 class AiohttpSender:
     def __init__(self, policy: AddressPolicy, *, max_connections: int = 256):
         self._policy = policy
@@ -82,10 +94,12 @@ class AiohttpSender:
         started = time.perf_counter()
 
         def outcome(
-            status: int | None, error: str | None, refused: bool = False
+            status: int | None, error: str | None = None, refused: bool = False
         ) -> CallbackOutcome:
             elapsed = round((time.perf_counter() - started) * 1_000_000)
-            return CallbackOutcome(status, error and error[:_MAX_ERROR], elapsed, refused)
+            if status is None and error is not None:
+                error = error[:_MAX_ERROR]
+            return CallbackOutcome(status, error, elapsed, refused)
 
         host = urlsplit(request.url).hostname or ""
         literal = self._policy.literal(host)
@@ -100,8 +114,10 @@ class AiohttpSender:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
-                await response.read()
-                return outcome(response.status, None if response.status < 300 else response.reason)
+                answer = await read_prefix(response, ANSWER_PREFIX_BYTES)
+                if response.status < 300:
+                    return outcome(response.status)
+                return outcome(response.status, _failed_answer(response, answer))
         except AddressRefused as exc:
             return outcome(None, str(exc), True)
         except aiohttp.ClientConnectorError as exc:

@@ -1,0 +1,1 @@
+"""Outbound networking shared by callbacks, media fetches and carriers."""
