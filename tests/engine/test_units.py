@@ -12,7 +12,7 @@ import pytest
 from trebuchet import verify_signature
 from trebuchet._signature import signature_header
 from trebuchet.server.carriers.sandbox import Scenario, scenario
-from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
+from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 from trebuchet.server.webhooks.request import build_request, encode_query, split_credentials

@@ -22,7 +22,7 @@ from trebuchet.server.api.responses import json_response
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
-from trebuchet.server.engine.clock import SystemClock
+from trebuchet.server.domain.clock import SystemClock
 from trebuchet.server.engine.engine import base_url
 from trebuchet.server.engine.events import Outbox
 from trebuchet.server.engine.inbound import InboundRouter

@@ -16,11 +16,11 @@ from typing import Any
 from trebuchet.server.carriers.base import Carrier, InboundMessage, Receipt
 from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
-from trebuchet.server.engine.clock import Clock, SystemClock
+from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
+from trebuchet.server.domain.clock import Clock, SystemClock
 from trebuchet.server.engine.events import Outbox
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.inbound import InboundRouter
-from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.sending import SendQueue, apply_receipt
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
+from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.segments import segment_count
-from trebuchet.server.engine.clock import Clock
 from trebuchet.server.engine.events import Outbox, application_destination
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, Row

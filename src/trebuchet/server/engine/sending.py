@@ -30,10 +30,10 @@ from trebuchet.server.carriers.base import (
     TransientFailure,
 )
 from trebuchet.server.carriers.codes import delivery_state
-from trebuchet.server.engine.clock import Clock
+from trebuchet.server.domain.backoff import SendRetry
+from trebuchet.server.domain.clock import Clock
 from trebuchet.server.engine.events import Outbox, message_destination
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
-from trebuchet.server.engine.retry import SendRetry
 from trebuchet.server.engine.throttle import SenderLimits
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart

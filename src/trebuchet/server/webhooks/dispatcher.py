@@ -15,9 +15,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trebuchet.server.engine.clock import Clock
+from trebuchet.server.domain.backoff import CallbackRetry
+from trebuchet.server.domain.clock import Clock
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
-from trebuchet.server.engine.retry import CallbackRetry
 from trebuchet.server.store.delivery import DeliveryStore, Finish
 from trebuchet.server.webhooks.request import build_request, redact
 from trebuchet.server.webhooks.sender import CallbackOutcome, WebhookSender
