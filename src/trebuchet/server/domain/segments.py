@@ -32,11 +32,9 @@ ESCAPE = 0x1B
 
 assert len(GSM7_TABLE) == 128
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+# The same tables as sets, for counting septets: one each, two for an extension character.
+GSM7_BASIC = frozenset(GSM7_TABLE) - {chr(ESCAPE)}
+GSM7_EXTENSION = frozenset(GSM7_EXTENSION_TABLE.values())
 # Most texts use the basic table only: one septet per character, checked in one match.
 _BASIC_ONLY = re.compile("[" + "".join(sorted(re.escape(char) for char in GSM7_BASIC)) + "]*")
 

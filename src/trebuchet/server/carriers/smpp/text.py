@@ -2,9 +2,10 @@
 
 GSM-7 text goes out as ``data_coding`` 0, one unpacked septet per octet in the GSM 03.38
 default alphabet (extension characters as ESC + code); anything else as UCS-2
-(``data_coding`` 8, UTF-16 big-endian).  The choice and the part sizes are those of
-:mod:`trebuchet.server.domain.segments`, which computes ``segmentCount``: 160/153 septets,
-70/67 UTF-16 code units.  A part never ends inside an escape sequence or a surrogate pair.
+(``data_coding`` 8, UTF-16 big-endian).  The alphabet tables, the choice and the part
+sizes are those of :mod:`trebuchet.server.domain.segments`, which computes
+``segmentCount``: 160/153 septets, 70/67 UTF-16 code units.  A part never ends inside an
+escape sequence or a surrogate pair.
 """
 
 from __future__ import annotations
