@@ -18,6 +18,7 @@ from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.clock import Clock, SystemClock
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine.events import Outbox
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.inbound import InboundRouter
@@ -33,7 +34,6 @@ from trebuchet.server.webhooks.guard import AddressPolicy
 from trebuchet.server.webhooks.sender import AiohttpSender, WebhookSender
 
 log = logging.getLogger("trebuchet.engine")
-US = 1_000_000
 SEND_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=300.0)
 CALLBACK_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=3600.0)
 MAX_IDLE_ROUNDS = 1000

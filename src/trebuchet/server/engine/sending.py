@@ -32,6 +32,7 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.codes import delivery_state
 from trebuchet.server.domain.backoff import SendRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine.events import Outbox, message_destination
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.throttle import SenderLimits
@@ -42,7 +43,6 @@ from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]
-US = 1_000_000
 
 
 def wants_receipts(message: Row) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from trebuchet.server.domain.backoff import CallbackRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.store.delivery import DeliveryStore, Finish
 from trebuchet.server.webhooks.request import build_request, redact
@@ -24,7 +25,6 @@ from trebuchet.server.webhooks.sender import CallbackOutcome, WebhookSender
 
 log = logging.getLogger("trebuchet.webhooks")
 Row = Mapping[str, Any]
-US = 1_000_000
 _SECRET_CACHE_LIMIT = 10_000
 
 
