@@ -39,11 +39,6 @@ CALLBACK_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=3600.0)
 MAX_IDLE_ROUNDS = 1000
 
 
-def make_carrier(settings: Settings, store: Store) -> Carrier:
-    """The configured carrier, or a router over several (docs/carriers.md)."""
-    return build_carrier(settings, store)
-
-
 def base_url(settings: Settings) -> str:
     """The API root used in ``messageUri``; set ``public_url`` behind a proxy."""
     return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
@@ -77,7 +72,7 @@ class Engine:
         self.policy = address_policy(settings)
         self.media = media_storage(settings.media_dir)
         self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
-        self.carrier = carrier or make_carrier(settings, store)
+        self.carrier = carrier or build_carrier(settings, store)
         self.sender = sender or AiohttpSender(
             self.policy, max_connections=settings.callback_concurrency
         )
@@ -107,7 +102,6 @@ class Engine:
             self.clock,
             SendRetry(SEND_BACKOFF, settings.send_max_attempts),
             limits,
-            self.policy,
             lease_us=lease_us,
             notify=self.event_worker.wake,
             draw=draw,

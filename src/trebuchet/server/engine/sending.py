@@ -11,11 +11,9 @@ lease, so a worker that lost its lease changes nothing:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,7 +37,7 @@ from trebuchet.server.engine.throttle import SenderLimits
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.store.delivery import DeliveryStore, Finish
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
+from trebuchet.server.webhooks.guard import AddressRefused
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]
@@ -95,12 +93,11 @@ class SendQueue:
         clock: Clock,
         retry: SendRetry,
         limits: SenderLimits,
-        policy: AddressPolicy,
         *,
         lease_us: int,
+        media: MediaFetcher,
         notify: Callable[[], None] = lambda: None,
         draw: Callable[[], float] = random.random,
-        media: MediaFetcher | None = None,
         hooks: EngineHooks | None = None,
     ):
         self._media = media
@@ -111,7 +108,6 @@ class SendQueue:
         self._clock = clock
         self._retry = retry
         self._limits = limits
-        self._policy = policy
         self._lease_us = lease_us
         self._notify = notify
         self._draw = draw
@@ -149,9 +145,6 @@ class SendQueue:
             await self._sent(owner, message, accepted)
 
     async def _media_parts(self, message: Row) -> tuple[MediaPart, ...]:
-        if self._media is None:
-            await self._check_media(message)
-            return ()
         urls = json.loads(message["media"]) if message["media"] else []
         return tuple(await self._media.fetch(message["user_id"], urls)) if urls else ()
 
@@ -167,11 +160,6 @@ class SendQueue:
             text=failure.message,
             values={**receipt_values(Receipt.for_code(code)), "delivery_state": "not-delivered"},
         )
-
-    async def _check_media(self, message: Row) -> None:
-        for url in json.loads(message["media"]) if message["media"] else []:
-            with contextlib.suppress(socket.gaierror):  # unresolvable: the fetch reports it
-                await self._policy.check_url(url)
 
     async def _wait_for_slot(self, owner: str, message: Row) -> bool:
         """Defer the message to its sender's next free slot; True when deferred."""
