@@ -15,10 +15,9 @@ from aiohttp import web
 
 from tests.conftest import Credentials, Harness, serve_http
 from trebuchet.server.carriers.base import Carrier
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine import Engine
 from trebuchet.server.store.delivery import DeliveryStore
-
-US = 1_000_000
 
 
 class ManualClock:

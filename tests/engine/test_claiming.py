@@ -13,13 +13,12 @@ from tests.conftest import make_settings
 from tests.engine.conftest import BenchFactory
 from tests.engine.recording import RecordingCarrier, TaggedCarrier
 from trebuchet.server.api.message_input import MessageIn, message_row
-from trebuchet.server.domain.times import now_us
+from trebuchet.server.domain.times import US, now_us
 from trebuchet.server.engine import Engine
 from trebuchet.server.store import InsertJob, Store
 from trebuchet.server.store import tables as t
 
 FROM = "+15550001111"
-US = 1_000_000
 
 
 async def _queue_messages(store: Store, user_id: str, count: int, senders: list[str]) -> list[str]:

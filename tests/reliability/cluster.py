@@ -4,7 +4,8 @@
   database (each with its own log file) and stops every one of them when its block ends,
   whatever happened: SIGTERM, then SIGKILL for any that will not go.
 * Each process runs through :mod:`tests.reliability.launch`, which journals every message
-  the sandbox carrier accepted; :meth:`Cluster.sends` reads the journals back.
+  the sandbox carrier accepted and every send slot reserved; :meth:`Cluster.sends` and
+  :meth:`Cluster.slots` read the journals back.
 * :class:`EventReceiver` is a loopback HTTP server counting every callback by event id.
 * :func:`submit` spreads bulk requests over several API processes, each with its own
   ``Idempotency-Key``, retrying transport errors and 5xx answers until a deadline.
@@ -200,6 +201,14 @@ class Cluster:
                 message_id, at, pid = line.split()
                 sent.append(Sent(message_id, float(at), int(pid)))
         return sorted(sent, key=lambda s: s.at)
+
+    def slots(self) -> list[int]:
+        """The start (epoch microseconds) of every send slot any process reserved, in order."""
+        return sorted(
+            int(line.split()[1])
+            for path in self.journal_dir.glob("slots-*.log")
+            for line in path.read_text().splitlines()
+        )
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.kind} {p.pid}\n{p.tail()}" for p in self.procs)

@@ -4,6 +4,8 @@ a journal of what the sandbox carrier accepted.
 With ``RELIABILITY_JOURNAL_DIR`` set, each process appends one line per message handed
 to the carrier (``message_id unix_time pid``) to a file of its own, so a test counts the
 sends of every message across processes: the observable behind "sent exactly once".
+It also appends one line per send slot the store reserved for a rate-limited number
+(``number slot_start_us pid``), the observable behind "the rate holds across workers".
 ``RELIABILITY_SEND_DELAY`` (seconds) makes the carrier slow, so work is in flight when a
 process is killed or stopped.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from trebuchet.cli.main import main
 from trebuchet.server.carriers.base import Accepted, OutboundMessage
 from trebuchet.server.carriers.sandbox import SandboxCarrier
+from trebuchet.server.store.delivery import DeliveryStore
 
 JOURNAL_DIR = "RELIABILITY_JOURNAL_DIR"
 SEND_DELAY = "RELIABILITY_SEND_DELAY"
@@ -41,9 +44,22 @@ def _journal_sends(directory: Path, delay: float) -> None:
     SandboxCarrier.send = journalled  # type: ignore[method-assign]
 
 
+def _journal_slots(directory: Path) -> None:
+    fd = os.open(directory / f"slots-{os.getpid()}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    reserve = DeliveryStore.reserve_slot
+
+    async def journalled(self: DeliveryStore, number: str, now: int, interval_us: int) -> int:
+        slot = await reserve(self, number, now, interval_us)
+        os.write(fd, f"{number} {slot} {os.getpid()}\n".encode())
+        return slot
+
+    DeliveryStore.reserve_slot = journalled  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck process shows where
     if os.environ.get(JOURNAL_DIR):
         _journal_sends(Path(os.environ[JOURNAL_DIR]), float(os.environ.get(SEND_DELAY) or 0))
+        _journal_slots(Path(os.environ[JOURNAL_DIR]))
     sys.argv[0] = "trebuchet"
     main()

@@ -135,6 +135,36 @@ class SenderSpacing:
     worker_pids: int  # how many workers sent them
     closest_gap: float  # smallest gap between consecutive sends
     ledger: Ledger
+    slots: list[int] = field(default_factory=list)  # reserved slot starts, microseconds
+    early_sends: list[int] = field(default_factory=list)  # see :func:`early_sends`
+
+    @property
+    def closest_slots(self) -> int:
+        """The smallest gap between two reserved slots, in microseconds."""
+        return min((b - a for a, b in itertools.pairwise(self.slots)), default=0)
+
+    @property
+    def busiest_slot_second(self) -> int:
+        """Most slots starting in any one-second window."""
+        return busiest_window([float(slot) for slot in self.slots], 1_000_000.0)
+
+
+def early_sends(times: list[float], slots: list[int]) -> list[int]:
+    """The ranks ``k`` at which the k-th hand-off came before the k-th reserved slot.
+
+    Every message waits for a slot of its own before it is handed over, so the k-th
+    hand-off can never come before the k-th slot: none may be listed.  (How long after its
+    slot a message is handed over depends on how busy the machine is.)
+    """
+    return [
+        rank
+        for rank, (at, slot) in enumerate(zip(times, slots, strict=False))
+        if at < slot / 1_000_000 - SLOT_CLOCK_SLACK
+    ]
+
+
+# Send times are journalled as seconds with six decimals, slots as whole microseconds.
+SLOT_CLOCK_SLACK = 0.001
 
 
 def busiest_window(times: list[float], window: float = 1.0) -> int:
@@ -178,6 +208,7 @@ async def sender_rate(
                 workers=workers,
             )
             times = [s.at for s in cluster.sends()]
+            slots = cluster.slots()
     return SenderSpacing(
         rate=rate,
         messages=len(times),
@@ -186,6 +217,8 @@ async def sender_rate(
         worker_pids=len(run.sends_by_pid),
         closest_gap=min((b - a for a, b in itertools.pairwise(times)), default=0.0),
         ledger=run.ledger,
+        slots=slots,
+        early_sends=early_sends(times, slots),
     )
 
 

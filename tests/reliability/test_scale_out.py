@@ -41,10 +41,14 @@ async def test_sender_rate_holds_across_worker_processes(postgres_url: str, work
     spacing = await sender_rate(postgres_url, work_dir, rate=rate, count=count)
     assert spacing.messages == count and spacing.ledger.lost == 0
     assert spacing.worker_pids >= 2, "the sends should come from several workers"
-    # Slots are reserved in the store, so three workers share one rate.  A send happens
-    # at its slot plus a claim's delay, so allow one poll's worth of bunching.
-    assert spacing.span >= (count - 1) / rate - 0.3
-    assert spacing.busiest_second <= rate + 2
+    # Slots are reserved in the store, so three workers share one rate: the slots handed
+    # out are one interval apart whichever worker asked, and no message reaches the carrier
+    # before its slot.  How long after its slot a message goes depends on how busy the
+    # machine is, so the hand-offs are bounded by the slots rather than by the wall clock.
+    assert len(spacing.slots) >= count, "every message waits for a slot of its own"
+    assert spacing.closest_slots >= round(1_000_000 / rate)
+    assert spacing.busiest_slot_second <= rate
+    assert spacing.early_sends == [], "messages were handed over before their slots"
 
 
 async def test_api_rate_limit_is_shared_through_redis(

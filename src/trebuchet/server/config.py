@@ -170,7 +170,6 @@ class Settings:
     media_fetch_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_TIMEOUT
     # Error code for MMS from a toll-free number ("" lets toll-free numbers send MMS).
     toll_free_mms_error: str = DEFAULT_TOLL_FREE_MMS_ERROR
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}
@@ -237,7 +236,7 @@ def load_settings(
     config_file: str | Path | None = None,
 ) -> Settings:
     environ = os.environ if environ is None else environ
-    names = {f.name for f in fields(Settings)} - {"extra"}
+    names = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     path = config_file or environ.get(f"{ENV_PREFIX}CONFIG")

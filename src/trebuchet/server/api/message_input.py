@@ -14,12 +14,19 @@ from trebuchet.server.api import validation as v
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.segments import segment_count, utf16_length
+from trebuchet.server.domain.states import (
+    WANTS_RECEIPTS,
+    DeliveryState,
+    Direction,
+    MessageState,
+    ReceiptRequest,
+)
 
 RESOURCE = "message"
 MAX_TEXT = 2048
 MAX_TAG = 1024
 MAX_MEDIA_ITEMS = 10
-RECEIPT_VALUES = ("none", "all", "error")
+RECEIPT_VALUES = tuple(ReceiptRequest)
 
 
 class MessageIn(msgspec.Struct, rename={"from_": "from"}):
@@ -67,22 +74,22 @@ def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
     media = _media(msg.media)
     text = _text(msg.text, bool(media))
     receipt = v.one_of(RESOURCE, "receiptRequested", msg.receiptRequested, RECEIPT_VALUES)
-    if media and receipt in ("all", "error"):
+    if media and receipt in WANTS_RECEIPTS:
         raise errors.invalid_property(
             RESOURCE, "receiptRequested", "cannot be combined with media: MMS has no receipts"
         )
     if msg.tag is not None and len(msg.tag) > MAX_TAG:
         raise errors.invalid_property(RESOURCE, "tag", f"exceeds the limit of {MAX_TAG}")
-    wants_receipts = receipt in ("all", "error")
+    wants_receipts = receipt in WANTS_RECEIPTS
     return {
         "id": new_message_id(now_us),
         "user_id": user_id,
         "from_number": from_number,
         "to_number": to_number,
-        "direction": "out",
+        "direction": Direction.OUT,
         "text": text,
         "media": msgspec.json.encode(media).decode() if media else None,
-        "state": "queued",
+        "state": MessageState.QUEUED,
         "time_us": now_us,
         "segment_count": segment_count(text, is_mms=bool(media)),
         "callback_url": v.callback_url("callbackUrl", msg.callbackUrl),
@@ -91,7 +98,7 @@ def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
         "fallback_url": v.callback_url("fallbackUrl", msg.fallbackUrl),
         "tag": msg.tag,
         "receipt_requested": receipt,
-        "delivery_state": "waiting" if wants_receipts else None,
+        "delivery_state": DeliveryState.WAITING if wants_receipts else None,
         "delivery_code": None,
         "delivery_description": None,
         "skip_mms_carrier_validation": bool(msg.skipMMSCarrierValidation),

@@ -24,14 +24,15 @@ from trebuchet.server.api.responses import (
     raw_json_response,
 )
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.states import DeliveryState, Direction, MessageState
 from trebuchet.server.domain.times import now_us, parse_filter_time
 from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
 
 # Method and route of sends, hashed with the body under an idempotency key.
 SEND_ROUTE = "POST /messages"
-DIRECTIONS = ("in", "out")
-STATES = ("received", "queued", "sending", "sent", "error")
-DELIVERY_STATES = ("waiting", "delivered", "not-delivered")
+DIRECTIONS = tuple(Direction)
+STATES = tuple(MessageState)
+DELIVERY_STATES = tuple(DeliveryState)
 SORT_ORDERS = ("asc", "desc")
 # ASCII digits only (str.isdigit() accepts "²", which int() refuses).
 INTEGER = re.compile(r"-?[0-9]+")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trebuchet.server.domain.states import DeliveryState
+
 DELIVERED = 0
 
 DELIVERY_CODES: dict[int, str] = {
@@ -27,5 +29,5 @@ DELIVERY_CODES: dict[int, str] = {
 }
 
 
-def delivery_state(code: int) -> str:
-    return "delivered" if code == DELIVERED else "not-delivered"
+def delivery_state(code: int) -> DeliveryState:
+    return DeliveryState.DELIVERED if code == DELIVERED else DeliveryState.NOT_DELIVERED

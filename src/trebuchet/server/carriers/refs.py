@@ -24,6 +24,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trebuchet.server.carriers.codes import DELIVERED
+from trebuchet.server.domain.states import MessageState
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.store import Store
@@ -96,7 +97,7 @@ class MemoryRefs:
         return self._rows.get((carrier, ref))
 
     async def message_state(self, message_id: str) -> str | None:
-        return self.states.get(message_id, "sent")
+        return self.states.get(message_id, MessageState.SENT)
 
     async def report(self, carrier: str, ref: str, code: int, rule: str) -> int | None:
         row = self._rows.get((carrier, ref))

@@ -11,11 +11,30 @@ from __future__ import annotations
 
 import re
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+# GSM 03.38 default alphabet, indexed by septet; 0x1B is the escape to the extension table.
+GSM7_TABLE = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM7_EXTENSION_TABLE = {
+    0x0A: "\f",
+    0x14: "^",
+    0x28: "{",
+    0x29: "}",
+    0x2F: "\\",
+    0x3C: "[",
+    0x3D: "~",
+    0x3E: "]",
+    0x40: "|",
+    0x65: "€",
+}
+ESCAPE = 0x1B
+
+assert len(GSM7_TABLE) == 128
+
+# The same tables as sets, for counting septets: one each, two for an extension character.
+GSM7_BASIC = frozenset(GSM7_TABLE) - {chr(ESCAPE)}
+GSM7_EXTENSION = frozenset(GSM7_EXTENSION_TABLE.values())
 # Most texts use the basic table only: one septet per character, checked in one match.
 _BASIC_ONLY = re.compile("[" + "".join(sorted(re.escape(char) for char in GSM7_BASIC)) + "]*")
 

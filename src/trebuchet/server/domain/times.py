@@ -25,6 +25,9 @@ _FILTER = re.compile(
 )
 
 
+US = 1_000_000  # microseconds in a second: the unit of every stored time and duration
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -36,7 +39,7 @@ _MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 def format_time(epoch_us: int) -> str:
     """``2023-11-14T22:13:20.125Z``: UTC with milliseconds."""
-    seconds = epoch_us // 1_000_000
+    seconds = epoch_us // US
     stamp = _SECONDS_CACHE.get(seconds)
     if stamp is None:  # a page of messages mostly shares its seconds
         if len(_SECONDS_CACHE) >= _SECONDS_CACHE_LIMIT:
@@ -66,4 +69,4 @@ def parse_filter_time(value: str) -> int:
         parsed = parsed.replace(tzinfo=UTC)
     # Integer arithmetic: float timestamps lose the last microsecond digit.
     delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds

@@ -16,11 +16,12 @@ from typing import Any
 from trebuchet.server.carriers.base import Carrier, InboundMessage, Receipt
 from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
-from trebuchet.server.engine.clock import Clock, SystemClock
+from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
+from trebuchet.server.domain.clock import Clock, SystemClock
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine.events import Outbox
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.inbound import InboundRouter
-from trebuchet.server.engine.retry import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.engine.sending import SendQueue, apply_receipt
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
@@ -33,15 +34,9 @@ from trebuchet.server.webhooks.guard import AddressPolicy
 from trebuchet.server.webhooks.sender import AiohttpSender, WebhookSender
 
 log = logging.getLogger("trebuchet.engine")
-US = 1_000_000
 SEND_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=300.0)
 CALLBACK_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=3600.0)
 MAX_IDLE_ROUNDS = 1000
-
-
-def make_carrier(settings: Settings, store: Store) -> Carrier:
-    """The configured carrier, or a router over several (docs/carriers.md)."""
-    return build_carrier(settings, store)
 
 
 def base_url(settings: Settings) -> str:
@@ -77,7 +72,7 @@ class Engine:
         self.policy = address_policy(settings)
         self.media = media_storage(settings.media_dir)
         self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
-        self.carrier = carrier or make_carrier(settings, store)
+        self.carrier = carrier or build_carrier(settings, store)
         self.sender = sender or AiohttpSender(
             self.policy, max_connections=settings.callback_concurrency
         )
@@ -109,7 +104,6 @@ class Engine:
             self.clock,
             SendRetry(SEND_BACKOFF, settings.send_max_attempts),
             limits,
-            self.policy,
             lease_us=lease_us,
             notify=self.event_worker.wake,
             draw=draw,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from trebuchet.server.domain.states import DeliveryState, Direction
 from trebuchet.server.domain.times import format_time
 
 DEFAULT_TIMEOUT_MS = 10_000
@@ -89,10 +90,10 @@ def event_payload(message: Row, base_url: str, *, receipt: bool = False) -> dict
     }
     if media:
         payload["media"] = media
-    if message["direction"] == "in" and message["application_id"]:
+    if message["direction"] == Direction.IN and message["application_id"]:
         payload["applicationId"] = message["application_id"]
     # MMS have no receipts; their delivery fields only tell of a failure (spec §4.3.2).
-    if receipt or (media and message["delivery_state"] == "not-delivered"):
+    if receipt or (media and message["delivery_state"] == DeliveryState.NOT_DELIVERED):
         payload["deliveryState"] = message["delivery_state"]
         payload["deliveryCode"] = message["delivery_code"]
         payload["deliveryDescription"] = message["delivery_description"]

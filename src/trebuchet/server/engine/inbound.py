@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
+from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.segments import segment_count
-from trebuchet.server.engine.clock import Clock
+from trebuchet.server.domain.states import Direction, MessageState
 from trebuchet.server.engine.events import Outbox, application_destination
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, Row
@@ -155,10 +156,10 @@ def _row(
         "user_id": user_id,
         "from_number": message.from_number,
         "to_number": message.to_number,
-        "direction": "in",
+        "direction": Direction.IN,
         "text": message.text,
         "media": json.dumps(media) if media else None,
-        "state": "received",
+        "state": MessageState.RECEIVED,
         "time_us": now,
         "segment_count": segment_count(message.text, is_mms=bool(media)),
         "callback_url": None,

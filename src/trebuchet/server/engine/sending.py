@@ -11,11 +11,9 @@ lease, so a worker that lost its lease changes nothing:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,23 +28,30 @@ from trebuchet.server.carriers.base import (
     TransientFailure,
 )
 from trebuchet.server.carriers.codes import delivery_state
-from trebuchet.server.engine.clock import Clock
+from trebuchet.server.domain.backoff import SendRetry
+from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.states import (
+    WANTS_RECEIPTS,
+    DeliveryState,
+    Direction,
+    MessageState,
+    ReceiptRequest,
+)
+from trebuchet.server.domain.times import US
 from trebuchet.server.engine.events import Outbox, message_destination
 from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
-from trebuchet.server.engine.retry import SendRetry
 from trebuchet.server.engine.throttle import SenderLimits
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.store.delivery import DeliveryStore, Finish
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
+from trebuchet.server.webhooks.guard import AddressRefused
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]
-US = 1_000_000
 
 
 def wants_receipts(message: Row) -> bool:
-    return message["receipt_requested"] in ("all", "error") and not message["media"]
+    return message["receipt_requested"] in WANTS_RECEIPTS and not message["media"]
 
 
 def receipt_values(receipt: Receipt) -> dict[str, Any]:
@@ -60,8 +65,9 @@ def receipt_values(receipt: Receipt) -> dict[str, Any]:
 def notifies(message: Row, receipt: Receipt) -> bool:
     """``all``: every receipt; ``error``: only not-delivered ones."""
     requested = message["receipt_requested"]
-    return requested == "all" or (
-        requested == "error" and delivery_state(receipt.code) != "delivered"
+    return requested == ReceiptRequest.ALL or (
+        requested == ReceiptRequest.ERROR
+        and delivery_state(receipt.code) != DeliveryState.DELIVERED
     )
 
 
@@ -95,12 +101,11 @@ class SendQueue:
         clock: Clock,
         retry: SendRetry,
         limits: SenderLimits,
-        policy: AddressPolicy,
         *,
         lease_us: int,
+        media: MediaFetcher,
         notify: Callable[[], None] = lambda: None,
         draw: Callable[[], float] = random.random,
-        media: MediaFetcher | None = None,
         hooks: EngineHooks | None = None,
     ):
         self._media = media
@@ -111,7 +116,6 @@ class SendQueue:
         self._clock = clock
         self._retry = retry
         self._limits = limits
-        self._policy = policy
         self._lease_us = lease_us
         self._notify = notify
         self._draw = draw
@@ -126,7 +130,7 @@ class SendQueue:
         await self._delivery.extend_message_leases(owner, ids, until)
 
     async def process(self, owner: str, message: Row) -> None:
-        if message["state"] == "sent":
+        if message["state"] == MessageState.SENT:
             await self._poll(owner, message)
             return
         if await self._wait_for_slot(owner, message):
@@ -149,9 +153,6 @@ class SendQueue:
             await self._sent(owner, message, accepted)
 
     async def _media_parts(self, message: Row) -> tuple[MediaPart, ...]:
-        if self._media is None:
-            await self._check_media(message)
-            return ()
         urls = json.loads(message["media"]) if message["media"] else []
         return tuple(await self._media.fetch(message["user_id"], urls)) if urls else ()
 
@@ -165,13 +166,11 @@ class SendQueue:
             code=failure.code,
             category=MEDIA_ERROR_CATEGORIES.get(failure.code, "forbidden"),
             text=failure.message,
-            values={**receipt_values(Receipt.for_code(code)), "delivery_state": "not-delivered"},
+            values={
+                **receipt_values(Receipt.for_code(code)),
+                "delivery_state": DeliveryState.NOT_DELIVERED,
+            },
         )
-
-    async def _check_media(self, message: Row) -> None:
-        for url in json.loads(message["media"]) if message["media"] else []:
-            with contextlib.suppress(socket.gaierror):  # unresolvable: the fetch reports it
-                await self._policy.check_url(url)
 
     async def _wait_for_slot(self, owner: str, message: Row) -> bool:
         """Defer the message to its sender's next free slot; True when deferred."""
@@ -183,7 +182,7 @@ class SendQueue:
         if slot <= now:
             return False
         values = {
-            "state": "queued",
+            "state": MessageState.QUEUED,
             "due_us": slot,
             "slot_us": slot,
             "attempts": message["attempts"] - 1,  # waiting for a slot is not an attempt
@@ -194,7 +193,7 @@ class SendQueue:
     async def _sent(self, owner: str, message: Row, accepted: Accepted) -> None:
         now = self._clock.now_us()
         values: dict[str, Any] = {
-            "state": "sent",
+            "state": MessageState.SENT,
             "carrier_ref": accepted.carrier_ref,
             "due_us": None,
             "slot_us": None,
@@ -223,7 +222,11 @@ class SendQueue:
                 owner, message, f"gave up after {message['attempts']} attempts: {reason}"
             )
             return
-        values = {"state": "queued", "due_us": self._clock.now_us() + delay, "slot_us": None}
+        values = {
+            "state": MessageState.QUEUED,
+            "due_us": self._clock.now_us() + delay,
+            "slot_us": None,
+        }
         await self._delivery.finish_message(Finish(message["id"], owner, values))
 
     async def _fail(
@@ -238,7 +241,7 @@ class SendQueue:
         values: Mapping[str, Any] | None = None,
     ) -> None:
         now = self._clock.now_us()
-        changes = {"state": "error", "due_us": None, "slot_us": None, **(values or {})}
+        changes = {"state": MessageState.ERROR, "due_us": None, "slot_us": None, **(values or {})}
         error = {
             "user_id": message["user_id"],
             "time_us": now,
@@ -294,10 +297,10 @@ async def apply_receipt(
 
     def apply(conn: Connection) -> bool:
         message = delivery.lock_message(conn, message_id)
-        if message is None or message["direction"] != "out" or not wants_receipts(message):
+        if message is None or message["direction"] != Direction.OUT or not wants_receipts(message):
             return False
         values: dict[str, Any] = receipt_values(receipt)
-        if message["state"] == "sent" and message["lease_owner"] is None:
+        if message["state"] == MessageState.SENT and message["lease_owner"] is None:
             values["due_us"] = None  # no need to poll any more
         delivery.update_message(conn, message_id, values)
         if notifies(message, receipt):
@@ -312,7 +315,7 @@ async def apply_receipt(
 def _refusal_receipt(message: Row, failure: PermanentFailure) -> dict[str, Any] | None:
     """Delivery fields for a refused message: the network's code when it gave one; for a
     message whose sender asked for receipts, "not delivered" in any case (999 unknown)."""
-    if failure.code is None and message["receipt_requested"] not in ("all", "error"):
+    if failure.code is None and message["receipt_requested"] not in WANTS_RECEIPTS:
         return None
     receipt = Receipt.for_code(failure.code if failure.code is not None else 999)
-    return {**receipt_values(receipt), "delivery_state": "not-delivered"}
+    return {**receipt_values(receipt), "delivery_state": DeliveryState.NOT_DELIVERED}

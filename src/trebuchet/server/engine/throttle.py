@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-US = 1_000_000
+from trebuchet.server.domain.times import US
 
 
 def parse_rates(spec: str | Mapping[str, float]) -> dict[str, float]:

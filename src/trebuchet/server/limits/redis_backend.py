@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from trebuchet.server import metrics
+from trebuchet.server.domain.times import US
 from trebuchet.server.limits.base import ALLOWED, LimiterUnavailable, Verdict
 
 log = logging.getLogger("trebuchet.limits")
@@ -144,7 +145,7 @@ class RedisRateLimiter:
             self._breaker.failed(exc)
             return ALLOWED
         self._breaker.recovered()
-        return ALLOWED if int(allowed) else Verdict(False, int(wait_us) / 1_000_000)
+        return ALLOWED if int(allowed) else Verdict(False, int(wait_us) / US)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -59,6 +59,7 @@ from trebuchet.server.carriers.smpp.text import (
     sar_tlvs,
     udh,
 )
+from trebuchet.server.domain.states import NOT_SENT
 
 log = logging.getLogger("trebuchet.carriers.smpp")
 UNANSWERED_CODE = 999
@@ -305,7 +306,7 @@ class SmppCarrier:
         deadline = time.monotonic() + self.config.receipt_wait
         pause = 0.01
         while time.monotonic() < deadline:
-            if await self.refs.message_state(message_id) not in ("queued", "sending"):
+            if await self.refs.message_state(message_id) not in NOT_SENT:
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)

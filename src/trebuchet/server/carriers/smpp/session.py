@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from trebuchet.server.carriers.smpp import pdu as p
 from trebuchet.server.carriers.smpp.config import SmppConfig
 from trebuchet.server.carriers.smpp.status import THROTTLING, status_name
-from trebuchet.server.engine.retry import Backoff
+from trebuchet.server.domain.backoff import Backoff
 
 log = logging.getLogger("trebuchet.carriers.smpp")
 MAX_SEQUENCE = 0x7FFFFFFF

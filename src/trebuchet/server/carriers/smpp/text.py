@@ -2,9 +2,10 @@
 
 GSM-7 text goes out as ``data_coding`` 0, one unpacked septet per octet in the GSM 03.38
 default alphabet (extension characters as ESC + code); anything else as UCS-2
-(``data_coding`` 8, UTF-16 big-endian).  The choice and the part sizes are those of
-:mod:`trebuchet.server.domain.segments`, which computes ``segmentCount``: 160/153 septets,
-70/67 UTF-16 code units.  A part never ends inside an escape sequence or a surrogate pair.
+(``data_coding`` 8, UTF-16 big-endian).  The alphabet tables, the choice and the part
+sizes are those of :mod:`trebuchet.server.domain.segments`, which computes
+``segmentCount``: 160/153 septets, 70/67 UTF-16 code units.  A part never ends inside an
+escape sequence or a surrogate pair.
 """
 
 from __future__ import annotations
@@ -13,35 +14,18 @@ from dataclasses import dataclass
 
 from trebuchet.server.carriers.smpp import pdu as p
 from trebuchet.server.domain.segments import (
+    ESCAPE,
+    GSM7_EXTENSION_TABLE,
     GSM7_MULTI,
     GSM7_SINGLE,
+    GSM7_TABLE,
     UCS2_MULTI,
     UCS2_SINGLE,
     gsm7_septets,
 )
 
-# GSM 03.38 default alphabet, indexed by septet; 0x1B is the escape to the extension table.
-GSM7_TABLE = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION_TABLE = {
-    0x0A: "\f",
-    0x14: "^",
-    0x28: "{",
-    0x29: "}",
-    0x2F: "\\",
-    0x3C: "[",
-    0x3D: "~",
-    0x3E: "]",
-    0x40: "|",
-    0x65: "€",
-}
-ESCAPE = 0x1B
 _ENCODE = {char: bytes((code,)) for code, char in enumerate(GSM7_TABLE) if code != ESCAPE}
 _ENCODE.update({char: bytes((ESCAPE, code)) for code, char in GSM7_EXTENSION_TABLE.items()})
-
-assert len(GSM7_TABLE) == 128
 
 UDH_LENGTH = 6  # 05 00 03 ref total seq
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-US = 1_000_000
+from trebuchet.server.domain.times import US
 
 
 @dataclass(frozen=True)
