@@ -30,6 +30,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.store import Store, User
 from trebuchet.server.store.store import secret_matches
+from trebuchet.server.webhooks.guard import AddressPolicy
 
 _CACHE_LIMIT = 100_000
 
@@ -72,6 +73,8 @@ class Services:
     ownership: TtlCache
     guard: Guard = field(default_factory=Guard)
     verified: TtlCache = field(default_factory=lambda: TtlCache(0))
+    # Which callback URLs a send or an application may name (docs/callbacks.md).
+    outbound: AddressPolicy = field(default_factory=AddressPolicy)
 
     @classmethod
     def create(
@@ -85,6 +88,7 @@ class Services:
             ownership=TtlCache(settings.cache_seconds),
             guard=guard or Guard(),
             verified=TtlCache(settings.cache_seconds),
+            outbound=AddressPolicy.from_settings(settings),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:
