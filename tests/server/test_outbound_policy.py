@@ -261,6 +261,7 @@ REFUSED_CALLBACKS = [
     ("http://[fd00::1]/cb", "outbound_allow_private"),
     ("http://[2002:a00:1::]/cb", "outbound_allow_private"),
 ]
+MALFORMED = ["http://[::1/cb", "http://", "http://h:99999/", "not a url"]
 NOT_HTTP = ["ftp://example.com/cb", "file:///etc/passwd", "javascript:alert(1)", "gopher://x.test/"]
 
 
@@ -294,6 +295,17 @@ async def test_a_callback_that_is_not_http_is_refused_with_the_reason(
     assert answer.status_code == 400
     assert answer.json()["code"] == "callback-invalid-url"
     assert "only http and https" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+async def test_a_malformed_callback_is_refused_with_the_reason(shipped: Harness, url: str) -> None:
+    creds = await shipped.create_user([FROM])
+    answer = await shipped.http(creds).post(
+        shipped.messages_path(creds), json={"from": FROM, "to": TO, "text": "x", "fallbackUrl": url}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "callback-invalid-url"
+    assert "not a well-formed" in answer.json()["message"]
 
 
 async def test_each_setting_opens_its_own_kind_of_callback(sqlite_url: str, tmp_path: Path) -> None:

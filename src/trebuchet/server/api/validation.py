@@ -66,7 +66,8 @@ def callback_url(prop: str, value: str | None, policy: AddressPolicy) -> str | N
 def _why_not_http(value: str) -> str:
     if len(value) > MAX_URL_LENGTH:
         return f"it is longer than {MAX_URL_LENGTH} characters"
-    if urlsplit(value).scheme.lower() not in ("http", "https"):
+    scheme, sep, _ = value.partition(":")
+    if sep and scheme.lower() not in ("http", "https"):
         return "only http and https URLs can receive callbacks"
     return "it is not a well-formed http or https URL with a host"
 
