@@ -115,7 +115,7 @@ async def _run(
 
 def end_to_end(db: str, label: str, *, burst: int, paced_s: float) -> list[Row]:
     account = create_user(db, NUMBERS)
-    with trebuchet_server(db, callback_allow_private="true") as (base, _):
+    with trebuchet_server(db, outbound_allow_loopback="true") as (base, _):
         throughput, latencies, sent, rate = asyncio.run(
             _run(base, account.user_id, account.auth, burst, paced_s)
         )

@@ -130,7 +130,7 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(db: str, **overrides: Any) -> Settings:
-    return replace(Settings(db=db, demo_user=False), **overrides)
+    return replace(Settings(db=db, demo_user=False, outbound_allow_loopback=True), **overrides)
 
 
 @dataclass

@@ -47,7 +47,7 @@ def wait_for(check: Any, seconds: float = 15.0) -> Any:
 
 class Chain:
     def __init__(self, tmp_path: Path):
-        fast = {"poll_interval": 0.05, "callback_allow_private": True, "admin_token": "adm"}
+        fast = {"poll_interval": 0.05, "outbound_allow_loopback": True, "admin_token": "adm"}
         upstream_settings = make_settings(f"sqlite:///{tmp_path / 'up.db'}",
                                           media_dir=str(tmp_path / "m1"), **fast)  # fmt: skip
         self.up, self._up_server, self._up_thread = start_live_server(upstream_settings)

@@ -219,19 +219,37 @@ async def test_no_signature_when_signing_is_off(bench: Bench, receiver: Receiver
 async def test_private_addresses_are_refused_unless_allowed(
     make_bench: BenchFactory, receiver: Receiver
 ) -> None:
-    """Loopback works in sandbox mode; private and link-local need the operator's consent."""
+    """Private and link-local callback addresses are refused when the message is sent."""
     bench = await make_bench()
     user = await bench.user([FROM])
-    ids = [
-        await bench.send(user, **_msg(callbackUrl=url))
-        for url in ("http://10.1.2.3/cb", "http://169.254.169.254/latest", "http://[fd00::1]/cb")
-    ]
+    http = bench.harness.http(user)
+    for url in ("http://10.1.2.3/cb", "http://169.254.169.254/latest", "http://[fd00::1]/cb"):
+        answer = await http.post(bench.harness.messages_path(user), json=_msg(callbackUrl=url))
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "callback-invalid-url"
+        assert "outbound_allow_private" in answer.json()["message"]
+
+
+async def test_loopback_is_refused_at_delivery_unless_allowed(
+    make_bench: BenchFactory, receiver: Receiver
+) -> None:
+    """The engine judges what a name resolves to: ``localhost`` accepted by an API that
+    allows loopback is still refused, at once and without retries, by an engine that
+    does not (the default), whatever the carrier."""
+    bench = await make_bench(outbound_allow_loopback=False)
+    assert bench.engine.settings.carrier == "sandbox"
+    user = await bench.user([FROM])
+    port = receiver.url("/cb").rsplit(":", 1)[1]
+    urls = (f"http://localhost:{port}/cb", receiver.url("/cb"))
+    ids = [await bench.send(user, **_msg(callbackUrl=url)) for url in urls]
     await bench.run()
     for message_id in ids:
         [event] = await bench.events(user, message_id)
         assert event["state"] == "failed"
         assert "may not reach" in event["attempts"][0]["error"]
-    assert len(await bench.errors(user)) == 3
+        assert "outbound_allow_loopback" in event["attempts"][0]["error"]
+    assert len(await bench.errors(user)) == 2
+    assert receiver.at("/cb") == []
 
 
 async def test_a_message_without_callback_urls_has_no_events(bench: Bench) -> None:

@@ -52,6 +52,7 @@ class Processes:
             "TREBUCHET_POLL_INTERVAL": "0.05",
             "TREBUCHET_LEASE_SECONDS": "2",
             "TREBUCHET_SEND_CONCURRENCY": "8",
+            "TREBUCHET_OUTBOUND_ALLOW_LOOPBACK": "1",  # the receiver is on 127.0.0.1
         }
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:

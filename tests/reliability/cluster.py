@@ -108,7 +108,7 @@ class Cluster:
             "demo_user": False,
             "access_log": False,
             "poll_interval": 0.05,
-            "callback_allow_private": True,
+            "outbound_allow_loopback": True,
             "media_dir": work_dir / "media",
             "db_pool_size": 5,
         }

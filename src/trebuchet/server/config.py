@@ -152,7 +152,12 @@ class Settings:
     callback_retry_window: Seconds = DEFAULT_CALLBACK_RETRY_WINDOW
     # Sign callbacks with each user's callback secret (Trebuchet-Signature header).
     callback_signing: bool = False
-    # Let callbacks and media fetches reach private, link-local and loopback addresses.
+    # What callbacks and MMS media fetches may reach besides global addresses: loopback
+    # (127.0.0.0/8, ::1, 0.0.0.0), and every other non-global range (RFC 1918, shared
+    # 100.64.0.0/10, link-local and cloud metadata, unique-local, ...).  docs/callbacks.md.
+    outbound_allow_loopback: bool = False
+    outbound_allow_private: bool = False
+    # Deprecated: both of the above together.
     callback_allow_private: bool = False
     # Bearer token for the /v1/admin endpoints; they answer 404 while it is unset.
     admin_token: str | None = None

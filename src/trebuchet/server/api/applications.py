@@ -14,6 +14,8 @@ from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.resources import camel_row, id_page_link, page_size, present
 from trebuchet.server.api.responses import empty_response, json_response
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.urls import masked
+from trebuchet.server.webhooks.guard import AddressPolicy
 
 RESOURCE = "application"
 PROPERTIES = {
@@ -52,17 +54,18 @@ class ApplicationIn(msgspec.Struct):
 
 def application_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     body = camel_row(row, PROPERTIES)
+    for prop in _URLS:
+        if body.get(prop):
+            body[prop] = masked(body[prop])
     if "incomingMessageUrl" in body:
         body["incomingSmsUrl"] = body["incomingMessageUrl"]  # read-only mirror (open point 28)
     return body
 
 
-def _changes(body: ApplicationIn) -> dict[str, Any]:
+def _changes(body: ApplicationIn, policy: AddressPolicy) -> dict[str, Any]:
     """Validate what was sent; ``null`` and absent both mean "leave unchanged"."""
     for prop in _URLS:
-        value = getattr(body, prop)
-        if value is not None and not v.is_http_url(value):
-            raise errors.invalid_callback_url(prop, value)
+        v.callback_url(prop, getattr(body, prop), policy)
     for prop in _TIMEOUTS:
         setattr(body, prop, v.timeout_ms(RESOURCE, prop, getattr(body, prop)))
     v.callback_method(RESOURCE, body.callbackHttpMethod)
@@ -94,7 +97,7 @@ async def _body(ctx: Ctx) -> ApplicationIn:
 async def create_application(ctx: Ctx) -> Response:
     body = await _body(ctx)
     v.required_text(RESOURCE, "name", body.name)
-    values = _changes(body)
+    values = _changes(body, ctx.services.outbound)
     _check_callbacks(values)
     row = await ctx.store.add_application(
         ctx.user.id, {column: values.get(column) for column in _WRITABLE.values()}
@@ -124,7 +127,7 @@ async def get_application(ctx: Ctx) -> Response:
 
 async def update_application(ctx: Ctx) -> Response:
     row = await _lookup(ctx)
-    changes = _changes(await _body(ctx))
+    changes = _changes(await _body(ctx), ctx.services.outbound)
     _check_callbacks({**row, **changes})
     await ctx.store.update_application(ctx.user.id, row["id"], changes)
     return empty_response(200)

@@ -33,6 +33,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.store import Store, User
 from trebuchet.server.store.store import hash_secret, secret_matches
+from trebuchet.server.webhooks.guard import AddressPolicy
 
 _CACHE_LIMIT = 100_000
 # What a secret presented with an unknown token is compared with: the same work as a
@@ -80,6 +81,8 @@ class Services:
     verified: TtlCache = field(default_factory=lambda: TtlCache(0))
     # Tokens no user has, remembered apart so that a flood of them evicts no user.
     unknown: TtlCache = field(default_factory=lambda: TtlCache(0))
+    # Which callback URLs a send or an application may name (docs/callbacks.md).
+    outbound: AddressPolicy = field(default_factory=AddressPolicy)
 
     @classmethod
     def create(
@@ -94,6 +97,7 @@ class Services:
             guard=guard or Guard(),
             verified=TtlCache(settings.cache_seconds),
             unknown=TtlCache(settings.cache_seconds),
+            outbound=AddressPolicy.from_settings(settings),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:

@@ -21,12 +21,15 @@ from trebuchet.server.domain.states import (
     MessageState,
     ReceiptRequest,
 )
+from trebuchet.server.webhooks.guard import AddressPolicy
 
 RESOURCE = "message"
 MAX_TEXT = 2048
 MAX_TAG = 1024
 MAX_MEDIA_ITEMS = 10
 RECEIPT_VALUES = tuple(ReceiptRequest)
+# Only global addresses: what a caller that names no policy gets.
+GLOBAL_ONLY = AddressPolicy()
 
 
 class MessageIn(msgspec.Struct, rename={"from_": "from"}):
@@ -67,8 +70,11 @@ def _text(value: str | None, has_media: bool) -> str:
     return value
 
 
-def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
-    """Validate ``msg`` and build the row to store; raises :class:`ApiError`."""
+def message_row(
+    msg: MessageIn, user_id: str, now_us: int, *, policy: AddressPolicy = GLOBAL_ONLY
+) -> dict[str, Any]:
+    """Validate ``msg`` and build the row to store; raises :class:`ApiError`.  Callback
+    URLs must be ones ``policy`` lets the deployment contact."""
     from_number = v.phone_number(RESOURCE, "from", msg.from_)
     to_number = v.phone_number(RESOURCE, "to", msg.to, short_code=True)
     media = _media(msg.media)
@@ -92,10 +98,10 @@ def message_row(msg: MessageIn, user_id: str, now_us: int) -> dict[str, Any]:
         "state": MessageState.QUEUED,
         "time_us": now_us,
         "segment_count": segment_count(text, is_mms=bool(media)),
-        "callback_url": v.callback_url("callbackUrl", msg.callbackUrl),
+        "callback_url": v.callback_url("callbackUrl", msg.callbackUrl, policy),
         "callback_http_method": v.callback_method(RESOURCE, msg.callbackHttpMethod),
         "callback_timeout": v.timeout_ms(RESOURCE, "callbackTimeout", msg.callbackTimeout),
-        "fallback_url": v.callback_url("fallbackUrl", msg.fallbackUrl),
+        "fallback_url": v.callback_url("fallbackUrl", msg.fallbackUrl, policy),
         "tag": msg.tag,
         "receipt_requested": receipt,
         "delivery_state": DeliveryState.WAITING if wants_receipts else None,

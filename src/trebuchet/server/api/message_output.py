@@ -1,4 +1,5 @@
-"""The message resource as JSON (spec §3.2): unset optional properties are left out.
+"""The message resource as JSON (spec §3.2): unset optional properties are left out, and
+credentials in ``callbackUrl``/``fallbackUrl`` are masked (``domain/urls.py``).
 
 Rows become msgspec structs, which the encoder turns into JSON without a dict per
 message; a page of 1000 renders several times faster than through dicts.
@@ -12,6 +13,7 @@ from typing import Any
 import msgspec
 
 from trebuchet.server.domain.times import format_time
+from trebuchet.server.domain.urls import masked_or_none
 from trebuchet.server.store.store import MESSAGE_COLUMN_NAMES
 
 # Rows come positionally in MESSAGE_COLUMNS order; index lookups are the cheap path.
@@ -68,10 +70,10 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         format_time(row[_TIME]),
         row[_SEGMENTS],
         bool(row[_SKIP]),
-        row[_CALLBACK_URL],
+        masked_or_none(row[_CALLBACK_URL]),
         row[_METHOD],
         row[_TIMEOUT],
-        row[_FALLBACK],
+        masked_or_none(row[_FALLBACK]),
         row[_TAG],
         row[_RECEIPT],
         row[_DELIVERY_STATE],

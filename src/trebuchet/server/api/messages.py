@@ -50,7 +50,8 @@ async def _check_sender(ctx: Ctx, number: str) -> None:
 
 
 async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any]:
-    row = message_row(decode_json(raw, MessageIn, "message"), ctx.user.id, now)
+    msg = decode_json(raw, MessageIn, "message")
+    row = message_row(msg, ctx.user.id, now, policy=ctx.services.outbound)
     await _check_sender(ctx, row["from_number"])
     if row["media"]:
         media = msgspec.json.decode(row["media"], type=list[str])

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.phone import is_e164, is_short_code
+from trebuchet.server.domain.urls import masked
+from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
 
 MAX_URL_LENGTH = 2048
 MAX_CALLBACK_TIMEOUT_MS = 10_000
@@ -47,12 +49,27 @@ def optional_number(resource: str, prop: str, value: str | None) -> str | None:
     return None if value is None else phone_number(resource, prop, value)
 
 
-def callback_url(prop: str, value: str | None) -> str | None:
+def callback_url(prop: str, value: str | None, policy: AddressPolicy) -> str | None:
+    """An http(s) URL whose host, as written, the deployment may contact (names are
+    checked again on what they resolve to when the callback is made)."""
     if value is None:
         return None
     if not is_http_url(value):
-        raise errors.invalid_callback_url(prop, value)
+        raise errors.invalid_callback_url(prop, masked(value), _why_not_http(value))
+    try:
+        policy.check_host(urlsplit(value).hostname or "")
+    except AddressRefused as exc:
+        raise errors.invalid_callback_url(prop, masked(value), str(exc), exc.setting) from None
     return value
+
+
+def _why_not_http(value: str) -> str:
+    if len(value) > MAX_URL_LENGTH:
+        return f"it is longer than {MAX_URL_LENGTH} characters"
+    scheme, sep, _ = value.partition(":")
+    if sep and scheme.lower() not in ("http", "https"):
+        return "only http and https URLs can receive callbacks"
+    return "it is not a well-formed http or https URL with a host"
 
 
 def callback_method(resource: str, value: str | None) -> str | None:

@@ -103,12 +103,19 @@ def invalid_body(why: str) -> ApiError:
     return ApiError("bad-request", "invalid-request-body", why)
 
 
-def invalid_callback_url(prop: str, url: str) -> ApiError:
+def invalid_callback_url(
+    prop: str, url: str, why: str | None = None, setting: str | None = None
+) -> ApiError:
+    details: tuple[Detail, ...] = (Detail("property", prop), Detail("url", url))
+    if why is not None:
+        details += (Detail("reason", why),)
+    if setting:
+        details += (Detail("setting", setting),)
     return ApiError(
         "bad-request",
         "callback-invalid-url",
-        f"The URL '{url}' is not a valid {prop}",
-        (Detail("property", prop), Detail("url", url)),
+        f"The URL '{url}' is not a valid {prop}" + (f": {why}" if why else ""),
+        details,
     )
 
 

@@ -44,13 +44,6 @@ def base_url(settings: Settings) -> str:
     return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
-def address_policy(settings: Settings) -> AddressPolicy:
-    return AddressPolicy(
-        allow_loopback=settings.carrier == "sandbox" or settings.callback_allow_private,
-        allow_private=settings.callback_allow_private,
-    )
-
-
 class Engine:
     def __init__(
         self,
@@ -69,7 +62,7 @@ class Engine:
         self.clock = clock or SystemClock()
         self.delivery = DeliveryStore(store)
         self.outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
-        self.policy = address_policy(settings)
+        self.policy = AddressPolicy.from_settings(settings)
         self.media = media_storage(settings.media_dir)
         self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
         self.carrier = carrier or build_carrier(settings, store)
@@ -131,6 +124,12 @@ class Engine:
 
     async def start(self) -> None:
         if not self._tasks:
+            log.info("delivery engine started; %s", self.policy.describe())
+            if self.settings.callback_allow_private:
+                log.warning(
+                    "callback_allow_private is deprecated: it means outbound_allow_loopback"
+                    " and outbound_allow_private together"
+                )
             self._tasks = [
                 asyncio.create_task(self.send_worker.run(), name="trebuchet-send-worker"),
                 asyncio.create_task(self.event_worker.run(), name="trebuchet-event-worker"),

@@ -101,10 +101,10 @@ class AiohttpSender:
                 error = error[:_MAX_ERROR]
             return CallbackOutcome(status, error, elapsed, refused)
 
-        host = urlsplit(request.url).hostname or ""
-        literal = self._policy.literal(host)
-        if literal is not None and not self._policy.permits(literal):
-            return outcome(None, f"{host} is an address callbacks may not reach", True)
+        try:  # an address as written never reaches the resolver
+            self._policy.check_host(urlsplit(request.url).hostname or "")
+        except AddressRefused as exc:
+            return outcome(None, str(exc), True)
         try:
             async with self._client().request(
                 request.method,
