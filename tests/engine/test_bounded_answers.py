@@ -17,13 +17,13 @@ from aiohttp import web
 from tests.carriers.test_smpp_carrier import out
 from tests.conftest import serve_http
 from tests.engine.conftest import Behaviour, Bench, Receiver
+from trebuchet.server.callbacks.sender import ANSWER_PREFIX_BYTES
 from trebuchet.server.carriers.base import TransientFailure
 from trebuchet.server.carriers.http_upstream import HttpUpstreamCarrier, UpstreamConfig
 from trebuchet.server.carriers.refs import MemoryRefs
 from trebuchet.server.media.fetch import MediaFetcher, MediaTooLarge, MediaUnavailable, MmsLimits
 from trebuchet.server.media.storage import LocalMediaStorage
-from trebuchet.server.webhooks.guard import AddressPolicy
-from trebuchet.server.webhooks.sender import ANSWER_PREFIX_BYTES
+from trebuchet.server.net.guard import AddressPolicy
 
 FROM, TO = "+15550001111", "+15557654321"
 BODY_BYTES = 64 * 1024 * 1024

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import serve_http
 from tests.engine.conftest import Bench, BenchFactory, Receiver
+from trebuchet.server.callbacks.outbox import destination_key
 from trebuchet.server.domain.ids import new_id
 from trebuchet.server.domain.times import now_us
-from trebuchet.server.engine.events import destination_key
 from trebuchet.server.store import Store
 from trebuchet.server.store.database import MIGRATIONS
 from trebuchet.server.store.delivery import DeliveryStore, Finish

@@ -11,12 +11,12 @@ import pytest
 
 from trebuchet import verify_signature
 from trebuchet._signature import signature_header
+from trebuchet.server.callbacks.request import build_request, encode_query, split_credentials
 from trebuchet.server.carriers.sandbox import Scenario, scenario
 from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.times import US
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
-from trebuchet.server.webhooks.request import build_request, encode_query, split_credentials
+from trebuchet.server.net.guard import AddressPolicy, AddressRefused
 
 
 def test_backoff_doubles_up_to_its_cap_and_jitter_only_shortens() -> None:

@@ -19,7 +19,7 @@ from trebuchet.server.media.fetch import (
 )
 from trebuchet.server.media.names import media_url
 from trebuchet.server.media.storage import LocalMediaStorage, put_bytes, read_all
-from trebuchet.server.webhooks.guard import AddressPolicy
+from trebuchet.server.net.guard import AddressPolicy
 
 LOOPBACK = AddressPolicy(allow_loopback=True, allow_private=False)
 PUBLIC_ONLY = AddressPolicy(allow_loopback=False, allow_private=False)

@@ -19,7 +19,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.engine import Engine
 from trebuchet.server.media.fetch import MediaUnavailable, fetch_media
 from trebuchet.server.media.storage import LocalMediaStorage
-from trebuchet.server.webhooks.guard import AddressPolicy, IPAddress
+from trebuchet.server.net.guard import AddressPolicy, IPAddress
 
 ALICE = "+15550001111"
 SECRET = b"TOP-SECRET: the admin password is hunter2\n"

@@ -13,7 +13,7 @@ import pytest
 import trebuchet
 from trebuchet import parse_event, parse_event_query, sign_payload, verify_signature
 from trebuchet._signature import signed_string
-from trebuchet.server.webhooks.request import build_request
+from trebuchet.server.callbacks.request import build_request
 
 SECRET = "whsec-replay"
 NOW = 1_700_000_000

@@ -21,10 +21,10 @@ from aiohttp import web
 from tests.conftest import Harness, make_settings, serve_http
 from trebuchet.server.api.app import create_app
 from trebuchet.server.config import Settings, load_settings
+from trebuchet.server.net.addresses import address_kind, host_address
+from trebuchet.server.net.guard import AddressPolicy, AddressRefused
+from trebuchet.server.net.resolver import GuardedResolver
 from trebuchet.server.store import MessageFilter, Store
-from trebuchet.server.webhooks.addresses import address_kind, host_address
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
-from trebuchet.server.webhooks.sender import GuardedResolver
 
 DEFAULT = AddressPolicy()
 LOOPBACK = AddressPolicy(allow_loopback=True)

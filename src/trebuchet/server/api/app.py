@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from trebuchet.server.api import applications, messages, phone_numbers, probes, user_errors
 from trebuchet.server.api import media as media_routes
+from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.handlers import exception_handlers
 from trebuchet.server.api.observe import ObserveMiddleware
@@ -27,7 +28,6 @@ from trebuchet.server.engine import Engine, admin
 from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
-from trebuchet.server.webhooks import routes as event_routes
 
 CURSOR_SECRET_KEY = "cursor_secret"
 

@@ -15,7 +15,7 @@ from trebuchet.server.api.resources import camel_row, id_page_link, page_size, p
 from trebuchet.server.api.responses import empty_response, json_response
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.urls import masked
-from trebuchet.server.webhooks.guard import AddressPolicy
+from trebuchet.server.net.guard import AddressPolicy
 
 RESOURCE = "application"
 PROPERTIES = {

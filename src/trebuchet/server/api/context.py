@@ -31,9 +31,9 @@ from trebuchet.server.api.scope import header
 from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
+from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store, User
 from trebuchet.server.store.store import hash_secret, secret_matches
-from trebuchet.server.webhooks.guard import AddressPolicy
 
 _CACHE_LIMIT = 100_000
 # What a secret presented with an unknown token is compared with: the same work as a

@@ -21,7 +21,7 @@ from trebuchet.server.domain.states import (
     MessageState,
     ReceiptRequest,
 )
-from trebuchet.server.webhooks.guard import AddressPolicy
+from trebuchet.server.net.guard import AddressPolicy
 
 RESOURCE = "message"
 MAX_TEXT = 2048

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.phone import is_e164, is_short_code
 from trebuchet.server.domain.urls import masked
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
+from trebuchet.server.net.guard import AddressPolicy, AddressRefused
 
 MAX_URL_LENGTH = 2048
 MAX_CALLBACK_TIMEOUT_MS = 10_000

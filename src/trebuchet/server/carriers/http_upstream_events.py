@@ -59,10 +59,10 @@ class StoreSink:
     """The carrier sink outside the engine: the same writes, without waking workers."""
 
     def __init__(self, store: Store, settings: Settings):
+        from trebuchet.server.callbacks.outbox import Outbox
         from trebuchet.server.domain.times import US
         from trebuchet.server.engine.admin import inbound_router
         from trebuchet.server.engine.engine import base_url
-        from trebuchet.server.engine.events import Outbox
         from trebuchet.server.store.delivery import DeliveryStore
 
         self._delivery = DeliveryStore(store)

@@ -20,13 +20,13 @@ from starlette.routing import Route
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.callbacks.outbox import Outbox
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.clock import SystemClock
 from trebuchet.server.domain.times import US
 from trebuchet.server.engine.engine import base_url
-from trebuchet.server.engine.events import Outbox
 from trebuchet.server.engine.inbound import InboundRouter
 from trebuchet.server.store import Store
 from trebuchet.server.store.delivery import DeliveryStore

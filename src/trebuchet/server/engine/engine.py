@@ -13,25 +13,25 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from trebuchet.server.callbacks.dispatcher import EventQueue
+from trebuchet.server.callbacks.outbox import Outbox
+from trebuchet.server.callbacks.sender import AiohttpSender, WebhookSender
 from trebuchet.server.carriers.base import Carrier, InboundMessage, Receipt
 from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.clock import Clock, SystemClock
 from trebuchet.server.domain.times import US
-from trebuchet.server.engine.events import Outbox
-from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.inbound import InboundRouter
 from trebuchet.server.engine.sending import SendQueue, apply_receipt
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
+from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.media.fetch import MediaFetcher, MmsLimits, ReceivedMedia
 from trebuchet.server.media.storage import media_storage
+from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store
 from trebuchet.server.store.delivery import DeliveryStore
-from trebuchet.server.webhooks.dispatcher import EventQueue
-from trebuchet.server.webhooks.guard import AddressPolicy
-from trebuchet.server.webhooks.sender import AiohttpSender, WebhookSender
 
 log = logging.getLogger("trebuchet.engine")
 SEND_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=300.0)

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from trebuchet.server.callbacks.outbox import Outbox, application_destination
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.domain.states import Direction, MessageState
-from trebuchet.server.engine.events import Outbox, application_destination
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, Row
 from trebuchet.server.store.group_commit import Batcher

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from trebuchet.server.callbacks.outbox import Outbox, message_destination
 from trebuchet.server.carriers.base import (
     Accepted,
     Carrier,
@@ -38,13 +39,12 @@ from trebuchet.server.domain.states import (
     ReceiptRequest,
 )
 from trebuchet.server.domain.times import US
-from trebuchet.server.engine.events import Outbox, message_destination
-from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.engine.throttle import SenderLimits
+from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
+from trebuchet.server.net.guard import AddressRefused
 from trebuchet.server.store.delivery import DeliveryStore, Finish
-from trebuchet.server.webhooks.guard import AddressRefused
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]

@@ -46,8 +46,8 @@ __all__ = [
     "part_name",
     "store_parts",
 ]
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
-from trebuchet.server.webhooks.sender import GuardedResolver
+from trebuchet.server.net.guard import AddressPolicy, AddressRefused
+from trebuchet.server.net.resolver import GuardedResolver
 
 log = logging.getLogger("trebuchet.media")
 REDIRECTS = (301, 302, 303, 307, 308)

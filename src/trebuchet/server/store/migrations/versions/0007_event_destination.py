@@ -31,7 +31,7 @@ _events = sa.table(
 
 
 def destination_key(url: str) -> str:
-    """``host:port`` as ``trebuchet.server.engine.events.destination_key`` wrote it then."""
+    """``host:port`` as ``trebuchet.server.callbacks.outbox.destination_key`` wrote it then."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from trebuchet.server.config import Settings
-from trebuchet.server.webhooks.addresses import (
+from trebuchet.server.net.addresses import (
     IPAddress,
     Kind,
     address_kind,

@@ -18,13 +18,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from trebuchet.server.callbacks.request import build_request, redact
+from trebuchet.server.callbacks.sender import CallbackOutcome, WebhookSender
 from trebuchet.server.domain.backoff import CallbackRetry
 from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.times import US
-from trebuchet.server.engine.hooks import EngineHooks, MetricsHooks
+from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.store.delivery import DeliveryStore, Finish
-from trebuchet.server.webhooks.request import build_request, redact
-from trebuchet.server.webhooks.sender import CallbackOutcome, WebhookSender
 
 log = logging.getLogger("trebuchet.webhooks")
 Row = Mapping[str, Any]

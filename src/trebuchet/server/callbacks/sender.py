@@ -10,20 +10,18 @@ closing the connection.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from trebuchet.server.callbacks.request import CallbackRequest
 from trebuchet.server.net.bounded import Prefix, read_prefix
-from trebuchet.server.webhooks.guard import AddressPolicy, AddressRefused
-from trebuchet.server.webhooks.request import CallbackRequest
+from trebuchet.server.net.guard import AddressPolicy, AddressRefused
+from trebuchet.server.net.resolver import GuardedResolver
 
 # How much of a receiver's answer is read, and shown with a failed try.
 ANSWER_PREFIX_BYTES = 1024
@@ -47,24 +45,6 @@ class WebhookSender(Protocol):
     async def send(self, request: CallbackRequest, timeout_s: float) -> CallbackOutcome: ...
 
     async def close(self) -> None: ...
-
-
-class GuardedResolver(AbstractResolver):
-    """The default resolver, refusing addresses the policy forbids."""
-
-    def __init__(self, policy: AddressPolicy):
-        self._policy = policy
-        self._inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        self._policy.check(host, [result["host"] for result in results])
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 def _failed_answer(response: aiohttp.ClientResponse, answer: Prefix) -> str:

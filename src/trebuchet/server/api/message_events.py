@@ -11,10 +11,10 @@ from starlette.responses import Response
 
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.callbacks.request import redact
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.times import format_time
 from trebuchet.server.store.delivery import DeliveryStore
-from trebuchet.server.webhooks.request import redact
 
 Row = Mapping[str, Any]
 
