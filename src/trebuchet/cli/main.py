@@ -246,8 +246,8 @@ def inject(
     media: tuple[str, ...],
 ) -> None:
     """Simulate an inbound message from the network (stored and routed like a real one)."""
+    from trebuchet.server.api.admin_inbound import inbound_router
     from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
-    from trebuchet.server.engine.admin import inbound_router
 
     _check_numbers((to,))
     settings = _settings(config_file, db=db)

@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trebuchet.server.api import applications, messages, phone_numbers, probes, user_errors
+from trebuchet.server.api import (
+    admin_inbound,
+    applications,
+    carrier_events,
+    messages,
+    phone_numbers,
+    probes,
+    user_errors,
+)
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
@@ -21,10 +29,9 @@ from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.api.send_route import SendRoute
 from trebuchet.server.api.throttle import Guard
-from trebuchet.server.carriers import http_upstream_events as carrier_events
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
-from trebuchet.server.engine import Engine, admin
+from trebuchet.server.engine import Engine
 from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
@@ -34,7 +41,7 @@ CURSOR_SECRET_KEY = "cursor_secret"
 
 async def openapi(request: Request) -> Response:
     document = openapi_document()
-    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
+    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin_inbound.OPENAPI_PATHS}
     paths.update(media_routes.OPENAPI_PATHS)
     paths.update(carrier_events.OPENAPI_PATHS)
     return json_response({**document, "paths": paths})
@@ -51,7 +58,7 @@ ROUTES = [
     *user_errors.routes,
     *media_routes.routes,
     *event_routes.routes,
-    *admin.routes,
+    *admin_inbound.routes,
     *carrier_events.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
