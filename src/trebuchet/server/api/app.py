@@ -32,6 +32,7 @@ from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
 from trebuchet.server.engine import Engine
+from trebuchet.server.engine.delivery import Delivery
 from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
@@ -66,6 +67,28 @@ ROUTES = [
 ]
 
 
+@asynccontextmanager
+async def _delivering(
+    app: Starlette, store: Store, settings: Settings, engine: Engine | None
+) -> AsyncIterator[None]:
+    """Run ``engine``, if any, and publish the delivery assembly the routes hand arrivals
+    and receipts to: the engine's (its workers wake at once), else one of the app's own."""
+    app.state.engine = engine
+    if engine is None:
+        app.state.delivery = delivery = Delivery.from_settings(store, settings)
+        try:
+            yield
+        finally:
+            await delivery.close()
+        return
+    app.state.delivery = engine.delivery
+    await engine.start()
+    try:
+        yield
+    finally:
+        await engine.stop()
+
+
 def create_app(
     settings: Settings, store: Store | None = None, engine: Engine | None = None
 ) -> Starlette:
@@ -73,7 +96,9 @@ def create_app(
 
     The delivery engine runs with the app when one is handed in, or when the app owns its
     store and ``settings.engine`` is on; with a store handed in and no engine, whoever
-    owns the store runs (or steps) the engine.
+    owns the store runs (or steps) the engine.  Either way ``app.state.delivery`` is the
+    one delivery assembly (``engine/delivery.py``) the routes hand arrivals and receipts
+    to: the engine's, or one the app builds from ``settings`` at startup.
     """
 
     @asynccontextmanager
@@ -94,14 +119,8 @@ def create_app(
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)
-            app.state.engine = runner
-            if runner is not None:
-                await runner.start()
-            try:
+            async with _delivering(app, active, settings, runner):
                 yield
-            finally:
-                if runner is not None:
-                    await runner.stop()
         finally:
             await limits.aclose()
             if owned:

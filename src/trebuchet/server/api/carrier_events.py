@@ -12,7 +12,9 @@ A ``catapult`` upstream posts Catapult message events (``direction`` ``out`` for
 messages, with ``messageId`` the upstream's id; ``in`` for inbound messages).  An ``http``
 upstream posts JSON whose fields are named by ``event_fields``: ``type`` is ``receipt``
 (``ref``, ``status`` or ``code``) or ``inbound`` (``from``, ``to``, ``text``, ``media``,
-``id``).
+``id``).  Both go through the app's delivery assembly (``app.state.delivery``): the
+media of an inbound MMS is copied into the recipient's media store.  The translation of
+an event is ``carriers/upstream_events.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from starlette.routing import Route
 
 from trebuchet.server.api.body import read_body
 from trebuchet.server.api.responses import json_response
-from trebuchet.server.carriers.base import CarrierSink, InboundMessage, Receipt, UnknownNumber
+from trebuchet.server.carriers.base import UnknownNumber
 from trebuchet.server.carriers.http_upstream import UpstreamConfig
 from trebuchet.server.carriers.refs import SqlRefs
 from trebuchet.server.carriers.upstream_events import (
@@ -37,33 +39,9 @@ from trebuchet.server.carriers.upstream_events import (
 )
 from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
-from trebuchet.server.store import Store
+from trebuchet.server.engine.delivery import Delivery
 
 NOT_YET_RETRY_AFTER = "1"
-
-
-class StoreSink:
-    """The carrier sink outside the engine: the same writes, without waking workers."""
-
-    def __init__(self, store: Store, settings: Settings):
-        from trebuchet.server.api.admin_inbound import inbound_router
-        from trebuchet.server.callbacks.outbox import Outbox
-        from trebuchet.server.domain.times import US
-        from trebuchet.server.engine.engine import base_url
-        from trebuchet.server.store.delivery import DeliveryStore
-
-        self._delivery = DeliveryStore(store)
-        self._outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
-        self._router = inbound_router(store, settings)
-
-    async def receipt(self, message_id: str, receipt: Receipt) -> None:
-        from trebuchet.server.domain.times import now_us
-        from trebuchet.server.engine.sending import apply_receipt
-
-        await apply_receipt(self._delivery, self._outbox, message_id, receipt, now_us())
-
-    async def inbound(self, message: InboundMessage) -> str:
-        return await self._router.accept(message)
 
 
 async def carrier_events(request: Request) -> Response:
@@ -77,7 +55,8 @@ async def carrier_events(request: Request) -> Response:
 
     async def verify() -> bytes | None:
         body = await read_body(request, settings.max_body_bytes)
-        return body if authorised(request, config, body) else None
+        given = authorised(request.headers, request.query_params, config, body)
+        return body if given else None
 
     body = await services.guard.attempt(request, f"carrier:{name}", verify)
     try:
@@ -86,9 +65,8 @@ async def carrier_events(request: Request) -> Response:
         return json_response({"error": "the body is not JSON"}, 400)
     if not isinstance(event, dict):
         return json_response({"error": "the body is not a JSON object"}, 400)
-    engine = getattr(request.app.state, "engine", None)
-    sink: CarrierSink = engine if engine is not None else StoreSink(services.store, settings)
-    handler = UpstreamEvents(name, config, SqlRefs(services.store), sink)
+    delivery: Delivery = request.app.state.delivery
+    handler = UpstreamEvents(name, config, SqlRefs(services.store), delivery)
     try:
         done = await handler.handle(event)
     except NotYet:

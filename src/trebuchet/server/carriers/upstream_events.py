@@ -17,9 +17,8 @@ import contextlib
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 from typing import Any
-
-from starlette.requests import Request
 
 from trebuchet.server.carriers.base import CarrierSink, InboundMessage, Receipt
 from trebuchet.server.carriers.http_upstream import UpstreamConfig, dig
@@ -35,10 +34,13 @@ class NotYet(Exception):
     """The event names a message not yet recorded as sent: the upstream should retry."""
 
 
-def authorised(request: Request, config: UpstreamConfig, body: bytes) -> bool:
+def authorised(
+    headers: Mapping[str, str], query: Mapping[str, str], config: UpstreamConfig, body: bytes
+) -> bool:
+    """Whether a request (its headers, lower-case names, and query) may post ``body``."""
     if config.events_secret:
         expected = hmac.new(config.events_secret.encode(), body, hashlib.sha256).hexdigest()
-        given = request.headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
+        given = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
         # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
         if given and hmac.compare_digest(
             given.encode("utf-8", "surrogateescape"), expected.encode()
@@ -47,8 +49,8 @@ def authorised(request: Request, config: UpstreamConfig, body: bytes) -> bool:
     token = config.events_token
     if not token:
         return False
-    candidates = [request.query_params.get("token", "")]
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    candidates = [query.get("token", "")]
+    scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
         candidates.append(value.strip())
     elif scheme.lower() == "basic":
