@@ -141,7 +141,7 @@ class Bench:
 
     @property
     def delivery(self) -> DeliveryStore:
-        return self.engine.delivery
+        return self.engine.delivery.store
 
     async def user(self, numbers: list[str]) -> Credentials:
         return await self.harness.create_user(numbers)

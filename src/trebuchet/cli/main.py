@@ -247,15 +247,21 @@ def inject(
 ) -> None:
     """Simulate an inbound message from the network (stored and routed like a real one)."""
     from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
-    from trebuchet.server.engine.admin import inbound_router
+    from trebuchet.server.engine.delivery import Delivery
 
     _check_numbers((to,))
     settings = _settings(config_file, db=db)
     message = InboundMessage(from_number=from_, to_number=to, text=text, media=list(media))
+
+    async def route(store: Store) -> tuple[str, str]:
+        delivery = Delivery.from_settings(store, settings)
+        try:
+            return await delivery.route(message)
+        finally:
+            await delivery.close()
+
     try:
-        message_id, user_id = _with_store(
-            settings, lambda store: inbound_router(store, settings).route(message)
-        )
+        message_id, user_id = _with_store(settings, route)
     except UnknownNumber as exc:
         raise click.ClickException(f"no enabled number {to} on this platform") from exc
     click.echo(json.dumps({"messageId": message_id, "userId": user_id}))

@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trebuchet.server.api import applications, messages, phone_numbers, probes, user_errors
+from trebuchet.server.api import (
+    admin_inbound,
+    applications,
+    carrier_events,
+    messages,
+    phone_numbers,
+    probes,
+    user_errors,
+)
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
@@ -21,10 +29,10 @@ from trebuchet.server.api.openapi import openapi_document
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.api.send_route import SendRoute
 from trebuchet.server.api.throttle import Guard
-from trebuchet.server.carriers import http_upstream_events as carrier_events
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.ids import new_secret
-from trebuchet.server.engine import Engine, admin
+from trebuchet.server.engine import Engine
+from trebuchet.server.engine.delivery import Delivery
 from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
@@ -34,7 +42,7 @@ CURSOR_SECRET_KEY = "cursor_secret"
 
 async def openapi(request: Request) -> Response:
     document = openapi_document()
-    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
+    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin_inbound.OPENAPI_PATHS}
     paths.update(media_routes.OPENAPI_PATHS)
     paths.update(carrier_events.OPENAPI_PATHS)
     return json_response({**document, "paths": paths})
@@ -51,12 +59,34 @@ ROUTES = [
     *user_errors.routes,
     *media_routes.routes,
     *event_routes.routes,
-    *admin.routes,
+    *admin_inbound.routes,
     *carrier_events.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     *probes.routes,
 ]
+
+
+@asynccontextmanager
+async def _delivering(
+    app: Starlette, store: Store, settings: Settings, engine: Engine | None
+) -> AsyncIterator[None]:
+    """Run ``engine``, if any, and publish the delivery assembly the routes hand arrivals
+    and receipts to: the engine's (its workers wake at once), else one of the app's own."""
+    app.state.engine = engine
+    if engine is None:
+        app.state.delivery = delivery = Delivery.from_settings(store, settings)
+        try:
+            yield
+        finally:
+            await delivery.close()
+        return
+    app.state.delivery = engine.delivery
+    await engine.start()
+    try:
+        yield
+    finally:
+        await engine.stop()
 
 
 def create_app(
@@ -66,7 +96,9 @@ def create_app(
 
     The delivery engine runs with the app when one is handed in, or when the app owns its
     store and ``settings.engine`` is on; with a store handed in and no engine, whoever
-    owns the store runs (or steps) the engine.
+    owns the store runs (or steps) the engine.  Either way ``app.state.delivery`` is the
+    one delivery assembly (``engine/delivery.py``) the routes hand arrivals and receipts
+    to: the engine's, or one the app builds from ``settings`` at startup.
     """
 
     @asynccontextmanager
@@ -87,14 +119,8 @@ def create_app(
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)
-            app.state.engine = runner
-            if runner is not None:
-                await runner.start()
-            try:
+            async with _delivering(app, active, settings, runner):
                 yield
-            finally:
-                if runner is not None:
-                    await runner.stop()
         finally:
             await limits.aclose()
             if owned:

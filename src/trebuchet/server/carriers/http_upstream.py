@@ -15,7 +15,7 @@ transient (``Retry-After`` honoured); other 4xx answers are permanent.  At most
 :data:`ANSWER_BYTES` of an answer are read (a longer one is cut off by closing the
 connection; an ``http`` upstream's ref is then not found and our message id stands in).
 Receipts and inbound messages come back through
-:mod:`trebuchet.server.carriers.http_upstream_events`.
+:mod:`trebuchet.server.carriers.upstream_events` (the route is ``api/carrier_events.py``).
 """
 
 from __future__ import annotations

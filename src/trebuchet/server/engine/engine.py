@@ -2,7 +2,10 @@
 
 Runs inside ``trebuchet serve`` (``engine = true``, the default) or on its own in
 ``trebuchet worker`` processes; any number of them can share a database.  Tests call
-:meth:`Engine.run_until_idle` instead of starting the loops.
+:meth:`Engine.run_until_idle` instead of starting the loops.  The engine builds its
+:class:`~trebuchet.server.engine.delivery.Delivery` (the store, outbox, media and inbound
+router) and adds the carrier, the callback sender and the two workers; the delivery is
+the carriers' sink and, in ``trebuchet serve``, the routes' too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from trebuchet.server.callbacks.dispatcher import EventQueue
-from trebuchet.server.callbacks.outbox import Outbox
 from trebuchet.server.callbacks.sender import AiohttpSender, WebhookSender
 from trebuchet.server.carriers.base import Carrier, InboundMessage, Receipt
 from trebuchet.server.carriers.routing import build_carrier
@@ -22,26 +24,17 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.clock import Clock, SystemClock
 from trebuchet.server.domain.times import US
-from trebuchet.server.engine.inbound import InboundRouter
-from trebuchet.server.engine.sending import SendQueue, apply_receipt
+from trebuchet.server.engine.delivery import Delivery
+from trebuchet.server.engine.sending import SendQueue
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
 from trebuchet.server.hooks import EngineHooks, MetricsHooks
-from trebuchet.server.media.fetch import MediaFetcher, MmsLimits, ReceivedMedia
-from trebuchet.server.media.storage import media_storage
-from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store
-from trebuchet.server.store.delivery import DeliveryStore
 
 log = logging.getLogger("trebuchet.engine")
 SEND_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=300.0)
 CALLBACK_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=3600.0)
 MAX_IDLE_ROUNDS = 1000
-
-
-def base_url(settings: Settings) -> str:
-    """The API root used in ``messageUri``; set ``public_url`` behind a proxy."""
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
 class Engine:
@@ -60,65 +53,62 @@ class Engine:
         self.store = store
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.delivery = DeliveryStore(store)
-        self.outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
-        self.policy = AddressPolicy.from_settings(settings)
-        self.media = media_storage(settings.media_dir)
-        self.fetcher = MediaFetcher(self.media, MmsLimits.from_settings(settings), self.policy)
+        self.delivery = Delivery.from_settings(store, settings, clock=self.clock)
+        self.policy = self.delivery.policy
         self.carrier = carrier or build_carrier(settings, store)
         self.sender = sender or AiohttpSender(
             self.policy, max_connections=settings.callback_concurrency
         )
-        lease_us = round(settings.lease_seconds * US)
-        heartbeat = settings.lease_seconds / 3
-        self.events = EventQueue(
-            self.delivery,
+        self.events = self._event_queue(draw)
+        self.event_worker: Worker[Any] = Worker(
+            self.events,
+            concurrency=settings.callback_concurrency,
+            poll_interval=settings.poll_interval,
+            heartbeat_interval=settings.lease_seconds / 3,
+        )
+        self.delivery.on_events(self.event_worker.wake)
+        self.sends = self._send_queue(draw)
+        self.send_worker: Worker[Any] = Worker(
+            self.sends,
+            concurrency=settings.send_concurrency,
+            poll_interval=settings.poll_interval,
+            heartbeat_interval=settings.lease_seconds / 3,
+        )
+        self.carrier.bind(self.delivery)
+        self._tasks: list[asyncio.Task[None]] = []
+        # Messages accepted by this process wake the send worker at once.
+        self._unlisten = store.on_insert(self.send_worker.wake)
+
+    def _event_queue(self, draw: Callable[[], float]) -> EventQueue:
+        settings, delivery = self.settings, self.delivery
+        return EventQueue(
+            delivery.store,
             self.sender,
             self.clock,
-            CallbackRetry(CALLBACK_BACKOFF, self.outbox.window_us),
-            lease_us=lease_us,
+            CallbackRetry(CALLBACK_BACKOFF, delivery.outbox.window_us),
+            lease_us=round(settings.lease_seconds * US),
             signing=settings.callback_signing,
             per_destination=settings.callback_concurrency_per_destination,
             per_user=settings.callback_concurrency_per_user,
             draw=draw,
             hooks=self.hooks,
         )
-        self.event_worker: Worker[Any] = Worker(
-            self.events,
-            concurrency=settings.callback_concurrency,
-            poll_interval=settings.poll_interval,
-            heartbeat_interval=heartbeat,
-        )
-        limits = SenderLimits(settings.sender_rate, parse_rates(settings.sender_rates))
-        self.sends = SendQueue(
-            self.delivery,
+
+    def _send_queue(self, draw: Callable[[], float]) -> SendQueue:
+        settings, delivery = self.settings, self.delivery
+        return SendQueue(
+            delivery.store,
             self.carrier,
-            self.outbox,
+            delivery.outbox,
             self.clock,
             SendRetry(SEND_BACKOFF, settings.send_max_attempts),
-            limits,
-            lease_us=lease_us,
+            SenderLimits(settings.sender_rate, parse_rates(settings.sender_rates)),
+            lease_us=round(settings.lease_seconds * US),
             notify=self.event_worker.wake,
             draw=draw,
-            media=self.fetcher,
+            media=delivery.fetcher,
             hooks=self.hooks,
         )
-        self.send_worker: Worker[Any] = Worker(
-            self.sends,
-            concurrency=settings.send_concurrency,
-            poll_interval=settings.poll_interval,
-            heartbeat_interval=heartbeat,
-        )
-        received = ReceivedMedia(
-            self.media, self.fetcher, base_url(settings), settings.media_max_upload_bytes
-        )
-        self.router = InboundRouter(
-            self.delivery, self.outbox, self.clock, self.event_worker.wake, received
-        )
-        self.carrier.bind(self)
-        self._tasks: list[asyncio.Task[None]] = []
-        # Messages accepted by this process wake the send worker at once.
-        self._unlisten = store.on_insert(self.send_worker.wake)
 
     # -- running -----------------------------------------------------------------------
 
@@ -153,7 +143,7 @@ class Engine:
         self._unlisten = lambda: None
         await self.carrier.close()
         await self.sender.close()
-        await self.fetcher.close()
+        await self.delivery.close()
 
     def wake(self) -> None:
         self.send_worker.wake()
@@ -170,13 +160,10 @@ class Engine:
                 return total
         raise RuntimeError(f"still busy after {MAX_IDLE_ROUNDS} rounds")
 
-    # -- the carrier sink --------------------------------------------------------------
+    # -- the carrier sink (the delivery assembly's) ---------------------------------
 
     async def receipt(self, message_id: str, receipt: Receipt) -> None:
-        if await apply_receipt(
-            self.delivery, self.outbox, message_id, receipt, self.clock.now_us()
-        ):
-            self.event_worker.wake()
+        await self.delivery.receipt(message_id, receipt)
 
     async def inbound(self, message: InboundMessage) -> str:
-        return await self.router.accept(message)
+        return await self.delivery.inbound(message)

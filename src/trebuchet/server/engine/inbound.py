@@ -34,13 +34,16 @@ def keyed_message_id(key: str) -> str:
 
 
 class InboundRouter:
+    """Stores arrivals; built once, by the delivery assembly (``engine/delivery.py``), so
+    every inbound path copies media into the recipient's store the same way."""
+
     def __init__(
         self,
         delivery: DeliveryStore,
         outbox: Outbox,
         clock: Clock,
-        notify: Callable[[], None] = lambda: None,
-        media: ReceivedMedia | None = None,
+        notify: Callable[[], None],
+        media: ReceivedMedia,
     ):
         self._delivery = delivery
         self._outbox = outbox
@@ -51,7 +54,6 @@ class InboundRouter:
 
     async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
         """The message with its media copied into the recipient's own media store."""
-        assert self._media is not None
         number = await self._delivery.store.number_owner(message.to_number)
         if number is None:
             raise UnknownNumber(message.to_number)
@@ -68,7 +70,7 @@ class InboundRouter:
         """
         now = self._clock.now_us()
         message_id = keyed_message_id(message.key) if message.key else new_message_id()
-        if self._media is not None and (message.parts or message.media):
+        if message.parts or message.media:
             message = await self._store_media(message, message_id)
         user_id = await self._arrivals.submit(_Arrival(message_id, message, now))
         if user_id is None:

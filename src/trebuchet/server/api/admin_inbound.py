@@ -4,7 +4,9 @@ Authenticated with ``Authorization: Bearer <admin_token>``, behind the same
 failed-authentication throttling as the API (429 once a client has failed too often);
 while the ``admin_token`` setting is unset the endpoint does not exist (404).  Body:
 ``{"from": "+1...", "to": "+1...", "text": "...", "media": ["https://..."]}``; answers 201
-with the stored message's ``Location`` and ``{"messageId", "userId"}``.
+with the stored message's ``Location`` and ``{"messageId", "userId"}``.  The message goes
+through the app's delivery assembly (``app.state.delivery``), like any arrival: its media
+is copied into the recipient's media store.
 """
 
 from __future__ import annotations
@@ -20,16 +22,9 @@ from starlette.routing import Route
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.responses import json_response
-from trebuchet.server.callbacks.outbox import Outbox
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
-from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
-from trebuchet.server.domain.clock import SystemClock
-from trebuchet.server.domain.times import US
-from trebuchet.server.engine.engine import base_url
-from trebuchet.server.engine.inbound import InboundRouter
-from trebuchet.server.store import Store
-from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.engine.delivery import Delivery
 
 
 class InboundIn(msgspec.Struct, rename={"from_": "from"}):
@@ -37,12 +32,6 @@ class InboundIn(msgspec.Struct, rename={"from_": "from"}):
     to: str | None = None
     text: str | None = None
     media: list[str] | None = None
-
-
-def inbound_router(store: Store, settings: Settings) -> InboundRouter:
-    """A router for inbound messages outside the engine (admin endpoint, CLI)."""
-    outbox = Outbox(base_url(settings), round(settings.callback_retry_window * US))
-    return InboundRouter(DeliveryStore(store), outbox, SystemClock())
 
 
 # The principal failed admin tokens are counted against (with the client IP).
@@ -76,13 +65,11 @@ async def inject(request: Request) -> Response:
         text=body.text or "",
         media=list(body.media or []),
     )
+    delivery: Delivery = request.app.state.delivery
     try:
-        message_id, user_id = await inbound_router(services.store, services.settings).route(message)
+        message_id, user_id = await delivery.route(message)
     except UnknownNumber:
         raise errors.not_found("number", message.to_number) from None
-    engine = getattr(request.app.state, "engine", None)
-    if engine is not None:
-        engine.wake()
     root = services.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
     location = f"{root.rstrip('/')}/v1/users/{user_id}/messages/{message_id}"
     return json_response(

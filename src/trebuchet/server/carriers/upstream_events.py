@@ -1,0 +1,138 @@
+"""Receipts and inbound messages pushed by HTTP upstreams, turned into carrier-sink calls.
+
+The route that receives them is ``api/carrier_events.py``.  A ``catapult`` upstream posts
+Catapult message events (``direction`` ``out`` for our messages, with ``messageId`` the
+upstream's id; ``in`` for inbound messages).  An ``http`` upstream posts JSON whose fields
+are named by ``event_fields``: ``type`` is ``receipt`` (``ref``, ``status`` or ``code``) or
+``inbound`` (``from``, ``to``, ``text``, ``media``, ``id``).  A receipt for a message not
+yet recorded as sent raises :class:`NotYet`, so the upstream retries and a receipt never
+overtakes the ``sent`` state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from trebuchet.server.carriers.base import CarrierSink, InboundMessage, Receipt
+from trebuchet.server.carriers.http_upstream import UpstreamConfig, dig
+from trebuchet.server.carriers.refs import Refs
+
+SIGNATURE_HEADER = "x-trebuchet-signature"
+UPSTREAM_TYPES = ("catapult", "http")
+REF_WAIT_SECONDS = 3.0
+NOT_SENT_STATES = ("queued", "sending")
+
+
+class NotYet(Exception):
+    """The event names a message not yet recorded as sent: the upstream should retry."""
+
+
+def authorised(
+    headers: Mapping[str, str], query: Mapping[str, str], config: UpstreamConfig, body: bytes
+) -> bool:
+    """Whether a request (its headers, lower-case names, and query) may post ``body``."""
+    if config.events_secret:
+        expected = hmac.new(config.events_secret.encode(), body, hashlib.sha256).hexdigest()
+        given = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
+        # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
+        if given and hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), expected.encode()
+        ):
+            return True
+    token = config.events_token
+    if not token:
+        return False
+    candidates = [query.get("token", "")]
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        candidates.append(value.strip())
+    elif scheme.lower() == "basic":
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            candidates.append(base64.b64decode(value).decode().partition(":")[2])
+    return any(
+        hmac.compare_digest(c.encode("utf-8", "surrogateescape"), token.encode())
+        for c in candidates
+        if c
+    )
+
+
+class UpstreamEvents:
+    """Turns one upstream event into a receipt or an inbound message for the sink."""
+
+    def __init__(self, name: str, config: UpstreamConfig, refs: Refs, sink: CarrierSink):
+        self.name = name
+        self.config = config
+        self.refs = refs
+        self.sink = sink
+
+    async def handle(self, event: dict[str, Any]) -> str:
+        """What was done: "receipt", "inbound" or "ignored"."""
+        if self.config.type == "catapult":
+            if event.get("direction") == "in":
+                return await self._inbound(
+                    event.get("from"), event.get("to"), event.get("text"),
+                    event.get("media"), event.get("messageId"),
+                )  # fmt: skip
+            state = event.get("deliveryState")
+            if state in ("delivered", "not-delivered"):
+                return await self._receipt(event.get("messageId"), _code(event.get("deliveryCode")))
+            if event.get("state") == "error":  # failed upstream after it took the message
+                return await self._receipt(event.get("messageId"), 610)
+            return "ignored"
+        f = self.config.fields_map()
+        kind = dig(event, f["type"])
+        if kind == "inbound":
+            return await self._inbound(
+                dig(event, f["from"]), dig(event, f["to"]), dig(event, f["text"]),
+                dig(event, f["media"]), dig(event, f["id"]),
+            )  # fmt: skip
+        if kind == "receipt":
+            code = dig(event, f["code"])
+            if code is None:
+                code = self.config.codes().get(str(dig(event, f["status"])).lower(), 999)
+            return await self._receipt(dig(event, f["ref"]), _code(code))
+        return "ignored"
+
+    async def _receipt(self, ref: Any, code: int) -> str:
+        if not isinstance(ref, str) or not ref:
+            return "ignored"
+        deadline = time.monotonic() + REF_WAIT_SECONDS
+        part = await self.refs.find(self.name, ref)
+        while part is None and time.monotonic() < deadline:  # our send is recording it
+            await asyncio.sleep(0.05)
+            part = await self.refs.find(self.name, ref)
+        if part is None:
+            return "ignored"
+        if await self.refs.message_state(part.message_id) in NOT_SENT_STATES:
+            raise NotYet(part.message_id)
+        if await self.refs.report(self.name, ref, code, "first") is None:
+            return "ignored"  # a repeat
+        await self.sink.receipt(part.message_id, Receipt.for_code(code))
+        return "receipt"
+
+    async def _inbound(self, sender: Any, to: Any, text: Any, media: Any, ident: Any) -> str:
+        if not isinstance(sender, str) or not isinstance(to, str):
+            return "ignored"
+        message = InboundMessage(
+            from_number=sender,
+            to_number=to,
+            text=text if isinstance(text, str) else "",
+            media=[str(url) for url in media] if isinstance(media, list) else [],
+            key=f"{self.name}:{ident}" if ident else None,
+        )
+        await self.sink.inbound(message)
+        return "inbound"
+
+
+def _code(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 999
