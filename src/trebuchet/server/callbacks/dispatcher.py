@@ -22,6 +22,7 @@ from trebuchet.server.callbacks.request import build_request, redact
 from trebuchet.server.callbacks.sender import CallbackOutcome, WebhookSender
 from trebuchet.server.domain.backoff import CallbackRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.states import EventState
 from trebuchet.server.domain.times import US
 from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.store.delivery import DeliveryStore, Finish
@@ -117,7 +118,7 @@ class EventQueue:
         values: dict[str, Any]
         failed = False
         if delivered:
-            values = {"state": "delivered", "due_us": None, "finished_us": now}
+            values = {"state": EventState.DELIVERED, "due_us": None, "finished_us": now}
         else:
             refused = bool(tries) and all(t["refused"] for t in tries)
             due = (
@@ -129,7 +130,7 @@ class EventQueue:
             )
             if due is None:
                 failed = True
-                values = {"state": "failed", "due_us": None, "finished_us": now}
+                values = {"state": EventState.FAILED, "due_us": None, "finished_us": now}
             else:
                 values = {"due_us": due}
         errors = [_callback_failed(event, tries, now)] if failed else []
