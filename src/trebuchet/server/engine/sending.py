@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from msgspec.structs import replace
@@ -47,6 +47,7 @@ from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.net.guard import AddressRefused
 from trebuchet.server.store.delivery import DeliveryStore, Finish
+from trebuchet.server.store.leases import LeasedQueue, Leasing
 from trebuchet.server.store.message_rows import message_from_row
 
 log = logging.getLogger("trebuchet.engine")
@@ -89,8 +90,11 @@ MEDIA_DELIVERY_CODES = {"media-size-overflow": 751, "media-not-supported": 750}
 MEDIA_ERROR_CATEGORIES = {"media-unavailable": "unavailable"}
 
 
-class SendQueue:
+class SendQueue(LeasedQueue):
     name = "messages"
+    noun = "message"
+    lost_note = "its new owner finishes it"
+    log = log
 
     def __init__(
         self,
@@ -107,26 +111,19 @@ class SendQueue:
         draw: Callable[[], float] = random.random,
         hooks: EngineHooks | None = None,
     ):
+        leasing = Leasing(
+            delivery.claim_messages, delivery.extend_message_leases, delivery.finish_message
+        )
+        super().__init__(leasing, clock, lease_us)
         self._media = media
         self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._carrier = carrier
         self._outbox = outbox
-        self._clock = clock
         self._retry = retry
         self._limits = limits
-        self._lease_us = lease_us
         self._notify = notify
         self._draw = draw
-
-    async def claim(self, owner: str, limit: int) -> Sequence[Row]:
-        return await self._delivery.claim_messages(
-            owner, limit, self._clock.now_us(), self._lease_us
-        )
-
-    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
-        until = self._clock.now_us() + self._lease_us
-        await self._delivery.extend_message_leases(owner, ids, until)
 
     async def process(self, owner: str, row: Row) -> None:
         message = message_from_row(row)  # media decoded once, for every step below
@@ -281,8 +278,7 @@ class SendQueue:
             events=[event for event in events if event is not None],
             user_errors=[user_error] if user_error is not None else [],
         )
-        if not await self._delivery.finish_message(finish):
-            log.warning("message %s: lease lost; its new owner finishes it", message.id)
+        if not await self.finish(finish):
             return False
         if finish.events:
             self._notify()
