@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.domain.message import Message
+from trebuchet.server.domain.states import Direction, MessageState
 from trebuchet.server.store import Store, tables
+from trebuchet.server.store.message_rows import message_to_row
 
 FROM, TO = "+15550100001", "+15550100002"
 BASE_US = 1_700_000_000_000_000
@@ -18,30 +21,18 @@ STEP_US = 1000  # one message per millisecond of history
 
 def message_row(user_id: str, index: int) -> dict[str, Any]:
     time_us = BASE_US + index * STEP_US
-    return {
-        "id": new_message_id(time_us),
-        "user_id": user_id,
-        "from_number": FROM,
-        "to_number": TO,
-        "direction": "out",
-        "text": f"History message number {index}",
-        "media": None,
-        "state": "sent",
-        "time_us": time_us,
-        "segment_count": 1,
-        "callback_url": None,
-        "callback_http_method": None,
-        "callback_timeout": None,
-        "fallback_url": None,
-        "tag": None,
-        "receipt_requested": None,
-        "delivery_state": None,
-        "delivery_code": None,
-        "delivery_description": None,
-        "skip_mms_carrier_validation": False,
-        "application_id": None,
-        "due_us": None,
-    }
+    message = Message(
+        id=new_message_id(time_us),
+        user_id=user_id,
+        from_number=FROM,
+        to_number=TO,
+        direction=Direction.OUT,
+        text=f"History message number {index}",
+        state=MessageState.SENT,
+        time_us=time_us,
+        segment_count=1,
+    )
+    return message_to_row(message)
 
 
 def _seed_sqlite(path: str, user_id: str, count: int, batch: int) -> None:

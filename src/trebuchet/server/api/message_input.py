@@ -13,6 +13,7 @@ import msgspec
 from trebuchet.server.api import validation as v
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.segments import segment_count, utf16_length
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
@@ -22,12 +23,14 @@ from trebuchet.server.domain.states import (
     ReceiptRequest,
 )
 from trebuchet.server.net.guard import AddressPolicy
+from trebuchet.server.store.message_rows import message_to_row
 
 RESOURCE = "message"
 MAX_TEXT = 2048
 MAX_TAG = 1024
 MAX_MEDIA_ITEMS = 10
 RECEIPT_VALUES = tuple(ReceiptRequest)
+_RECEIPTS = {receipt.value: receipt for receipt in ReceiptRequest}
 # Only global addresses: what a caller that names no policy gets.
 GLOBAL_ONLY = AddressPolicy()
 
@@ -46,10 +49,10 @@ class MessageIn(msgspec.Struct, rename={"from_": "from"}):
     skipMMSCarrierValidation: bool | None = None
 
 
-def _media(value: str | list[str] | None) -> list[str]:
+def _media(value: str | list[str] | None) -> tuple[str, ...]:
     if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
+        return ()
+    items = (value,) if isinstance(value, str) else tuple(value)
     if len(items) > MAX_MEDIA_ITEMS:
         raise errors.invalid_property(
             RESOURCE, "media", f"exceeds the limit of {MAX_MEDIA_ITEMS} items"
@@ -70,44 +73,52 @@ def _text(value: str | None, has_media: bool) -> str:
     return value
 
 
-def message_row(
+def _receipt(value: str | None) -> ReceiptRequest | None:
+    lowered = v.one_of(RESOURCE, "receiptRequested", value, RECEIPT_VALUES)
+    return None if lowered is None else _RECEIPTS[lowered]
+
+
+def new_message(
     msg: MessageIn, user_id: str, now_us: int, *, policy: AddressPolicy = GLOBAL_ONLY
-) -> dict[str, Any]:
-    """Validate ``msg`` and build the row to store; raises :class:`ApiError`.  Callback
+) -> Message:
+    """Validate ``msg`` and build the message to store; raises :class:`ApiError`.  Callback
     URLs must be ones ``policy`` lets the deployment contact."""
     from_number = v.phone_number(RESOURCE, "from", msg.from_)
     to_number = v.phone_number(RESOURCE, "to", msg.to, short_code=True)
     media = _media(msg.media)
     text = _text(msg.text, bool(media))
-    receipt = v.one_of(RESOURCE, "receiptRequested", msg.receiptRequested, RECEIPT_VALUES)
+    receipt = _receipt(msg.receiptRequested)
     if media and receipt in WANTS_RECEIPTS:
         raise errors.invalid_property(
             RESOURCE, "receiptRequested", "cannot be combined with media: MMS has no receipts"
         )
     if msg.tag is not None and len(msg.tag) > MAX_TAG:
         raise errors.invalid_property(RESOURCE, "tag", f"exceeds the limit of {MAX_TAG}")
-    wants_receipts = receipt in WANTS_RECEIPTS
-    return {
-        "id": new_message_id(now_us),
-        "user_id": user_id,
-        "from_number": from_number,
-        "to_number": to_number,
-        "direction": Direction.OUT,
-        "text": text,
-        "media": msgspec.json.encode(media).decode() if media else None,
-        "state": MessageState.QUEUED,
-        "time_us": now_us,
-        "segment_count": segment_count(text, is_mms=bool(media)),
-        "callback_url": v.callback_url("callbackUrl", msg.callbackUrl, policy),
-        "callback_http_method": v.callback_method(RESOURCE, msg.callbackHttpMethod),
-        "callback_timeout": v.timeout_ms(RESOURCE, "callbackTimeout", msg.callbackTimeout),
-        "fallback_url": v.callback_url("fallbackUrl", msg.fallbackUrl, policy),
-        "tag": msg.tag,
-        "receipt_requested": receipt,
-        "delivery_state": DeliveryState.WAITING if wants_receipts else None,
-        "delivery_code": None,
-        "delivery_description": None,
-        "skip_mms_carrier_validation": bool(msg.skipMMSCarrierValidation),
-        "application_id": None,
-        "due_us": now_us,
-    }
+    return Message(
+        id=new_message_id(now_us),
+        user_id=user_id,
+        from_number=from_number,
+        to_number=to_number,
+        direction=Direction.OUT,
+        text=text,
+        media=media,
+        state=MessageState.QUEUED,
+        time_us=now_us,
+        segment_count=segment_count(text, is_mms=bool(media)),
+        callback_url=v.callback_url("callbackUrl", msg.callbackUrl, policy),
+        callback_http_method=v.callback_method(RESOURCE, msg.callbackHttpMethod),
+        callback_timeout=v.timeout_ms(RESOURCE, "callbackTimeout", msg.callbackTimeout),
+        fallback_url=v.callback_url("fallbackUrl", msg.fallbackUrl, policy),
+        tag=msg.tag,
+        receipt_requested=receipt,
+        delivery_state=DeliveryState.WAITING if receipt in WANTS_RECEIPTS else None,
+        skip_mms_carrier_validation=bool(msg.skipMMSCarrierValidation),
+        due_us=now_us,
+    )
+
+
+def message_row(
+    msg: MessageIn, user_id: str, now_us: int, *, policy: AddressPolicy = GLOBAL_ONLY
+) -> dict[str, Any]:
+    """The row of :func:`new_message`, ready to insert."""
+    return message_to_row(new_message(msg, user_id, now_us, policy=policy))

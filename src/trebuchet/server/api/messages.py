@@ -14,7 +14,7 @@ from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.idempotency import idempotency_key, key_reused, replay, request_hash
 from trebuchet.server.api.media import check_message_media
-from trebuchet.server.api.message_input import MessageIn, message_row
+from trebuchet.server.api.message_input import MessageIn, new_message
 from trebuchet.server.api.message_output import message_out, page_key
 from trebuchet.server.api.pagination import link_next, refuse_page_numbers
 from trebuchet.server.api.responses import (
@@ -24,9 +24,11 @@ from trebuchet.server.api.responses import (
     raw_json_response,
 )
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import DeliveryState, Direction, MessageState
 from trebuchet.server.domain.times import now_us, parse_filter_time
 from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
+from trebuchet.server.store.message_rows import message_to_row
 
 # Method and route of sends, hashed with the body under an idempotency key.
 SEND_ROUTE = "POST /messages"
@@ -49,14 +51,13 @@ async def _check_sender(ctx: Ctx, number: str) -> None:
     raise errors.number_access_denied(ctx.user.id, number)
 
 
-async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> dict[str, Any]:
+async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> Message:
     msg = decode_json(raw, MessageIn, "message")
-    row = message_row(msg, ctx.user.id, now, policy=ctx.services.outbound)
-    await _check_sender(ctx, row["from_number"])
-    if row["media"]:
-        media = msgspec.json.decode(row["media"], type=list[str])
-        await check_message_media(ctx, row["from_number"], media)
-    return row
+    message = new_message(msg, ctx.user.id, now, policy=ctx.services.outbound)
+    await _check_sender(ctx, message.from_number)
+    if message.media:
+        await check_message_media(ctx, message.from_number, message.media)
+    return message
 
 
 async def send(ctx: Ctx) -> Response:
@@ -67,8 +68,9 @@ async def send(ctx: Ctx) -> Response:
     if first != b"{":
         decode_json(raw, dict[str, Any], "message")  # names the JSON error precisely
         raise errors.invalid_body("The request body must be a JSON object or an array of them")
-    row = await _accept(ctx, raw, now_us())
-    location = ctx.user_url(f"/messages/{row['id']}")
+    message = await _accept(ctx, raw, now_us())
+    row = message_to_row(message)
+    location = ctx.user_url(f"/messages/{message.id}")
     key = idempotency_key(ctx.request.scope)
     job = InsertJob([row])
     if key is not None:
@@ -95,12 +97,12 @@ async def _send_many(ctx: Ctx, raw: bytes) -> Response:
     results: list[dict[str, Any]] = []
     for item in items:
         try:
-            row = await _accept(ctx, item, now)
+            message = await _accept(ctx, item, now)
         except errors.ApiError as exc:
             results.append({"result": "error", "error": exc.body()})
         else:
-            rows.append(row)
-            location = ctx.user_url(f"/messages/{row['id']}")
+            rows.append(message_to_row(message))
+            location = ctx.user_url(f"/messages/{message.id}")
             results.append({"result": "accepted", "location": location})
     body = msgspec.json.encode(results)
     key = idempotency_key(ctx.request.scope)

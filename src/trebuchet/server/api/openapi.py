@@ -9,6 +9,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from trebuchet.server.domain.states import (
+    DeliveryState,
+    Direction,
+    MessageState,
+    NumberState,
+    ReceiptRequest,
+)
+
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
@@ -60,6 +68,13 @@ def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": _STR}
 
 
+# Enums of the schema, from the states themselves (plain strings, in their order).
+_RECEIPTS: list[str | None] = [receipt.value for receipt in ReceiptRequest]
+_DIRECTIONS = {"enum": [direction.value for direction in Direction]}
+_STATES = {"enum": [state.value for state in MessageState]}
+_DELIVERY_STATES = {"enum": [state.value for state in DeliveryState]}
+_NUMBER_STATES = {"enum": [state.value for state in NumberState]}
+
 _SIZE = _query(
     "size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}, "Page size"
 )
@@ -74,7 +89,7 @@ def _schemas() -> dict[str, Any]:
             "to": {"type": "string", "pattern": r"^(\+[1-9][0-9]{1,14}|[0-9]{5,6})$"},
             "text": {"type": ["string", "null"], "maxLength": 2048},
             "media": {"oneOf": [_STR, {"type": "array", "items": _URL}, {"type": "null"}]},
-            "receiptRequested": {"enum": ["none", "all", "error", None]},
+            "receiptRequested": {"enum": [*_RECEIPTS, None]},
             "callbackUrl": {"type": ["string", "null"]},
             "callbackHttpMethod": {"type": ["string", "null"]},
             "callbackTimeout": {"oneOf": [{"type": "integer"}, _STR, {"type": "null"}]},
@@ -91,10 +106,10 @@ def _schemas() -> dict[str, Any]:
             "messageId": _STR,
             "from": _STR,
             "to": _STR,
-            "direction": {"enum": ["in", "out"]},
+            "direction": _DIRECTIONS,
             "text": _STR,
             "media": {"type": "array", "items": _STR},
-            "state": {"enum": ["received", "queued", "sending", "sent", "error"]},
+            "state": _STATES,
             "time": {"type": "string", "format": "date-time"},
             "segmentCount": _INT,
             "skipMMSCarrierValidation": _BOOL,
@@ -103,8 +118,8 @@ def _schemas() -> dict[str, Any]:
             "callbackTimeout": _INT,
             "fallbackUrl": _STR,
             "tag": _STR,
-            "receiptRequested": {"enum": ["none", "all", "error"]},
-            "deliveryState": {"enum": ["waiting", "delivered", "not-delivered"]},
+            "receiptRequested": {"enum": _RECEIPTS},
+            "deliveryState": _DELIVERY_STATES,
             "deliveryCode": _INT,
             "deliveryDescription": _STR,
         },
@@ -156,7 +171,7 @@ def _schemas() -> dict[str, Any]:
             "state": _STR,
             "price": _STR,
             "createdTime": {"type": "string", "format": "date-time"},
-            "numberState": {"enum": ["enabled", "released"]},
+            "numberState": _NUMBER_STATES,
         },
     }
     number_in = {
@@ -213,9 +228,9 @@ def _paths() -> dict[str, Any]:
         _query("to", _STR, "Recipient, E.164"),
         _query("fromDateTime", _STR, "Lower bound, `yyyy-MM-dd[ HH[:mm[:ss[.SSS]]]]` or ISO 8601"),
         _query("toDateTime", _STR, "Upper bound (inclusive, ms precision)"),
-        _query("direction", {"enum": ["in", "out"]}),
-        _query("state", {"enum": ["received", "queued", "sending", "sent", "error"]}),
-        _query("deliveryState", {"enum": ["waiting", "delivered", "not-delivered"]}),
+        _query("direction", _DIRECTIONS),
+        _query("state", _STATES),
+        _query("deliveryState", _DELIVERY_STATES),
         _query("sortOrder", {"enum": ["asc", "desc"], "default": "asc"}),
         _SIZE,
         _query("sortKeyGT", _STR, "Cursor copied from a Link header (ascending)"),
@@ -304,7 +319,7 @@ def _paths() -> dict[str, Any]:
                     _query("state", _STR),
                     _query("name", _STR),
                     _query("city", _STR),
-                    _query("numberState", {"enum": ["enabled", "released"]}),
+                    _query("numberState", _NUMBER_STATES),
                     _SIZE,
                     _query("sortKeyGT", _STR),
                 ],

@@ -16,23 +16,29 @@ import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from trebuchet.server.callbacks.request import build_request, redact
 from trebuchet.server.callbacks.sender import CallbackOutcome, WebhookSender
 from trebuchet.server.domain.backoff import CallbackRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.states import EventState
 from trebuchet.server.domain.times import US
 from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.store.delivery import DeliveryStore, Finish
+from trebuchet.server.store.leases import LeasedQueue, Leasing
 
 log = logging.getLogger("trebuchet.webhooks")
 Row = Mapping[str, Any]
 _SECRET_CACHE_LIMIT = 10_000
 
 
-class EventQueue:
+class EventQueue(LeasedQueue):
     name = "events"
+    noun = "event"
+    lost_note = "its new owner delivers it"
+    log = log
 
     def __init__(
         self,
@@ -48,37 +54,25 @@ class EventQueue:
         draw: Any = random.random,
         hooks: EngineHooks | None = None,
     ):
+        claim = partial(delivery.claim_events, per_destination=per_destination, per_user=per_user)
+        super().__init__(
+            Leasing(claim, delivery.extend_event_leases, delivery.finish_event), clock, lease_us
+        )
         self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._sender = sender
-        self._clock = clock
         self._retry = retry
-        self._lease_us = lease_us
         self._signing = signing
-        self._per_destination = per_destination
-        self._per_user = per_user
         self._draw = draw
         self._secrets: dict[str, str | None] = {}
 
-    async def claim(self, owner: str, limit: int) -> Sequence[Row]:
-        events = await self._delivery.claim_events(
-            owner,
-            limit,
-            self._clock.now_us(),
-            self._lease_us,
-            per_destination=self._per_destination,
-            per_user=self._per_user,
-        )
+    async def claimed(self, rows: Sequence[Row]) -> None:
+        """Look up the signing secrets of the claimed events' users not yet known."""
         if self._signing:
-            missing = [e["user_id"] for e in events if e["user_id"] not in self._secrets]
+            missing = [e["user_id"] for e in rows if e["user_id"] not in self._secrets]
             if len(self._secrets) > _SECRET_CACHE_LIMIT:
                 self._secrets.clear()
             self._secrets.update(await self._delivery.callback_secrets(missing))
-        return events
-
-    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
-        until = self._clock.now_us() + self._lease_us
-        await self._delivery.extend_event_leases(owner, ids, until)
 
     async def process(self, owner: str, event: Row) -> None:
         secret = self._secrets.get(event["user_id"]) if self._signing else None
@@ -117,7 +111,7 @@ class EventQueue:
         values: dict[str, Any]
         failed = False
         if delivered:
-            values = {"state": "delivered", "due_us": None, "finished_us": now}
+            values = {"state": EventState.DELIVERED, "due_us": None, "finished_us": now}
         else:
             refused = bool(tries) and all(t["refused"] for t in tries)
             due = (
@@ -129,14 +123,13 @@ class EventQueue:
             )
             if due is None:
                 failed = True
-                values = {"state": "failed", "due_us": None, "finished_us": now}
+                values = {"state": EventState.FAILED, "due_us": None, "finished_us": now}
             else:
                 values = {"due_us": due}
         errors = [_callback_failed(event, tries, now)] if failed else []
         attempts = [{k: v for k, v in t.items() if k != "refused"} for t in tries]
         finish = Finish(event["id"], owner, values, attempts=attempts, user_errors=errors)
-        if not await self._delivery.finish_event(finish):
-            log.warning("event %s: lease lost; its new owner delivers it", event["id"])
+        await self.finish(finish)
 
 
 def _callback_failed(event: Row, tries: list[dict[str, Any]], now: int) -> dict[str, Any]:

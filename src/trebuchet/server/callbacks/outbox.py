@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import DeliveryState, Direction
 from trebuchet.server.domain.times import format_time
 
@@ -54,13 +55,13 @@ def _timeout(value: int | None) -> int:
     return min(value or DEFAULT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS)
 
 
-def message_destination(message: Row) -> Destination:
+def message_destination(message: Message) -> Destination:
     """Outbound events go to the message's own URLs (open points 19 and 36)."""
     return Destination(
-        url=message["callback_url"],
-        fallback_url=message["fallback_url"],
-        method=(message["callback_http_method"] or "POST").upper(),
-        timeout_ms=_timeout(message["callback_timeout"]),
+        url=message.callback_url,
+        fallback_url=message.fallback_url,
+        method=(message.callback_http_method or "POST").upper(),
+        timeout_ms=_timeout(message.callback_timeout),
     )
 
 
@@ -74,31 +75,31 @@ def application_destination(app: Row) -> Destination:
     )
 
 
-def event_payload(message: Row, base_url: str, *, receipt: bool = False) -> dict[str, Any]:
-    media = json.loads(message["media"]) if message["media"] else []
+def event_payload(message: Message, base_url: str, *, receipt: bool = False) -> dict[str, Any]:
+    media = message.media
     payload: dict[str, Any] = {
         "eventType": "mms" if media else "sms",
-        "direction": message["direction"],
-        "from": message["from_number"],
-        "to": message["to_number"],
-        "messageId": message["id"],
-        "messageUri": f"{base_url}/v1/users/{message['user_id']}/messages/{message['id']}",
-        "text": message["text"],
-        "time": format_time(message["time_us"]),
-        "state": message["state"],
-        "segmentCount": message["segment_count"],
+        "direction": message.direction,
+        "from": message.from_number,
+        "to": message.to_number,
+        "messageId": message.id,
+        "messageUri": f"{base_url}/v1/users/{message.user_id}/messages/{message.id}",
+        "text": message.text,
+        "time": format_time(message.time_us),
+        "state": message.state,
+        "segmentCount": message.segment_count,
     }
     if media:
-        payload["media"] = media
-    if message["direction"] == Direction.IN and message["application_id"]:
-        payload["applicationId"] = message["application_id"]
+        payload["media"] = list(media)
+    if message.direction == Direction.IN and message.application_id:
+        payload["applicationId"] = message.application_id
     # MMS have no receipts; their delivery fields only tell of a failure (spec §4.3.2).
-    if receipt or (media and message["delivery_state"] == DeliveryState.NOT_DELIVERED):
-        payload["deliveryState"] = message["delivery_state"]
-        payload["deliveryCode"] = message["delivery_code"]
-        payload["deliveryDescription"] = message["delivery_description"]
-    if message["tag"] is not None:
-        payload["tag"] = message["tag"]
+    if receipt or (media and message.delivery_state == DeliveryState.NOT_DELIVERED):
+        payload["deliveryState"] = message.delivery_state
+        payload["deliveryCode"] = message.delivery_code
+        payload["deliveryDescription"] = message.delivery_description
+    if message.tag is not None:
+        payload["tag"] = message.tag
     return payload
 
 
@@ -114,15 +115,15 @@ class Outbox:
     window_us: int
 
     def event(
-        self, message: Row, destination: Destination, now: int, *, receipt: bool = False
+        self, message: Message, destination: Destination, now: int, *, receipt: bool = False
     ) -> dict[str, Any] | None:
         """The event reporting ``message`` as it is now; None when it has nowhere to go."""
         if not destination.reachable:
             return None
         payload = event_payload(message, self.base_url, receipt=receipt)
         return {
-            "user_id": message["user_id"],
-            "message_id": message["id"],
+            "user_id": message.user_id,
+            "message_id": message.id,
             # Compact: a POST callback sends this text as it is.
             "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
             "url": destination.url,

@@ -23,11 +23,11 @@ from typing import Any
 from trebuchet.server.carriers.base import CarrierSink, InboundMessage, Receipt
 from trebuchet.server.carriers.http_upstream import UpstreamConfig, dig
 from trebuchet.server.carriers.refs import Refs
+from trebuchet.server.domain.states import NOT_SENT, DeliveryState, Direction, MessageState
 
 SIGNATURE_HEADER = "x-trebuchet-signature"
 UPSTREAM_TYPES = ("catapult", "http")
 REF_WAIT_SECONDS = 3.0
-NOT_SENT_STATES = ("queued", "sending")
 
 
 class NotYet(Exception):
@@ -75,15 +75,16 @@ class UpstreamEvents:
     async def handle(self, event: dict[str, Any]) -> str:
         """What was done: "receipt", "inbound" or "ignored"."""
         if self.config.type == "catapult":
-            if event.get("direction") == "in":
+            if event.get("direction") == Direction.IN:
                 return await self._inbound(
                     event.get("from"), event.get("to"), event.get("text"),
                     event.get("media"), event.get("messageId"),
                 )  # fmt: skip
             state = event.get("deliveryState")
-            if state in ("delivered", "not-delivered"):
+            if state in (DeliveryState.DELIVERED, DeliveryState.NOT_DELIVERED):
                 return await self._receipt(event.get("messageId"), _code(event.get("deliveryCode")))
-            if event.get("state") == "error":  # failed upstream after it took the message
+            # Failed upstream after it took the message.
+            if event.get("state") == MessageState.ERROR:
                 return await self._receipt(event.get("messageId"), 610)
             return "ignored"
         f = self.config.fields_map()
@@ -110,7 +111,7 @@ class UpstreamEvents:
             part = await self.refs.find(self.name, ref)
         if part is None:
             return "ignored"
-        if await self.refs.message_state(part.message_id) in NOT_SENT_STATES:
+        if await self.refs.message_state(part.message_id) in NOT_SENT:
             raise NotYet(part.message_id)
         if await self.refs.report(self.name, ref, code, "first") is None:
             return "ignored"  # a repeat

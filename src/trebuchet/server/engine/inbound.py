@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,11 +19,13 @@ from trebuchet.server.callbacks.outbox import Outbox, application_destination
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.ids import new_message_id
+from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.domain.states import Direction, MessageState
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, Row
 from trebuchet.server.store.group_commit import Batcher
+from trebuchet.server.store.message_rows import message_to_row
 from trebuchet.server.store.redaction import redacted_among
 
 
@@ -91,7 +93,7 @@ class InboundRouter:
         numbers = d.enabled_numbers(conn, {a.message.to_number for a in arrivals})
         apps = d.applications(conn, {n["application_id"] for n in numbers.values()} - {None})
         owners: list[str | None] = []
-        new: dict[str, tuple[dict[str, Any], Row | None]] = {}
+        new: dict[str, tuple[Message, Row | None]] = {}
         for arrival in arrivals:
             number = numbers.get(arrival.message.to_number)
             owners.append(None if number is None else number["user_id"])
@@ -103,19 +105,21 @@ class InboundRouter:
             message = arrival.message
             if message.origin_id in redacted:
                 message = replace(message, text="")
-            row = _row(arrival.message_id, number["user_id"], message,
-                       app["id"] if app else None, arrival.now)  # fmt: skip
-            new[arrival.message_id] = (row, app)
-        inserted = d.insert_messages_once(conn, [row for row, _ in new.values()])
+            record = _message(arrival.message_id, number["user_id"], message,
+                              app["id"] if app else None, arrival.now)  # fmt: skip
+            new[arrival.message_id] = (record, app)
+        inserted = d.insert_messages_once(conn, [message_to_row(m) for m, _ in new.values()])
         events, errors = [], []
-        for row, app in new.values():
-            if row["id"] not in inserted:
+        for record, app in new.values():
+            if record.id not in inserted:
                 continue  # reported before
             if app is not None and application_destination(app).reachable:
-                events.append(self._outbox.event(row, application_destination(app), row["time_us"]))
+                events.append(
+                    self._outbox.event(record, application_destination(app), record.time_us)
+                )
             else:
-                errors.append(_no_callback(row, app))
-        fresh = {row["id"]: 0 for row, _ in new.values()}  # no events yet
+                errors.append(_no_callback(record, app))
+        fresh = {record.id: 0 for record, _ in new.values()}  # no events yet
         d.add_events(conn, [event for event in events if event is not None], fresh)
         d.add_user_errors(conn, errors)
         return owners
@@ -128,10 +132,10 @@ class _Arrival:
     now: int
 
 
-def _no_callback(row: Mapping[str, Any], app: Row | None) -> dict[str, Any]:
+def _no_callback(message: Message, app: Row | None) -> dict[str, Any]:
     """The user error of a message whose number has no application, or one without URL."""
-    number = row["to_number"]
-    details = {"number": number, "messageId": row["id"]}
+    number = message.to_number
+    details = {"number": number, "messageId": message.id}
     if app is None:
         code = "no-application-for-number"
         text = f"No application is configured for number {number}"
@@ -140,8 +144,8 @@ def _no_callback(row: Mapping[str, Any], app: Row | None) -> dict[str, Any]:
         text = f"The application {app['id']} of number {number} has no incomingMessageUrl"
         details["applicationId"] = app["id"]
     return {
-        "user_id": row["user_id"],
-        "time_us": row["time_us"],
+        "user_id": message.user_id,
+        "time_us": message.time_us,
         "category": "unavailable",
         "code": code,
         "message": text,
@@ -149,32 +153,21 @@ def _no_callback(row: Mapping[str, Any], app: Row | None) -> dict[str, Any]:
     }
 
 
-def _row(
+def _message(
     message_id: str, user_id: str, message: InboundMessage, app_id: str | None, now: int
-) -> dict[str, Any]:
-    media = list(message.media)
-    return {
-        "id": message_id,
-        "user_id": user_id,
-        "from_number": message.from_number,
-        "to_number": message.to_number,
-        "direction": Direction.IN,
-        "text": message.text,
-        "media": json.dumps(media) if media else None,
-        "state": MessageState.RECEIVED,
-        "time_us": now,
-        "segment_count": segment_count(message.text, is_mms=bool(media)),
-        "callback_url": None,
-        "callback_http_method": None,
-        "callback_timeout": None,
-        "fallback_url": None,
-        "tag": None,
-        "receipt_requested": None,
-        "delivery_state": None,
-        "delivery_code": None,
-        "delivery_description": None,
-        "skip_mms_carrier_validation": False,
-        "application_id": app_id,
-        "due_us": None,
-        "origin_id": message.origin_id,
-    }
+) -> Message:
+    media = tuple(message.media)
+    return Message(
+        id=message_id,
+        user_id=user_id,
+        from_number=message.from_number,
+        to_number=message.to_number,
+        direction=Direction.IN,
+        text=message.text,
+        media=media,
+        state=MessageState.RECEIVED,
+        time_us=now,
+        segment_count=segment_count(message.text, is_mms=bool(media)),
+        application_id=app_id,
+        origin_id=message.origin_id,
+    )

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from msgspec.structs import replace
 from sqlalchemy.engine import Connection
 
 from trebuchet.server.callbacks.outbox import Outbox, message_destination
@@ -31,6 +32,7 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.codes import delivery_state
 from trebuchet.server.domain.backoff import SendRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
     DeliveryState,
@@ -45,13 +47,11 @@ from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.net.guard import AddressRefused
 from trebuchet.server.store.delivery import DeliveryStore, Finish
+from trebuchet.server.store.leases import LeasedQueue, Leasing
+from trebuchet.server.store.message_rows import message_from_row
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]
-
-
-def wants_receipts(message: Row) -> bool:
-    return message["receipt_requested"] in WANTS_RECEIPTS and not message["media"]
 
 
 def receipt_values(receipt: Receipt) -> dict[str, Any]:
@@ -62,25 +62,25 @@ def receipt_values(receipt: Receipt) -> dict[str, Any]:
     }
 
 
-def notifies(message: Row, receipt: Receipt) -> bool:
+def notifies(message: Message, receipt: Receipt) -> bool:
     """``all``: every receipt; ``error``: only not-delivered ones."""
-    requested = message["receipt_requested"]
+    requested = message.receipt_requested
     return requested == ReceiptRequest.ALL or (
         requested == ReceiptRequest.ERROR
         and delivery_state(receipt.code) != DeliveryState.DELIVERED
     )
 
 
-def outbound(message: Row, parts: tuple[MediaPart, ...] = ()) -> OutboundMessage:
+def outbound(message: Message, parts: tuple[MediaPart, ...] = ()) -> OutboundMessage:
     return OutboundMessage(
-        id=message["id"],
-        user_id=message["user_id"],
-        from_number=message["from_number"],
-        to_number=message["to_number"],
-        text=message["text"],
-        media=json.loads(message["media"]) if message["media"] else [],
-        segment_count=message["segment_count"],
-        attempt=message["attempts"],
+        id=message.id,
+        user_id=message.user_id,
+        from_number=message.from_number,
+        to_number=message.to_number,
+        text=message.text,
+        media=list(message.media),
+        segment_count=message.segment_count,
+        attempt=message.attempts,
         parts=parts,
     )
 
@@ -90,8 +90,11 @@ MEDIA_DELIVERY_CODES = {"media-size-overflow": 751, "media-not-supported": 750}
 MEDIA_ERROR_CATEGORIES = {"media-unavailable": "unavailable"}
 
 
-class SendQueue:
+class SendQueue(LeasedQueue):
     name = "messages"
+    noun = "message"
+    lost_note = "its new owner finishes it"
+    log = log
 
     def __init__(
         self,
@@ -108,29 +111,23 @@ class SendQueue:
         draw: Callable[[], float] = random.random,
         hooks: EngineHooks | None = None,
     ):
+        leasing = Leasing(
+            delivery.claim_messages, delivery.extend_message_leases, delivery.finish_message
+        )
+        super().__init__(leasing, clock, lease_us)
         self._media = media
         self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._carrier = carrier
         self._outbox = outbox
-        self._clock = clock
         self._retry = retry
         self._limits = limits
-        self._lease_us = lease_us
         self._notify = notify
         self._draw = draw
 
-    async def claim(self, owner: str, limit: int) -> Sequence[Row]:
-        return await self._delivery.claim_messages(
-            owner, limit, self._clock.now_us(), self._lease_us
-        )
-
-    async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
-        until = self._clock.now_us() + self._lease_us
-        await self._delivery.extend_message_leases(owner, ids, until)
-
-    async def process(self, owner: str, message: Row) -> None:
-        if message["state"] == MessageState.SENT:
+    async def process(self, owner: str, row: Row) -> None:
+        message = message_from_row(row)  # media decoded once, for every step below
+        if message.state == MessageState.SENT:
             await self._poll(owner, message)
             return
         if await self._wait_for_slot(owner, message):
@@ -147,16 +144,17 @@ class SendQueue:
         except AddressRefused as exc:
             await self._fail(owner, message, str(exc), code="media-unavailable")
         except Exception as exc:  # a carrier bug must not lose the message
-            log.exception("carrier %s failed on %s", self._carrier.name, message["id"])
+            log.exception("carrier %s failed on %s", self._carrier.name, message.id)
             await self._retry_later(owner, message, f"{type(exc).__name__}: {exc}", None)
         else:
             await self._sent(owner, message, accepted)
 
-    async def _media_parts(self, message: Row) -> tuple[MediaPart, ...]:
-        urls = json.loads(message["media"]) if message["media"] else []
-        return tuple(await self._media.fetch(message["user_id"], urls)) if urls else ()
+    async def _media_parts(self, message: Message) -> tuple[MediaPart, ...]:
+        if not message.media:
+            return ()
+        return tuple(await self._media.fetch(message.user_id, list(message.media)))
 
-    async def _media_failed(self, owner: str, message: Row, failure: MediaFailure) -> None:
+    async def _media_failed(self, owner: str, message: Message, failure: MediaFailure) -> None:
         """A part could not be fetched or is unusable: ``error`` at once, no retry."""
         code = MEDIA_DELIVERY_CODES.get(failure.code, 999)
         await self._fail(
@@ -172,25 +170,25 @@ class SendQueue:
             },
         )
 
-    async def _wait_for_slot(self, owner: str, message: Row) -> bool:
+    async def _wait_for_slot(self, owner: str, message: Message) -> bool:
         """Defer the message to its sender's next free slot; True when deferred."""
-        interval = self._limits.interval_us(message["from_number"])
+        interval = self._limits.interval_us(message.from_number)
         now = self._clock.now_us()
-        if interval is None or (message["slot_us"] is not None and message["slot_us"] <= now):
+        if interval is None or (message.slot_us is not None and message.slot_us <= now):
             return False
-        slot = await self._delivery.reserve_slot(message["from_number"], now, interval)
+        slot = await self._delivery.reserve_slot(message.from_number, now, interval)
         if slot <= now:
             return False
         values = {
             "state": MessageState.QUEUED,
             "due_us": slot,
             "slot_us": slot,
-            "attempts": message["attempts"] - 1,  # waiting for a slot is not an attempt
+            "attempts": message.attempts - 1,  # waiting for a slot is not an attempt
         }
-        await self._delivery.finish_message(Finish(message["id"], owner, values))
+        await self._delivery.finish_message(Finish(message.id, owner, values))
         return True
 
-    async def _sent(self, owner: str, message: Row, accepted: Accepted) -> None:
+    async def _sent(self, owner: str, message: Message, accepted: Accepted) -> None:
         now = self._clock.now_us()
         values: dict[str, Any] = {
             "state": MessageState.SENT,
@@ -198,41 +196,39 @@ class SendQueue:
             "due_us": None,
             "slot_us": None,
         }
-        receipt = accepted.receipt if wants_receipts(message) else None
+        receipt = accepted.receipt if message.wants_receipts else None
         if receipt is not None:
             values.update(receipt_values(receipt))
-        elif accepted.poll_after is not None and wants_receipts(message):
+        elif accepted.poll_after is not None and message.wants_receipts:
             values["due_us"] = now + round(accepted.poll_after * US)
         if await self._write(owner, message, values, now, receipt=receipt, state_event=True):
             self._hooks.message_sent()
 
-    async def _poll(self, owner: str, message: Row) -> None:
-        receipt = await self._carrier.poll_receipt(outbound(message), message["carrier_ref"] or "")
+    async def _poll(self, owner: str, message: Message) -> None:
+        receipt = await self._carrier.poll_receipt(outbound(message), message.carrier_ref or "")
         values: dict[str, Any] = {"due_us": None}
         if receipt is not None:
             values.update(receipt_values(receipt))
         await self._write(owner, message, values, self._clock.now_us(), receipt=receipt)
 
     async def _retry_later(
-        self, owner: str, message: Row, reason: str, retry_after: float | None
+        self, owner: str, message: Message, reason: str, retry_after: float | None
     ) -> None:
-        delay = self._retry.next_delay_us(message["attempts"], retry_after, self._draw())
+        delay = self._retry.next_delay_us(message.attempts, retry_after, self._draw())
         if delay is None:
-            await self._fail(
-                owner, message, f"gave up after {message['attempts']} attempts: {reason}"
-            )
+            await self._fail(owner, message, f"gave up after {message.attempts} attempts: {reason}")
             return
         values = {
             "state": MessageState.QUEUED,
             "due_us": self._clock.now_us() + delay,
             "slot_us": None,
         }
-        await self._delivery.finish_message(Finish(message["id"], owner, values))
+        await self._delivery.finish_message(Finish(message.id, owner, values))
 
     async def _fail(
         self,
         owner: str,
-        message: Row,
+        message: Message,
         reason: str,
         *,
         code: str = "message-delivery-failed",
@@ -243,14 +239,14 @@ class SendQueue:
         now = self._clock.now_us()
         changes = {"state": MessageState.ERROR, "due_us": None, "slot_us": None, **(values or {})}
         error = {
-            "user_id": message["user_id"],
+            "user_id": message.user_id,
             "time_us": now,
             "category": category,
             "code": code,
             "message": text
-            or f"The message from {message['from_number']} to {message['to_number']} "
+            or f"The message from {message.from_number} to {message.to_number} "
             "could not be delivered",
-            "details": json.dumps({"messageId": message["id"], "reason": reason}),
+            "details": json.dumps({"messageId": message.id, "reason": reason}),
         }
         if await self._write(owner, message, changes, now, state_event=True, user_error=error):
             self._hooks.message_failed()
@@ -258,7 +254,7 @@ class SendQueue:
     async def _write(
         self,
         owner: str,
-        message: Row,
+        message: Message,
         values: dict[str, Any],
         now: int,
         *,
@@ -267,7 +263,7 @@ class SendQueue:
         user_error: Mapping[str, Any] | None = None,
     ) -> bool:
         """Store the outcome with its events; False when the lease was lost."""
-        updated = {**message, **values}
+        updated = replace(message, **values)
         destination = message_destination(message)
         events = [
             self._outbox.event(updated, destination, now) if state_event else None,
@@ -276,14 +272,13 @@ class SendQueue:
             else None,
         ]
         finish = Finish(
-            message["id"],
+            message.id,
             owner,
             values,
             events=[event for event in events if event is not None],
             user_errors=[user_error] if user_error is not None else [],
         )
-        if not await self._delivery.finish_message(finish):
-            log.warning("message %s: lease lost; its new owner finishes it", message["id"])
+        if not await self.finish(finish):
             return False
         if finish.events:
             self._notify()
@@ -296,15 +291,16 @@ async def apply_receipt(
     """A receipt the carrier pushed later; False when the message is unknown or not waiting."""
 
     def apply(conn: Connection) -> bool:
-        message = delivery.lock_message(conn, message_id)
-        if message is None or message["direction"] != Direction.OUT or not wants_receipts(message):
+        row = delivery.lock_message(conn, message_id)
+        message = None if row is None else message_from_row(row)
+        if message is None or message.direction != Direction.OUT or not message.wants_receipts:
             return False
         values: dict[str, Any] = receipt_values(receipt)
-        if message["state"] == MessageState.SENT and message["lease_owner"] is None:
+        if message.state == MessageState.SENT and message.lease_owner is None:
             values["due_us"] = None  # no need to poll any more
         delivery.update_message(conn, message_id, values)
         if notifies(message, receipt):
-            updated = {**message, **values}
+            updated = replace(message, **values)
             event = outbox.event(updated, message_destination(message), now, receipt=True)
             delivery.add_events(conn, [event] if event is not None else [])
         return True
@@ -312,10 +308,10 @@ async def apply_receipt(
     return await delivery.store.transact(apply)
 
 
-def _refusal_receipt(message: Row, failure: PermanentFailure) -> dict[str, Any] | None:
+def _refusal_receipt(message: Message, failure: PermanentFailure) -> dict[str, Any] | None:
     """Delivery fields for a refused message: the network's code when it gave one; for a
     message whose sender asked for receipts, "not delivered" in any case (999 unknown)."""
-    if failure.code is None and message["receipt_requested"] not in WANTS_RECEIPTS:
+    if failure.code is None and message.receipt_requested not in WANTS_RECEIPTS:
         return None
     receipt = Receipt.for_code(failure.code if failure.code is not None else 999)
     return {**receipt_values(receipt), "delivery_state": DeliveryState.NOT_DELIVERED}

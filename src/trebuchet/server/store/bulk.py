@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -75,7 +76,11 @@ def _by_columns(rows: Sequence[Row], skip: str | None = None) -> dict[tuple[str,
 
 
 def _getter(columns: Sequence[str]) -> Callable[[Row], tuple[Any, ...]]:
-    return lambda row: tuple([row[column] for column in columns])
+    """A row's values of ``columns`` as a tuple (``itemgetter`` does it in C)."""
+    if len(columns) == 1:
+        (column,) = columns
+        return lambda row: (row[column],)
+    return itemgetter(*columns)
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:

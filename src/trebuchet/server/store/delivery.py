@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from trebuchet.server.domain.ids import new_id
+from trebuchet.server.domain.states import NOT_SENT, EventState, MessageState, NumberState
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import insert_rows, update_rows
 from trebuchet.server.store.group_commit import Batcher
@@ -61,13 +62,18 @@ class Finish:
     user_errors: Sequence[Mapping[str, Any]] = ()
 
 
+# States as SQL literals, for the statements below (compiled once, from the enums).
+_QUEUED = f"'{MessageState.QUEUED.value}'"
+_SENDING = f"'{MessageState.SENDING.value}'"
+_PENDING = f"'{EventState.PENDING.value}'"
+
 # Engine columns are shown here and nowhere else.
 _CLAIM_MESSAGES = {
-    "postgresql": """
+    "postgresql": f"""
         UPDATE messages AS m
         SET lease_owner = :owner, lease_until_us = :until,
-            state = CASE WHEN m.state = 'queued' THEN 'sending' ELSE m.state END,
-            attempts = CASE WHEN m.state IN ('queued', 'sending') THEN m.attempts + 1
+            state = CASE WHEN m.state = {_QUEUED} THEN {_SENDING} ELSE m.state END,
+            attempts = CASE WHEN m.state IN ({_QUEUED}, {_SENDING}) THEN m.attempts + 1
                             ELSE m.attempts END
         FROM (
             SELECT id FROM messages
@@ -79,11 +85,11 @@ _CLAIM_MESSAGES = {
         WHERE m.id = picked.id
         RETURNING m.*
     """,
-    "sqlite": """
+    "sqlite": f"""
         UPDATE messages
         SET lease_owner = :owner, lease_until_us = :until,
-            state = CASE WHEN state = 'queued' THEN 'sending' ELSE state END,
-            attempts = CASE WHEN state IN ('queued', 'sending') THEN attempts + 1
+            state = CASE WHEN state = {_QUEUED} THEN {_SENDING} ELSE state END,
+            attempts = CASE WHEN state IN ({_QUEUED}, {_SENDING}) THEN attempts + 1
                             ELSE attempts END
         WHERE id IN (
             SELECT id FROM messages
@@ -97,13 +103,13 @@ _CLAIM_MESSAGES = {
 
 # An event waits while an earlier event of the same message is still pending, so each
 # message's events leave in sequence order.
-_EVENT_READY = """
+_EVENT_READY = f"""
     due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
     AND NOT EXISTS (
         SELECT 1 FROM events AS earlier
         WHERE earlier.message_id = e.message_id
           AND earlier.sequence < e.sequence
-          AND earlier.state = 'pending'
+          AND earlier.state = {_PENDING}
     )
 """
 # Fair claiming.  A destination or a user with as many live leases as its cap is skipped.
@@ -304,7 +310,7 @@ class DeliveryStore:
     def enabled_numbers(conn: Connection, numbers: Iterable[str]) -> dict[str, Row]:
         c = t.phone_numbers.c
         query = select(t.phone_numbers).where(
-            c.number.in_(sorted(set(numbers))), c.number_state == "enabled"
+            c.number.in_(sorted(set(numbers))), c.number_state == NumberState.ENABLED
         )
         return {row["number"]: dict(row) for row in conn.execute(query).mappings()}
 
@@ -358,8 +364,8 @@ class DeliveryStore:
             sequence = last.get(event["message_id"], 0) + 1
             last[event["message_id"]] = sequence
             rows.append(
-                {"id": new_id("ev"), "sequence": sequence, "state": "pending", "attempts": 0,
-                 **event}
+                {"id": new_id("ev"), "sequence": sequence, "state": EventState.PENDING,
+                 "attempts": 0, **event}
             )  # fmt: skip
         insert_rows(conn, t.events, rows)
 
@@ -427,7 +433,7 @@ class DeliveryStore:
         query = (
             select(func.count())
             .select_from(t.messages)
-            .where(c.due_us.is_not(None), c.state.in_(("queued", "sending")))
+            .where(c.due_us.is_not(None), c.state.in_(NOT_SENT))
         )
         async with self.store.read() as conn:
             return int(await conn.scalar(query) or 0)

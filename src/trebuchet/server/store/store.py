@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.domain.ids import new_id, new_secret
+from trebuchet.server.domain.states import NumberState
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
@@ -214,7 +215,7 @@ class Store:
         row = {
             "id": new_id("n"),
             "user_id": user_id,
-            "number_state": "enabled",
+            "number_state": NumberState.ENABLED,
             "created_us": now_us(),
             "name": None,
             "application_id": None,
@@ -265,7 +266,7 @@ class Store:
         query = select(t.phone_numbers.c.id).where(
             t.phone_numbers.c.number == number,
             t.phone_numbers.c.user_id == user_id,
-            t.phone_numbers.c.number_state == "enabled",
+            t.phone_numbers.c.number_state == NumberState.ENABLED,
         )
         async with self.read() as conn:
             return (await conn.scalar(query)) is not None
@@ -277,8 +278,9 @@ class Store:
 
     async def number_owner(self, number: str) -> Row | None:
         """The enabled number record for ``number``, whoever owns it (inbound routing)."""
+        c = t.phone_numbers.c
         query = select(t.phone_numbers).where(
-            t.phone_numbers.c.number == number, t.phone_numbers.c.number_state == "enabled"
+            c.number == number, c.number_state == NumberState.ENABLED
         )
         async with self.read() as conn:
             return (await conn.execute(query)).mappings().first()

@@ -7,9 +7,12 @@ ends with ``time_us, id``.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Index,
     Integer,
@@ -20,7 +23,21 @@ from sqlalchemy import (
     text,
 )
 
+from trebuchet.server.domain.states import DeliveryState, Direction, EventState, MessageState
+
 metadata = MetaData()
+
+
+def one_of(
+    table: str, column: str, values: type[StrEnum], *, nullable: bool = False
+) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (migration 0008), named
+    ``ck_<table>_<column>``."""
+    allowed = ", ".join(f"'{value.value}'" for value in values)
+    check = f"{column} IN ({allowed})"
+    sql = f"{column} IS NULL OR {check}" if nullable else check
+    return CheckConstraint(sql, name=f"ck_{table}_{column}")
+
 
 meta = Table(
     "meta",
@@ -130,6 +147,9 @@ messages = Table(
         sqlite_where=text("origin_id IS NOT NULL"),
         postgresql_where=text("origin_id IS NOT NULL"),
     ),
+    one_of("messages", "state", MessageState),
+    one_of("messages", "direction", Direction),
+    one_of("messages", "delivery_state", DeliveryState, nullable=True),
 )
 
 idempotency_keys = Table(
@@ -199,6 +219,7 @@ events = Table(
         sqlite_where=text("lease_owner IS NOT NULL"),
         postgresql_where=text("lease_owner IS NOT NULL"),
     ),
+    one_of("events", "state", EventState),
 )
 
 event_attempts = Table(
