@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
@@ -146,3 +147,35 @@ routes = [
     user_route("/applications/{application_id}", update_application, ["POST"]),
     user_route("/applications/{application_id}", delete_application, ["DELETE"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/applications": {
+        "parameters": [o.USER],
+        "get": {
+            "summary": "List applications",
+            "parameters": [o.SIZE, o.query("sortKeyGT", o.STR)],
+            "responses": {"200": o.page_of("Application"), **o.ERRORS},
+        },
+        "post": {
+            "summary": "Create an application",
+            "requestBody": {"required": True, **o.json_content(o.ref("ApplicationIn"))},
+            "responses": {**o.CREATED, **o.ERRORS},
+        },
+    },
+    "/v1/users/{userId}/applications/{applicationId}": {
+        "parameters": [o.USER, o.path("applicationId")],
+        "get": {
+            "summary": "Get an application",
+            "responses": {"200": o.one("The application", "Application"), **o.ERRORS},
+        },
+        "post": {
+            "summary": "Update (null or absent = unchanged)",
+            "requestBody": {"required": True, **o.json_content(o.ref("ApplicationIn"))},
+            "responses": {**o.OK_EMPTY, **o.ERRORS},
+        },
+        "delete": {
+            "summary": "Delete; its numbers are unlinked",
+            "responses": {**o.OK_EMPTY, **o.ERRORS},
+        },
+    },
+}

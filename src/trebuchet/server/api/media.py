@@ -16,6 +16,7 @@ from typing import Any
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.media_ranges import MediaResponse, requested_range
 from trebuchet.server.api.pagination import link_next
@@ -311,75 +312,60 @@ routes = [
 ]
 
 
-def _openapi_paths() -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    user = {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}}
-    name = {
-        "name": "mediaName",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "May contain '/'; no '.'/'..' segments, backslashes or control characters",
-    }
-    failures = {
-        "400": {"description": "Invalid name, missing length, empty body", **error},
-        "401": {"description": "Bad credentials, or another user's id", **error},
-        "404": {"description": "No such media for this user", **error},
-    }
-    item = {
-        "type": "object",
-        "properties": {
-            "mediaName": {"type": "string"},
-            "contentLength": {"type": "integer"},
-            "content": {"type": "string", "format": "uri"},
-        },
-    }
-    return {
-        "/v1/users/{userId}/media": {
-            "parameters": [user],
-            "get": {
-                "summary": "List media files (in name order)",
-                "parameters": [
-                    {"name": "size", "in": "query", "schema": {"type": "integer"}},
-                    {"name": CURSOR_PARAM, "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    "200": {
-                        "description": "One page; Link rel=next when there is more",
-                        "content": {
-                            "application/json": {"schema": {"type": "array", "items": item}}
-                        },
-                    },
-                    **failures,
+_NAME = {
+    **o.path("mediaName"),
+    "description": "May contain '/'; no '.'/'..' segments, backslashes or control characters",
+}
+_FAILURES = {
+    "400": o.error("Invalid name, missing length, empty body"),
+    "401": o.error("Bad credentials, or another user's id"),
+    "404": o.error("No such media for this user"),
+}
+_ITEM = {
+    "type": "object",
+    "properties": {"mediaName": o.STR, "contentLength": o.INT, "content": o.URL},
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/media": {
+        "parameters": [o.USER],
+        "get": {
+            "summary": "List media files (in name order)",
+            "parameters": [
+                {"name": "size", "in": "query", "schema": o.INT},
+                {"name": CURSOR_PARAM, "in": "query", "schema": o.STR},
+            ],
+            "responses": {
+                "200": {
+                    "description": "One page; Link rel=next when there is more",
+                    **o.json_content({"type": "array", "items": _ITEM}),
                 },
+                **_FAILURES,
             },
         },
-        "/v1/users/{userId}/media/{mediaName}": {
-            "parameters": [user, name],
-            "put": {
-                "summary": "Upload or replace a file (raw bytes, up to 65 MB)",
-                "requestBody": {"content": {"*/*": {"schema": {"type": "string"}}}},
-                "responses": {
-                    "200": {"description": "Stored (empty body)"},
-                    **failures,
-                    "403": {"description": "Too large (media-size-overflow)", **error},
-                },
-            },
-            "get": {
-                "summary": "Download (Range supported)",
-                "responses": {
-                    "200": {"description": "The bytes, with the stored Content-Type"},
-                    "206": {"description": "The requested range"},
-                    "416": {"description": "Range not satisfiable", **error},
-                    **failures,
-                },
-            },
-            "delete": {
-                "summary": "Delete the file",
-                "responses": {"200": {"description": "Deleted (empty body)"}, **failures},
+    },
+    "/v1/users/{userId}/media/{mediaName}": {
+        "parameters": [o.USER, _NAME],
+        "put": {
+            "summary": "Upload or replace a file (raw bytes, up to 65 MB)",
+            "requestBody": {"content": {"*/*": {"schema": o.STR}}},
+            "responses": {
+                "200": {"description": "Stored (empty body)"},
+                **_FAILURES,
+                "403": o.error("Too large (media-size-overflow)"),
             },
         },
-    }
-
-
-OPENAPI_PATHS = _openapi_paths()
+        "get": {
+            "summary": "Download (Range supported)",
+            "responses": {
+                "200": {"description": "The bytes, with the stored Content-Type"},
+                "206": {"description": "The requested range"},
+                "416": o.error("Range not satisfiable"),
+                **_FAILURES,
+            },
+        },
+        "delete": {
+            "summary": "Delete the file",
+            "responses": {"200": {"description": "Deleted (empty body)"}, **_FAILURES},
+        },
+    },
+}

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.messages import page_size
 from trebuchet.server.api.pagination import link_next
@@ -61,3 +62,21 @@ routes = [
     user_route("/errors", list_errors, ["GET"]),
     user_route("/errors/{error_id}", get_error, ["GET"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/errors": {
+        "parameters": [o.USER],
+        "get": {
+            "summary": "The user error log, newest first",
+            "parameters": [o.SIZE, o.query("sortKeyLT", o.STR)],
+            "responses": {"200": o.page_of("UserError"), **o.ERRORS},
+        },
+    },
+    "/v1/users/{userId}/errors/{errorId}": {
+        "parameters": [o.USER, o.path("errorId")],
+        "get": {
+            "summary": "One user error",
+            "responses": {"200": o.one("The error", "UserError"), **o.ERRORS},
+        },
+    },
+}
