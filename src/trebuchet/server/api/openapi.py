@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trebuchet._message_fields import MESSAGE_PROPERTIES
 from trebuchet.server.api import (
     admin_inbound,
     applications,
@@ -27,6 +28,23 @@ from trebuchet.server.api import (
 )
 from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.responses import json_response
+
+# The message resource's properties that are not plain strings.
+_MESSAGE_TYPES: dict[str, Any] = {
+    "direction": o.DIRECTIONS,
+    "media": {"type": "array", "items": o.STR},
+    "state": o.STATES,
+    "time": o.DATE_TIME,
+    "segmentCount": o.INT,
+    "skipMMSCarrierValidation": o.BOOL,
+    "callbackTimeout": o.INT,
+    "receiptRequested": {"enum": o.RECEIPTS},
+    "deliveryState": o.DELIVERY_STATES,
+    "deliveryCode": o.INT,
+}
+
+# The properties every message resource has.
+_ALWAYS_PRESENT = ["id", "messageId", "from", "to", "direction", "text", "media", "state", "time"]
 
 
 def _message_schemas() -> dict[str, Any]:
@@ -49,39 +67,8 @@ def _message_schemas() -> dict[str, Any]:
     }
     message = {
         "type": "object",
-        "properties": {
-            "id": o.STR,
-            "messageId": o.STR,
-            "from": o.STR,
-            "to": o.STR,
-            "direction": o.DIRECTIONS,
-            "text": o.STR,
-            "media": {"type": "array", "items": o.STR},
-            "state": o.STATES,
-            "time": o.DATE_TIME,
-            "segmentCount": o.INT,
-            "skipMMSCarrierValidation": o.BOOL,
-            "callbackUrl": o.STR,
-            "callbackHttpMethod": o.STR,
-            "callbackTimeout": o.INT,
-            "fallbackUrl": o.STR,
-            "tag": o.STR,
-            "receiptRequested": {"enum": o.RECEIPTS},
-            "deliveryState": o.DELIVERY_STATES,
-            "deliveryCode": o.INT,
-            "deliveryDescription": o.STR,
-        },
-        "required": [
-            "id",
-            "messageId",
-            "from",
-            "to",
-            "direction",
-            "text",
-            "media",
-            "state",
-            "time",
-        ],
+        "properties": {name: _MESSAGE_TYPES.get(name, o.STR) for name in MESSAGE_PROPERTIES},
+        "required": _ALWAYS_PRESENT,
     }
     return {"MessageIn": message_in, "Message": message}
 
