@@ -151,31 +151,15 @@ routes = [
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/users/{userId}/applications": {
         "parameters": [o.USER],
-        "get": {
-            "summary": "List applications",
-            "parameters": [o.SIZE, o.query("sortKeyGT", o.STR)],
-            "responses": {"200": o.page_of("Application"), **o.ERRORS},
-        },
-        "post": {
-            "summary": "Create an application",
-            "requestBody": {"required": True, **o.json_content(o.ref("ApplicationIn"))},
-            "responses": {**o.CREATED, **o.ERRORS},
-        },
+        "get": o.listing("List applications", "Application", [o.SIZE, o.query("sortKeyGT", o.STR)]),
+        "post": o.writing("Create an application", o.ref("ApplicationIn"), o.CREATED),
     },
     "/v1/users/{userId}/applications/{applicationId}": {
         "parameters": [o.USER, o.path("applicationId")],
-        "get": {
-            "summary": "Get an application",
-            "responses": {"200": o.one("The application", "Application"), **o.ERRORS},
-        },
-        "post": {
-            "summary": "Update (null or absent = unchanged)",
-            "requestBody": {"required": True, **o.json_content(o.ref("ApplicationIn"))},
-            "responses": {**o.OK_EMPTY, **o.ERRORS},
-        },
-        "delete": {
-            "summary": "Delete; its numbers are unlinked",
-            "responses": {**o.OK_EMPTY, **o.ERRORS},
-        },
+        "get": o.reading("Get an application", "The application", "Application"),
+        "post": o.writing(
+            "Update (null or absent = unchanged)", o.ref("ApplicationIn"), o.OK_EMPTY
+        ),
+        "delete": o.deleting("Delete; its numbers are unlinked"),
     },
 }

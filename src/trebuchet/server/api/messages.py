@@ -296,22 +296,11 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "422": o.error("Idempotency-Key already used for a different request"),
             },
         },
-        "get": {
-            "summary": "List messages",
-            "parameters": _FILTERS,
-            "responses": {"200": o.page_of("Message"), **o.ERRORS},
-        },
+        "get": o.listing("List messages", "Message", _FILTERS),
     },
     "/v1/users/{userId}/messages/{messageId}": {
         "parameters": [o.USER, o.path("messageId")],
-        "get": {
-            "summary": "Get one message",
-            "responses": {"200": o.one("The message", "Message"), **o.ERRORS},
-        },
-        "patch": {
-            "summary": 'Redact the text (body exactly {"text": ""})',
-            "requestBody": {"required": True, **o.json_content(_REDACT_BODY)},
-            "responses": {**o.OK_EMPTY, **o.ERRORS},
-        },
+        "get": o.reading("Get one message", "The message", "Message"),
+        "patch": o.writing('Redact the text (body exactly {"text": ""})', _REDACT_BODY, o.OK_EMPTY),
     },
 }

@@ -194,41 +194,29 @@ def _phone_number_paths() -> dict[str, Any]:
                 ],
                 "responses": {"200": o.page_of("PhoneNumber"), **o.ERRORS},
             },
-            "post": {
-                "summary": "Register a phone number",
-                "requestBody": {"required": True, **o.json_content(o.ref("PhoneNumberIn"))},
-                "responses": {
-                    **o.CREATED,
-                    **o.ERRORS,
-                    "403": o.error("Foreign application"),
-                    "409": o.error("Number taken"),
-                },
-            },
+            "post": o.writing(
+                "Register a phone number",
+                o.ref("PhoneNumberIn"),
+                o.CREATED,
+                {"403": o.error("Foreign application"), "409": o.error("Number taken")},
+            ),
         },
         "/v1/users/{userId}/phoneNumbers/{numberId}": {
             "parameters": [o.USER, o.path("numberId")],
-            "get": {
-                "summary": "Get a number by id or E.164",
-                "responses": {"200": o.one("The number", "PhoneNumber"), **o.ERRORS},
-            },
-            "post": {
-                "summary": 'Update (null or absent = unchanged; applicationId "" unlinks)',
-                "requestBody": {"required": True, **o.json_content(o.ref("PhoneNumberIn"))},
-                "responses": {**o.OK_EMPTY, **o.ERRORS, "403": o.error("Foreign application")},
-            },
-            "delete": {"summary": "Release the number", "responses": {**o.OK_EMPTY, **o.ERRORS}},
+            "get": o.reading("Get a number by id or E.164", "The number", "PhoneNumber"),
+            "post": o.writing(
+                'Update (null or absent = unchanged; applicationId "" unlinks)',
+                o.ref("PhoneNumberIn"),
+                o.OK_EMPTY,
+                {"403": o.error("Foreign application")},
+            ),
+            "delete": o.deleting("Release the number"),
         },
     }
 
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI"}},
-        }
-    }
+    "/openapi.json": {"get": o.public("This document", {"200": {"description": "OpenAPI"}})}
 }
 
 

@@ -82,6 +82,41 @@ def one(description: str, schema_name: str) -> dict[str, Any]:
     return {"description": description, **json_content(ref(schema_name))}
 
 
+def listing(summary: str, schema_name: str, parameters: list[Any]) -> dict[str, Any]:
+    """A GET of one page of ``schema_name``."""
+    return {
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {"200": page_of(schema_name), **ERRORS},
+    }
+
+
+def reading(summary: str, description: str, schema_name: str) -> dict[str, Any]:
+    """A GET of one ``schema_name``."""
+    return {"summary": summary, "responses": {"200": one(description, schema_name), **ERRORS}}
+
+
+def writing(
+    summary: str, body: dict[str, Any], done: dict[str, Any], more: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A POST (or PATCH) of a JSON ``body``: ``done`` when it succeeds, the shared
+    errors, then ``more`` answers by status."""
+    return {
+        "summary": summary,
+        "requestBody": {"required": True, **json_content(body)},
+        "responses": {**done, **ERRORS, **(more or {})},
+    }
+
+
+def deleting(summary: str) -> dict[str, Any]:
+    return {"summary": summary, "responses": {**OK_EMPTY, **ERRORS}}
+
+
+def public(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A GET outside ``/v1`` that needs no credentials."""
+    return {"summary": summary, "security": [], "responses": responses}
+
+
 # Enums of the schema, from the states themselves (plain strings, in their order).
 RECEIPTS: list[str | None] = [receipt.value for receipt in ReceiptRequest]
 DIRECTIONS = {"enum": [direction.value for direction in Direction]}

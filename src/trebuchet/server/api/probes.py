@@ -91,31 +91,23 @@ routes = [
 ]
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/health": {
-        "get": {
-            "summary": "Liveness",
-            "security": [],
-            "responses": {"200": {"description": "OK"}},
-        }
-    },
+    "/health": {"get": o.public("Liveness", {"200": {"description": "OK"}})},
     "/ready": {
-        "get": {
-            "summary": "Readiness: the store answers",
-            "security": [],
-            "responses": {
+        "get": o.public(
+            "Readiness: the store answers",
+            {
                 "200": {"description": "Ready", **o.json_content({"type": "object"})},
                 "503": o.error("The store does not answer"),
             },
-        }
+        )
     },
     "/metrics": {
-        "get": {
-            "summary": "Prometheus metrics (text exposition format)",
-            "security": [],
-            "responses": {
+        "get": o.public(
+            "Prometheus metrics (text exposition format)",
+            {
                 "200": {"description": "Metrics", "content": {"text/plain": {"schema": o.STR}}},
                 "404": o.error("Metrics are switched off"),
             },
-        }
+        )
     },
 }

@@ -66,17 +66,14 @@ routes = [
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/users/{userId}/errors": {
         "parameters": [o.USER],
-        "get": {
-            "summary": "The user error log, newest first",
-            "parameters": [o.SIZE, o.query("sortKeyLT", o.STR)],
-            "responses": {"200": o.page_of("UserError"), **o.ERRORS},
-        },
+        "get": o.listing(
+            "The user error log, newest first",
+            "UserError",
+            [o.SIZE, o.query("sortKeyLT", o.STR)],
+        ),
     },
     "/v1/users/{userId}/errors/{errorId}": {
         "parameters": [o.USER, o.path("errorId")],
-        "get": {
-            "summary": "One user error",
-            "responses": {"200": o.one("The error", "UserError"), **o.ERRORS},
-        },
+        "get": o.reading("One user error", "The error", "UserError"),
     },
 }
