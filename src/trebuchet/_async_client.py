@@ -19,6 +19,7 @@ from ._base import (
     _NotGiven,
 )
 from ._media import AsyncMediaMixin
+from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
 
@@ -163,7 +164,7 @@ class AsyncClient(AsyncMediaMixin):
             from_, to, text, media, receipt_requested, callback_url,
             callback_http_method, callback_timeout, fallback_url, tag, kwargs,
         )  # fmt: skip
-        return self._parse_location(await self._send(options))
+        return parse_location(await self._send(options))
 
     async def send_messages(self, messages_data: list[dict[str, Any]]) -> list[Message]:
         """Send up to 50 messages in one request (see ``Client.send_messages``).
@@ -175,7 +176,7 @@ class AsyncClient(AsyncMediaMixin):
             ])
         """
         options, messages = self._send_messages_options(messages_data)
-        return self._parse_bulk(await self._send(options), messages)
+        return parse_bulk(await self._send(options), messages)
 
     async def get_message(self, id: str) -> Message:
         """Fetch one message as a dict with snake_case keys.
@@ -184,7 +185,7 @@ class AsyncClient(AsyncMediaMixin):
 
             message = await api.get_message("m-dr4mcch2wfb6frcls677glq")
         """
-        return self._parse_message(await self._send(self._get_message_options(id)))
+        return parse_message(await self._send(self._get_message_options(id)))
 
     # -- I/O -----------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 ``Client`` and ``AsyncClient`` are thin twins over ``BaseClient``: they only send the
 requests it builds, sleep between retries and hand the responses back to it. Request
-building (URLs, headers, bodies, validation), response parsing, paging, error mapping
-and retry decisions all live here.
+building (URLs, headers, bodies, validation), paging, error mapping and retry decisions
+live here; reading the other answers lives in ``_responses``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
-import json
 import logging
 import random
 import time
@@ -23,7 +22,6 @@ from urllib.parse import quote
 
 import httpx
 
-from ._casing import snake_object
 from ._exceptions import (
     CrossOriginLinkError,
     UnexpectedResponseError,
@@ -33,6 +31,8 @@ from ._exceptions import (
 )
 from ._links import find_next_link, origin
 from ._pages import decode_message_page
+from ._responses import Message as Message
+from ._responses import parse_json
 from ._retry import DEFAULT_MAX_RETRIES, RetryPolicy
 from ._validation import (
     CALLBACK_HTTP_METHODS,
@@ -58,7 +58,6 @@ USER_AGENT = f"trebuchet-python/{__version__}"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 DateTimeLike = str | dt.datetime | dt.date
-Message = dict[str, Any]
 TimeoutTypes = float | httpx.Timeout | None
 
 logger = logging.getLogger("trebuchet")
@@ -316,20 +315,7 @@ class BaseClient:
         )
         return delay
 
-    # -- parsing responses ---------------------------------------------------------------
-
-    @staticmethod
-    def _json(response: httpx.Response, *, snake: bool = False) -> Any:
-        """The parsed body of a JSON response, or ``None`` for any other content type;
-        with ``snake``, every object key converted to snake_case (§9.1.7)."""
-        if not is_json_response(response):
-            return None
-        try:
-            return json.loads(response.content, object_pairs_hook=snake_object if snake else None)
-        except ValueError:
-            raise UnexpectedResponseError(
-                "The response declares JSON but its body is not valid JSON", response=response
-            ) from None
+    # -- reading pages (other answers: _responses.py) ------------------------------------
 
     def _parse_page(
         self, response: httpx.Response, seen: set[str]
@@ -340,7 +326,7 @@ class BaseClient:
         if is_json_response(response):
             items = decode_message_page(response.content)
         if items is None:
-            data = self._json(response, snake=True)
+            data = parse_json(response, snake=True)
             if not isinstance(data, list):
                 raise UnexpectedResponseError(
                     "Expected a JSON array of messages", response=response
@@ -366,50 +352,6 @@ class BaseClient:
                 f"The server's next-page link points back to a page already read: {next_url}"
             )
         return RequestOptions("GET", next_url)
-
-    def _parse_message(self, response: httpx.Response) -> Message:
-        data = self._json(response, snake=True)
-        if not isinstance(data, dict):
-            raise UnexpectedResponseError("Expected a JSON object", response=response)
-        result: Message = data
-        return result
-
-    @staticmethod
-    def _parse_location(response: httpx.Response) -> str:
-        location = response.headers.get("location")
-        if location is None:
-            raise UnexpectedResponseError(
-                "The server did not return the new message's Location", response=response
-            )
-        return id_from_location(location)
-
-    def _parse_bulk(self, response: httpx.Response, messages: list[Any]) -> list[Message]:
-        data = self._json(response, snake=True)
-        if not isinstance(data, list) or len(data) < len(messages):
-            raise UnexpectedResponseError(
-                "Expected a JSON array with one result per message sent", response=response
-            )
-        results: list[Message] = data
-        for index, message in enumerate(messages):
-            item = results[index]
-            if not isinstance(item, dict):
-                raise UnexpectedResponseError(
-                    f"Result {index} of the bulk send is not an object", response=response
-                )
-            location = item.get("location")
-            item["id"] = id_from_location(location) if isinstance(location, str) else ""
-            item["message"] = message
-        return results
-
-
-def id_from_location(location: str) -> str:
-    """The id at the end of a ``Location`` URL, ignoring any query, fragment or final ``/``.
-
-    >>> id_from_location("https://sms.example.test/v1/users/u-1/messages/m-abc")
-    'm-abc'
-    """
-    path = location.split("#", 1)[0].split("?", 1)[0].rstrip("/")
-    return path.rsplit("/", 1)[-1]
 
 
 def _make_policy(max_retries: int | None, policy: RetryPolicy | None) -> RetryPolicy:

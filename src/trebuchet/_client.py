@@ -20,6 +20,7 @@ from ._base import (
     _NotGiven,
 )
 from ._media import MediaMixin
+from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
 
@@ -170,7 +171,7 @@ class Client(MediaMixin):
             from_, to, text, media, receipt_requested, callback_url,
             callback_http_method, callback_timeout, fallback_url, tag, kwargs,
         )  # fmt: skip
-        return self._parse_location(self._send(options))
+        return parse_location(self._send(options))
 
     def send_messages(self, messages_data: list[dict[str, Any]]) -> list[Message]:
         """Send up to 50 messages in one request; returns one result per message, in order.
@@ -188,7 +189,7 @@ class Client(MediaMixin):
             ids = [r["id"] for r in results if r["result"] == "accepted"]
         """
         options, messages = self._send_messages_options(messages_data)
-        return self._parse_bulk(self._send(options), messages)
+        return parse_bulk(self._send(options), messages)
 
     def get_message(self, id: str) -> Message:
         """Fetch one message as a dict with snake_case keys.
@@ -198,7 +199,7 @@ class Client(MediaMixin):
             message = api.get_message("m-dr4mcch2wfb6frcls677glq")
             print(message["state"], message["segment_count"])
         """
-        return self._parse_message(self._send(self._get_message_options(id)))
+        return parse_message(self._send(self._get_message_options(id)))
 
     # -- I/O -----------------------------------------------------------------------------
 

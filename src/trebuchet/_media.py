@@ -74,6 +74,28 @@ class _MediaRequests(BaseClient):
             f"not {type(content).__name__}"
         )
 
+    def _upload_retry(
+        self,
+        name: str,
+        replayable: bool,
+        attempt: int,
+        *,
+        response: httpx.Response | None = None,
+        exc: httpx.TransportError | None = None,
+    ) -> float | None:
+        """After one try of an upload: None when it is done, else the seconds to wait
+        before the next; raises when it failed for good.  A PUT of the same bytes under
+        the same name is idempotent, so bytes are retried; a stream cannot be sent twice."""
+        if response is not None and response.status_code < 400:
+            return None
+        if not replayable:
+            if exc is not None:
+                raise exc
+            assert response is not None
+            raise make_status_error(response)
+        options = RequestOptions("PUT", self._media_url(name), idempotency_key="media-put")
+        return self._retry_or_raise(options, attempt, response=response, exc=exc)
+
     @staticmethod
     def _downloaded(response: httpx.Response) -> tuple[bytes, str]:
         return response.content, response.headers.get("content-type", OCTET_STREAM)
@@ -114,22 +136,17 @@ class MediaMixin(_MediaRequests):
                 api.upload_media("pets/cat.jpg", f, content_type="image/jpeg")
         """
         body, headers, replayable = self._upload_body(content, content_type)
-        options = RequestOptions("PUT", self._media_url(name))
         attempt = 0
         while True:
             request = self._media_request(self._http, "PUT", name, body, headers)
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
-                if not replayable:
-                    raise
-                delay = self._retry_or_raise(_replayable(options), attempt, exc=exc)
+                delay = self._upload_retry(name, replayable, attempt, exc=exc)
             else:
-                if response.status_code < 400:
-                    return
-                if not replayable:
-                    raise make_status_error(response)
-                delay = self._retry_or_raise(_replayable(options), attempt, response=response)
+                delay = self._upload_retry(name, replayable, attempt, response=response)
+            if delay is None:
+                return
             self._sleep(delay)
             attempt += 1
 
@@ -212,22 +229,17 @@ class AsyncMediaMixin(_MediaRequests):
         body, headers, replayable = self._upload_body(content, content_type)
         if isinstance(body, Iterable) and not isinstance(body, bytes):
             body = _aiter(body)
-        options = RequestOptions("PUT", self._media_url(name))
         attempt = 0
         while True:
             request = self._media_request(self._http, "PUT", name, body, headers)
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
-                if not replayable:
-                    raise
-                delay = self._retry_or_raise(_replayable(options), attempt, exc=exc)
+                delay = self._upload_retry(name, replayable, attempt, exc=exc)
             else:
-                if response.status_code < 400:
-                    return
-                if not replayable:
-                    raise make_status_error(response)
-                delay = self._retry_or_raise(_replayable(options), attempt, response=response)
+                delay = self._upload_retry(name, replayable, attempt, response=response)
+            if delay is None:
+                return
             await self._sleep(delay)
             attempt += 1
 
@@ -281,11 +293,6 @@ class AsyncMediaMixin(_MediaRequests):
             await api.delete_media("pets/cat.jpg")
         """
         await self._send(RequestOptions("DELETE", self._media_url(name)))
-
-
-def _replayable(options: RequestOptions) -> RequestOptions:
-    """A PUT of the same bytes under the same name is idempotent: safe to retry."""
-    return RequestOptions(options.method, options.url, idempotency_key="media-put")
 
 
 async def _aiter(chunks: Iterable[bytes]) -> AsyncGenerator[bytes, None]:

@@ -18,30 +18,7 @@ from typing import Any
 import msgspec
 
 from ._casing import to_snake_case
-
-# Every property of a message resource (spec §3.2), as the wire spells it.
-MESSAGE_PROPERTIES = (
-    "id",
-    "messageId",
-    "from",
-    "to",
-    "direction",
-    "text",
-    "media",
-    "state",
-    "time",
-    "segmentCount",
-    "callbackUrl",
-    "callbackHttpMethod",
-    "callbackTimeout",
-    "fallbackUrl",
-    "tag",
-    "receiptRequested",
-    "deliveryState",
-    "deliveryCode",
-    "deliveryDescription",
-    "skipMMSCarrierValidation",
-)
+from ._message_fields import MESSAGE_PROPERTIES
 
 # No property of a message holds an object, whose keys would need converting too.
 _Scalar = str | int | float | bool | None

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from trebuchet import _pages
 from trebuchet._casing import snake_object
-from trebuchet._pages import MESSAGE_PROPERTIES, decode_message_page
+from trebuchet._message_fields import MESSAGE_PROPERTIES
+from trebuchet._pages import decode_message_page
 
 
 def general(content: bytes) -> Any:

@@ -11,7 +11,6 @@ is copied into the recipient's media store.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.tokens import token_matches
 from trebuchet.server.engine.delivery import Delivery
 
 
@@ -40,10 +40,7 @@ ADMIN_PRINCIPAL = "admin"
 
 def _authorised(request: Request, token: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), token.encode()
-    )
+    return scheme.lower() == "bearer" and token_matches(given.strip(), token)
 
 
 async def inject(request: Request) -> Response:

@@ -7,15 +7,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from trebuchet.server.api import (
     admin_inbound,
     applications,
     carrier_events,
     messages,
+    openapi,
     phone_numbers,
     probes,
     user_errors,
@@ -25,8 +23,6 @@ from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.handlers import exception_handlers
 from trebuchet.server.api.observe import ObserveMiddleware
-from trebuchet.server.api.openapi import openapi_document
-from trebuchet.server.api.responses import json_response
 from trebuchet.server.api.send_route import SendRoute
 from trebuchet.server.api.throttle import Guard
 from trebuchet.server.config import Settings
@@ -39,19 +35,6 @@ from trebuchet.server.store import Store
 
 CURSOR_SECRET_KEY = "cursor_secret"
 
-
-async def openapi(request: Request) -> Response:
-    document = openapi_document()
-    paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin_inbound.OPENAPI_PATHS}
-    paths.update(media_routes.OPENAPI_PATHS)
-    paths.update(carrier_events.OPENAPI_PATHS)
-    return json_response({**document, "paths": paths})
-
-
-async def health(request: Request) -> Response:
-    return json_response({"status": "ok"})
-
-
 ROUTES = [
     *messages.routes,
     *phone_numbers.routes,
@@ -61,8 +44,7 @@ ROUTES = [
     *event_routes.routes,
     *admin_inbound.routes,
     *carrier_events.routes,
-    Route("/openapi.json", openapi, methods=["GET"]),
-    Route("/health", health, methods=["GET"]),
+    *openapi.routes,
     *probes.routes,
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
@@ -146,3 +147,19 @@ routes = [
     user_route("/applications/{application_id}", update_application, ["POST"]),
     user_route("/applications/{application_id}", delete_application, ["DELETE"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/applications": {
+        "parameters": [o.USER],
+        "get": o.listing("List applications", "Application", [o.SIZE, o.query("sortKeyGT", o.STR)]),
+        "post": o.writing("Create an application", o.ref("ApplicationIn"), o.CREATED),
+    },
+    "/v1/users/{userId}/applications/{applicationId}": {
+        "parameters": [o.USER, o.path("applicationId")],
+        "get": o.reading("Get an application", "The application", "Application"),
+        "post": o.writing(
+            "Update (null or absent = unchanged)", o.ref("ApplicationIn"), o.OK_EMPTY
+        ),
+        "delete": o.deleting("Delete; its numbers are unlinked"),
+    },
+}

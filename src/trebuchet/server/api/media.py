@@ -9,15 +9,16 @@ content type exactly and are never content-encoded (old clients read the raw str
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from email.utils import formatdate
 from typing import Any
 
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Ctx, user_route
+from trebuchet.server.api.media_ranges import MediaResponse, requested_range
 from trebuchet.server.api.pagination import link_next
 from trebuchet.server.api.responses import empty_response, json_response
 from trebuchet.server.domain import errors
@@ -34,7 +35,6 @@ from trebuchet.server.media.types import OCTET_STREAM, mms_type, parse_content_t
 
 CURSOR_PARAM = "sortKeyGT"
 MAX_CACHE_CONTROL = 255
-_RANGE = re.compile(r"^bytes=(?P<start>\d*)-(?P<end>\d*)$")
 # +1 8XX toll-free area codes.
 _TOLL_FREE = re.compile(r"^\+18(00|33|44|55|66|77|88)\d{7}$")
 
@@ -216,84 +216,6 @@ async def list_media(ctx: Ctx) -> Response:
 # -- download --------------------------------------------------------------------------
 
 
-class MediaResponse(Response):
-    """Streams ``[start, stop)`` of an open media file, then closes it."""
-
-    def __init__(
-        self,
-        media: st.OpenMedia,
-        start: int,
-        stop: int,
-        status: int,
-        headers: Mapping[str, str],
-    ):
-        self.media = media
-        self.start = start
-        self.stop = stop
-        self.status_code = status
-        self.background = None
-        self.raw_headers = [
-            (key.lower().encode("latin-1"), value.encode("latin-1"))
-            for key, value in headers.items()
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            start = {"status": self.status_code, "headers": self.raw_headers}
-            await send({"type": "http.response.start", **start})
-            if scope["method"] == "HEAD":
-                await send({"type": "http.response.body", "body": b""})
-                return
-            async for chunk in self.media.chunks(self.start, self.stop):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await self.media.aclose()
-
-
-# Positions longer than this are past the end of any file (and int() refuses >4300 digits).
-_MAX_POSITION_DIGITS = 18
-_BEYOND_ANY_FILE = 10**_MAX_POSITION_DIGITS
-
-
-def _position(digits: str) -> int:
-    significant = digits.lstrip("0") or "0"
-    return _BEYOND_ANY_FILE if len(significant) > _MAX_POSITION_DIGITS else int(significant)
-
-
-def _range(ctx: Ctx, info: st.MediaInfo) -> tuple[int, int] | None:
-    """The single byte range asked for, clamped; None for the whole file.
-
-    Malformed, multi-range or stale (``If-Range`` no longer matching) requests get the
-    whole file, as HTTP allows; a range that starts past the end is 416, however many
-    digits its start has.
-    """
-    header = ctx.request.headers.get("range")
-    if header is None:
-        return None
-    if_range = ctx.request.headers.get("if-range")
-    if if_range is not None and if_range.strip() != info.etag:
-        return None
-    found = _RANGE.match(header.strip().replace(" ", ""))
-    if found is None:
-        return None
-    first, last = found["start"], found["end"]
-    if not first and not last:
-        return None
-    if not first:
-        suffix = _position(last)
-        if suffix == 0:
-            raise errors.media_range_not_satisfiable(info.size)
-        return max(info.size - suffix, 0), info.size
-    start = _position(first)
-    if last and _position(last) < start:
-        return None
-    if start >= info.size:
-        raise errors.media_range_not_satisfiable(info.size)
-    stop = info.size if not last else _position(last) + 1
-    return start, min(stop, info.size)
-
-
 async def download(ctx: Ctx) -> Response:
     name = _name(ctx)
     try:
@@ -313,7 +235,7 @@ async def download(ctx: Ctx) -> Response:
         }
         if info.cache_control:
             headers["Cache-Control"] = info.cache_control
-        wanted = _range(ctx, info)
+        wanted = requested_range(ctx, info)
     except BaseException:
         await media.aclose()
         raise
@@ -390,75 +312,60 @@ routes = [
 ]
 
 
-def _openapi_paths() -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    user = {"name": "userId", "in": "path", "required": True, "schema": {"type": "string"}}
-    name = {
-        "name": "mediaName",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "May contain '/'; no '.'/'..' segments, backslashes or control characters",
-    }
-    failures = {
-        "400": {"description": "Invalid name, missing length, empty body", **error},
-        "401": {"description": "Bad credentials, or another user's id", **error},
-        "404": {"description": "No such media for this user", **error},
-    }
-    item = {
-        "type": "object",
-        "properties": {
-            "mediaName": {"type": "string"},
-            "contentLength": {"type": "integer"},
-            "content": {"type": "string", "format": "uri"},
-        },
-    }
-    return {
-        "/v1/users/{userId}/media": {
-            "parameters": [user],
-            "get": {
-                "summary": "List media files (in name order)",
-                "parameters": [
-                    {"name": "size", "in": "query", "schema": {"type": "integer"}},
-                    {"name": CURSOR_PARAM, "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    "200": {
-                        "description": "One page; Link rel=next when there is more",
-                        "content": {
-                            "application/json": {"schema": {"type": "array", "items": item}}
-                        },
-                    },
-                    **failures,
+_NAME = {
+    **o.path("mediaName"),
+    "description": "May contain '/'; no '.'/'..' segments, backslashes or control characters",
+}
+_FAILURES = {
+    "400": o.error("Invalid name, missing length, empty body"),
+    "401": o.error("Bad credentials, or another user's id"),
+    "404": o.error("No such media for this user"),
+}
+_ITEM = {
+    "type": "object",
+    "properties": {"mediaName": o.STR, "contentLength": o.INT, "content": o.URL},
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/media": {
+        "parameters": [o.USER],
+        "get": {
+            "summary": "List media files (in name order)",
+            "parameters": [
+                {"name": "size", "in": "query", "schema": o.INT},
+                {"name": CURSOR_PARAM, "in": "query", "schema": o.STR},
+            ],
+            "responses": {
+                "200": {
+                    "description": "One page; Link rel=next when there is more",
+                    **o.json_content({"type": "array", "items": _ITEM}),
                 },
+                **_FAILURES,
             },
         },
-        "/v1/users/{userId}/media/{mediaName}": {
-            "parameters": [user, name],
-            "put": {
-                "summary": "Upload or replace a file (raw bytes, up to 65 MB)",
-                "requestBody": {"content": {"*/*": {"schema": {"type": "string"}}}},
-                "responses": {
-                    "200": {"description": "Stored (empty body)"},
-                    **failures,
-                    "403": {"description": "Too large (media-size-overflow)", **error},
-                },
-            },
-            "get": {
-                "summary": "Download (Range supported)",
-                "responses": {
-                    "200": {"description": "The bytes, with the stored Content-Type"},
-                    "206": {"description": "The requested range"},
-                    "416": {"description": "Range not satisfiable", **error},
-                    **failures,
-                },
-            },
-            "delete": {
-                "summary": "Delete the file",
-                "responses": {"200": {"description": "Deleted (empty body)"}, **failures},
+    },
+    "/v1/users/{userId}/media/{mediaName}": {
+        "parameters": [o.USER, _NAME],
+        "put": {
+            "summary": "Upload or replace a file (raw bytes, up to 65 MB)",
+            "requestBody": {"content": {"*/*": {"schema": o.STR}}},
+            "responses": {
+                "200": {"description": "Stored (empty body)"},
+                **_FAILURES,
+                "403": o.error("Too large (media-size-overflow)"),
             },
         },
-    }
-
-
-OPENAPI_PATHS = _openapi_paths()
+        "get": {
+            "summary": "Download (Range supported)",
+            "responses": {
+                "200": {"description": "The bytes, with the stored Content-Type"},
+                "206": {"description": "The requested range"},
+                "416": o.error("Range not satisfiable"),
+                **_FAILURES,
+            },
+        },
+        "delete": {
+            "summary": "Delete the file",
+            "responses": {"200": {"description": "Deleted (empty body)"}, **_FAILURES},
+        },
+    },
+}

@@ -9,6 +9,7 @@ import msgspec
 from starlette.responses import Response
 
 from trebuchet.server import metrics
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
@@ -249,3 +250,57 @@ routes = [
     user_route("/messages/{message_id}", get_message, ["GET"]),
     user_route("/messages/{message_id}", redact_message, ["PATCH"]),
 ]
+
+_SEND_BODY = {
+    "oneOf": [
+        o.ref("MessageIn"),
+        {"type": "array", "items": o.ref("MessageIn"), "minItems": 1, "maxItems": 50},
+    ]
+}
+_REDACT_BODY = {
+    "type": "object",
+    "properties": {"text": {"const": ""}},
+    "required": ["text"],
+    "additionalProperties": False,
+}
+_FILTERS = [
+    o.query("from", o.STR, "Sender, E.164"),
+    o.query("to", o.STR, "Recipient, E.164"),
+    o.query("fromDateTime", o.STR, "Lower bound, `yyyy-MM-dd[ HH[:mm[:ss[.SSS]]]]` or ISO 8601"),
+    o.query("toDateTime", o.STR, "Upper bound (inclusive, ms precision)"),
+    o.query("direction", o.DIRECTIONS),
+    o.query("state", o.STATES),
+    o.query("deliveryState", o.DELIVERY_STATES),
+    o.query("sortOrder", {"enum": ["asc", "desc"], "default": "asc"}),
+    o.SIZE,
+    o.query("sortKeyGT", o.STR, "Cursor copied from a Link header (ascending)"),
+    o.query("sortKeyLT", o.STR, "Cursor copied from a Link header (descending)"),
+]
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/messages": {
+        "parameters": [o.USER],
+        "post": {
+            "summary": "Send one message (object) or up to 50 (array)",
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "required": False, "schema": o.STR}
+            ],
+            "requestBody": {"required": True, **o.json_content(_SEND_BODY)},
+            "responses": {
+                **o.CREATED,
+                "202": {
+                    "description": "Bulk results, one per message, in order",
+                    **o.json_content({"type": "array", "items": o.ref("BulkResult")}),
+                },
+                **o.ERRORS,
+                "403": o.error("Sender not owned, bulk limit, bad media URL"),
+                "422": o.error("Idempotency-Key already used for a different request"),
+            },
+        },
+        "get": o.listing("List messages", "Message", _FILTERS),
+    },
+    "/v1/users/{userId}/messages/{messageId}": {
+        "parameters": [o.USER, o.path("messageId")],
+        "get": o.reading("Get one message", "The message", "Message"),
+        "patch": o.writing('Redact the text (body exactly {"text": ""})', _REDACT_BODY, o.OK_EMPTY),
+    },
+}

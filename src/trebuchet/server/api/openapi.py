@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 description served at ``/openapi.json``.
 
-Written by hand next to the routes it describes; a test checks that every route of the
-app appears here with the same methods, and that the examples validate.
+Written by hand next to the routes it describes: each route module brings its paths
+(``OPENAPI_PATHS``, built from ``openapi_parts``), and this module assembles them with
+the schemas they share.  A test checks that every route of the app appears here with
+the same methods, and that the examples validate.
 """
 
 from __future__ import annotations
@@ -9,90 +11,54 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from trebuchet.server.domain.states import (
-    DeliveryState,
-    Direction,
-    MessageState,
-    NumberState,
-    ReceiptRequest,
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trebuchet._message_fields import MESSAGE_PROPERTIES
+from trebuchet.server.api import (
+    admin_inbound,
+    applications,
+    carrier_events,
+    media,
+    message_events,
+    messages,
+    probes,
+    user_errors,
 )
+from trebuchet.server.api import openapi_parts as o
+from trebuchet.server.api.responses import json_response
 
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
-_BOOL = {"type": "boolean"}
-_URL = {"type": "string", "format": "uri"}
-_E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, **_json(_ref("Error"))}
-
-
-_ERRORS = {
-    "400": _error("Invalid request (spec error body)"),
-    "401": _error("Bad credentials, or another user's id"),
-    "404": _error("No such resource for this user"),
-    "413": _error("Request body too large"),
-    "429": {
-        "description": "Over the request rate, or too many failed authentications",
-        "headers": {
-            "Retry-After": {"schema": _INT, "description": "Seconds to wait"},
-            "X-RateLimit-Reset": {"schema": _INT, "description": "Epoch ms when allowed again"},
-        },
-        **_json(_ref("Error")),
-    },
+# The message resource's properties that are not plain strings.
+_MESSAGE_TYPES: dict[str, Any] = {
+    "direction": o.DIRECTIONS,
+    "media": {"type": "array", "items": o.STR},
+    "state": o.STATES,
+    "time": o.DATE_TIME,
+    "segmentCount": o.INT,
+    "skipMMSCarrierValidation": o.BOOL,
+    "callbackTimeout": o.INT,
+    "receiptRequested": {"enum": o.RECEIPTS},
+    "deliveryState": o.DELIVERY_STATES,
+    "deliveryCode": o.INT,
 }
-_LOCATION = {"Location": {"schema": _URL, "description": "Absolute URL of the new resource"}}
-_LINK = {"Link": {"schema": _STR, "description": 'Next page: `<absolute URL>; rel="next"`'}}
+
+# The properties every message resource has.
+_ALWAYS_PRESENT = ["id", "messageId", "from", "to", "direction", "text", "media", "state", "time"]
 
 
-def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": _STR}
-
-
-# Enums of the schema, from the states themselves (plain strings, in their order).
-_RECEIPTS: list[str | None] = [receipt.value for receipt in ReceiptRequest]
-_DIRECTIONS = {"enum": [direction.value for direction in Direction]}
-_STATES = {"enum": [state.value for state in MessageState]}
-_DELIVERY_STATES = {"enum": [state.value for state in DeliveryState]}
-_NUMBER_STATES = {"enum": [state.value for state in NumberState]}
-
-_SIZE = _query(
-    "size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 25}, "Page size"
-)
-_USER = _path("userId")
-
-
-def _schemas() -> dict[str, Any]:
+def _message_schemas() -> dict[str, Any]:
     message_in = {
         "type": "object",
         "properties": {
-            "from": _E164,
+            "from": o.E164,
             "to": {"type": "string", "pattern": r"^(\+[1-9][0-9]{1,14}|[0-9]{5,6})$"},
             "text": {"type": ["string", "null"], "maxLength": 2048},
-            "media": {"oneOf": [_STR, {"type": "array", "items": _URL}, {"type": "null"}]},
-            "receiptRequested": {"enum": [*_RECEIPTS, None]},
+            "media": {"oneOf": [o.STR, {"type": "array", "items": o.URL}, {"type": "null"}]},
+            "receiptRequested": {"enum": [*o.RECEIPTS, None]},
             "callbackUrl": {"type": ["string", "null"]},
             "callbackHttpMethod": {"type": ["string", "null"]},
-            "callbackTimeout": {"oneOf": [{"type": "integer"}, _STR, {"type": "null"}]},
+            "callbackTimeout": {"oneOf": [{"type": "integer"}, o.STR, {"type": "null"}]},
             "fallbackUrl": {"type": ["string", "null"]},
             "tag": {"type": ["string", "null"], "maxLength": 1024},
             "skipMMSCarrierValidation": {"type": ["boolean", "null"]},
@@ -101,49 +67,22 @@ def _schemas() -> dict[str, Any]:
     }
     message = {
         "type": "object",
-        "properties": {
-            "id": _STR,
-            "messageId": _STR,
-            "from": _STR,
-            "to": _STR,
-            "direction": _DIRECTIONS,
-            "text": _STR,
-            "media": {"type": "array", "items": _STR},
-            "state": _STATES,
-            "time": {"type": "string", "format": "date-time"},
-            "segmentCount": _INT,
-            "skipMMSCarrierValidation": _BOOL,
-            "callbackUrl": _STR,
-            "callbackHttpMethod": _STR,
-            "callbackTimeout": _INT,
-            "fallbackUrl": _STR,
-            "tag": _STR,
-            "receiptRequested": {"enum": _RECEIPTS},
-            "deliveryState": _DELIVERY_STATES,
-            "deliveryCode": _INT,
-            "deliveryDescription": _STR,
-        },
-        "required": [
-            "id",
-            "messageId",
-            "from",
-            "to",
-            "direction",
-            "text",
-            "media",
-            "state",
-            "time",
-        ],
+        "properties": {name: _MESSAGE_TYPES.get(name, o.STR) for name in MESSAGE_PROPERTIES},
+        "required": _ALWAYS_PRESENT,
     }
+    return {"MessageIn": message_in, "Message": message}
+
+
+def _error_schemas() -> dict[str, Any]:
     error = {
         "type": "object",
         "properties": {
-            "category": _STR,
-            "code": _STR,
-            "message": _STR,
+            "category": o.STR,
+            "code": o.STR,
+            "message": o.STR,
             "details": {
                 "type": "array",
-                "items": {"type": "object", "properties": {"name": _STR, "value": _STR}},
+                "items": {"type": "object", "properties": {"name": o.STR, "value": o.STR}},
             },
         },
         "required": ["category", "code", "message", "details"],
@@ -152,26 +91,30 @@ def _schemas() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "result": {"enum": ["accepted", "error"]},
-            "location": _URL,
-            "error": _ref("Error"),
+            "location": o.URL,
+            "error": o.ref("Error"),
         },
         "required": ["result"],
     }
+    return {"Error": error, "BulkResult": bulk_result}
+
+
+def _phone_number_schemas() -> dict[str, Any]:
     number = {
         "type": "object",
         "properties": {
-            "id": _STR,
-            "number": _STR,
-            "nationalNumber": _STR,
-            "name": _STR,
-            "applicationId": _STR,
-            "application": _URL,
-            "fallbackNumber": _STR,
-            "city": _STR,
-            "state": _STR,
-            "price": _STR,
-            "createdTime": {"type": "string", "format": "date-time"},
-            "numberState": _NUMBER_STATES,
+            "id": o.STR,
+            "number": o.STR,
+            "nationalNumber": o.STR,
+            "name": o.STR,
+            "applicationId": o.STR,
+            "application": o.URL,
+            "fallbackNumber": o.STR,
+            "city": o.STR,
+            "state": o.STR,
+            "price": o.STR,
+            "createdTime": o.DATE_TIME,
+            "numberState": o.NUMBER_STATES,
         },
     }
     number_in = {
@@ -181,290 +124,116 @@ def _schemas() -> dict[str, Any]:
             for key in ("number", "name", "applicationId", "fallbackNumber", "city", "state")
         },
     }
-    application_props = {
-        "name": {"type": ["string", "null"]},
-        "incomingCallUrl": {"type": ["string", "null"]},
-        "incomingCallUrlCallbackTimeout": {"type": ["integer", "string", "null"]},
-        "incomingCallFallbackUrl": {"type": ["string", "null"]},
-        "incomingMessageUrl": {"type": ["string", "null"]},
-        "incomingMessageUrlCallbackTimeout": {"type": ["integer", "string", "null"]},
-        "incomingMessageFallbackUrl": {"type": ["string", "null"]},
-        "callbackHttpMethod": {"type": ["string", "null"]},
+    return {"PhoneNumber": number, "PhoneNumberIn": number_in}
+
+
+def _application_schemas() -> dict[str, Any]:
+    nullable_string = {"type": ["string", "null"]}
+    timeout = {"type": ["integer", "string", "null"]}
+    properties = {
+        "name": nullable_string,
+        "incomingCallUrl": nullable_string,
+        "incomingCallUrlCallbackTimeout": timeout,
+        "incomingCallFallbackUrl": nullable_string,
+        "incomingMessageUrl": nullable_string,
+        "incomingMessageUrlCallbackTimeout": timeout,
+        "incomingMessageFallbackUrl": nullable_string,
+        "callbackHttpMethod": nullable_string,
         "autoAnswer": {"type": ["boolean", "null"]},
     }
     application = {
         "type": "object",
-        "properties": {"id": _STR, "incomingSmsUrl": _STR, **application_props},
+        "properties": {"id": o.STR, "incomingSmsUrl": o.STR, **properties},
     }
+    return {
+        "Application": application,
+        "ApplicationIn": {"type": "object", "properties": properties},
+    }
+
+
+def _user_error_schemas() -> dict[str, Any]:
     user_error = {
         "type": "object",
         "properties": {
-            "id": _STR,
-            "time": {"type": "string", "format": "date-time"},
-            "category": _STR,
-            "code": _STR,
-            "message": _STR,
+            "id": o.STR,
+            "time": o.DATE_TIME,
+            "category": o.STR,
+            "code": o.STR,
+            "message": o.STR,
             "details": {"type": "array", "items": {"type": "object"}},
         },
     }
+    return {"UserError": user_error}
+
+
+def _schemas() -> dict[str, Any]:
     return {
-        "MessageIn": message_in,
-        "Message": message,
-        "Error": error,
-        "BulkResult": bulk_result,
-        "PhoneNumber": number,
-        "PhoneNumberIn": number_in,
-        "Application": application,
-        "ApplicationIn": {"type": "object", "properties": application_props},
-        "UserError": user_error,
+        **_message_schemas(),
+        **_error_schemas(),
+        **_phone_number_schemas(),
+        **_application_schemas(),
+        **_user_error_schemas(),
     }
 
 
-def _paths() -> dict[str, Any]:
-    ok_empty = {"200": {"description": "Done (empty body)"}}
-    created = {"201": {"description": "Created (empty body)", "headers": _LOCATION}}
-    message_filters = [
-        _query("from", _STR, "Sender, E.164"),
-        _query("to", _STR, "Recipient, E.164"),
-        _query("fromDateTime", _STR, "Lower bound, `yyyy-MM-dd[ HH[:mm[:ss[.SSS]]]]` or ISO 8601"),
-        _query("toDateTime", _STR, "Upper bound (inclusive, ms precision)"),
-        _query("direction", _DIRECTIONS),
-        _query("state", _STATES),
-        _query("deliveryState", _DELIVERY_STATES),
-        _query("sortOrder", {"enum": ["asc", "desc"], "default": "asc"}),
-        _SIZE,
-        _query("sortKeyGT", _STR, "Cursor copied from a Link header (ascending)"),
-        _query("sortKeyLT", _STR, "Cursor copied from a Link header (descending)"),
-    ]
-    users = "/v1/users/{userId}"
+def _phone_number_paths() -> dict[str, Any]:
+    """The paths of ``api/phone_numbers.py``, which does not bring its own fragment yet."""
     return {
-        f"{users}/messages": {
-            "parameters": [_USER],
-            "post": {
-                "summary": "Send one message (object) or up to 50 (array)",
-                "parameters": [
-                    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": _STR}
-                ],
-                "requestBody": {
-                    "required": True,
-                    **_json(
-                        {
-                            "oneOf": [
-                                _ref("MessageIn"),
-                                {
-                                    "type": "array",
-                                    "items": _ref("MessageIn"),
-                                    "minItems": 1,
-                                    "maxItems": 50,
-                                },
-                            ]
-                        }
-                    ),
-                },
-                "responses": {
-                    **created,
-                    "202": {
-                        "description": "Bulk results, one per message, in order",
-                        **_json({"type": "array", "items": _ref("BulkResult")}),
-                    },
-                    **_ERRORS,
-                    "403": _error("Sender not owned, bulk limit, bad media URL"),
-                    "422": _error("Idempotency-Key already used for a different request"),
-                },
-            },
-            "get": {
-                "summary": "List messages",
-                "parameters": message_filters,
-                "responses": {
-                    "200": {
-                        "description": "One page",
-                        "headers": _LINK,
-                        **_json({"type": "array", "items": _ref("Message")}),
-                    },
-                    **_ERRORS,
-                },
-            },
-        },
-        f"{users}/messages/{{messageId}}": {
-            "parameters": [_USER, _path("messageId")],
-            "get": {
-                "summary": "Get one message",
-                "responses": {
-                    "200": {"description": "The message", **_json(_ref("Message"))},
-                    **_ERRORS,
-                },
-            },
-            "patch": {
-                "summary": 'Redact the text (body exactly {"text": ""})',
-                "requestBody": {
-                    "required": True,
-                    **_json(
-                        {
-                            "type": "object",
-                            "properties": {"text": {"const": ""}},
-                            "required": ["text"],
-                            "additionalProperties": False,
-                        }
-                    ),
-                },
-                "responses": {**ok_empty, **_ERRORS},
-            },
-        },
-        f"{users}/phoneNumbers": {
-            "parameters": [_USER],
+        "/v1/users/{userId}/phoneNumbers": {
+            "parameters": [o.USER],
             "get": {
                 "summary": "List phone numbers",
                 "parameters": [
-                    _query("applicationId", _STR),
-                    _query("state", _STR),
-                    _query("name", _STR),
-                    _query("city", _STR),
-                    _query("numberState", _NUMBER_STATES),
-                    _SIZE,
-                    _query("sortKeyGT", _STR),
+                    o.query("applicationId", o.STR),
+                    o.query("state", o.STR),
+                    o.query("name", o.STR),
+                    o.query("city", o.STR),
+                    o.query("numberState", o.NUMBER_STATES),
+                    o.SIZE,
+                    o.query("sortKeyGT", o.STR),
                 ],
-                "responses": {
-                    "200": {
-                        "description": "One page",
-                        "headers": _LINK,
-                        **_json({"type": "array", "items": _ref("PhoneNumber")}),
-                    },
-                    **_ERRORS,
-                },
+                "responses": {"200": o.page_of("PhoneNumber"), **o.ERRORS},
             },
-            "post": {
-                "summary": "Register a phone number",
-                "requestBody": {"required": True, **_json(_ref("PhoneNumberIn"))},
-                "responses": {
-                    **created,
-                    **_ERRORS,
-                    "403": _error("Foreign application"),
-                    "409": _error("Number taken"),
-                },
-            },
+            "post": o.writing(
+                "Register a phone number",
+                o.ref("PhoneNumberIn"),
+                o.CREATED,
+                {"403": o.error("Foreign application"), "409": o.error("Number taken")},
+            ),
         },
-        f"{users}/phoneNumbers/{{numberId}}": {
-            "parameters": [_USER, _path("numberId")],
-            "get": {
-                "summary": "Get a number by id or E.164",
-                "responses": {
-                    "200": {"description": "The number", **_json(_ref("PhoneNumber"))},
-                    **_ERRORS,
-                },
-            },
-            "post": {
-                "summary": 'Update (null or absent = unchanged; applicationId "" unlinks)',
-                "requestBody": {"required": True, **_json(_ref("PhoneNumberIn"))},
-                "responses": {**ok_empty, **_ERRORS, "403": _error("Foreign application")},
-            },
-            "delete": {"summary": "Release the number", "responses": {**ok_empty, **_ERRORS}},
-        },
-        f"{users}/applications": {
-            "parameters": [_USER],
-            "get": {
-                "summary": "List applications",
-                "parameters": [_SIZE, _query("sortKeyGT", _STR)],
-                "responses": {
-                    "200": {
-                        "description": "One page",
-                        "headers": _LINK,
-                        **_json({"type": "array", "items": _ref("Application")}),
-                    },
-                    **_ERRORS,
-                },
-            },
-            "post": {
-                "summary": "Create an application",
-                "requestBody": {"required": True, **_json(_ref("ApplicationIn"))},
-                "responses": {**created, **_ERRORS},
-            },
-        },
-        f"{users}/applications/{{applicationId}}": {
-            "parameters": [_USER, _path("applicationId")],
-            "get": {
-                "summary": "Get an application",
-                "responses": {
-                    "200": {"description": "The application", **_json(_ref("Application"))},
-                    **_ERRORS,
-                },
-            },
-            "post": {
-                "summary": "Update (null or absent = unchanged)",
-                "requestBody": {"required": True, **_json(_ref("ApplicationIn"))},
-                "responses": {**ok_empty, **_ERRORS},
-            },
-            "delete": {
-                "summary": "Delete; its numbers are unlinked",
-                "responses": {**ok_empty, **_ERRORS},
-            },
-        },
-        f"{users}/errors": {
-            "parameters": [_USER],
-            "get": {
-                "summary": "The user error log, newest first",
-                "parameters": [_SIZE, _query("sortKeyLT", _STR)],
-                "responses": {
-                    "200": {
-                        "description": "One page",
-                        "headers": _LINK,
-                        **_json({"type": "array", "items": _ref("UserError")}),
-                    },
-                    **_ERRORS,
-                },
-            },
-        },
-        f"{users}/errors/{{errorId}}": {
-            "parameters": [_USER, _path("errorId")],
-            "get": {
-                "summary": "One user error",
-                "responses": {
-                    "200": {"description": "The error", **_json(_ref("UserError"))},
-                    **_ERRORS,
-                },
-            },
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "security": [],
-                "responses": {"200": {"description": "OpenAPI"}},
-            }
-        },
-        "/health": {
-            "get": {
-                "summary": "Liveness",
-                "security": [],
-                "responses": {"200": {"description": "OK"}},
-            }
-        },
-        "/ready": {
-            "get": {
-                "summary": "Readiness: the store answers",
-                "security": [],
-                "responses": {
-                    "200": {"description": "Ready", **_json({"type": "object"})},
-                    "503": _error("The store does not answer"),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics (text exposition format)",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Metrics",
-                        "content": {"text/plain": {"schema": _STR}},
-                    },
-                    "404": _error("Metrics are switched off"),
-                },
-            }
+        "/v1/users/{userId}/phoneNumbers/{numberId}": {
+            "parameters": [o.USER, o.path("numberId")],
+            "get": o.reading("Get a number by id or E.164", "The number", "PhoneNumber"),
+            "post": o.writing(
+                'Update (null or absent = unchanged; applicationId "" unlinks)',
+                o.ref("PhoneNumberIn"),
+                o.OK_EMPTY,
+                {"403": o.error("Foreign application")},
+            ),
+            "delete": o.deleting("Release the number"),
         },
     }
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/openapi.json": {"get": o.public("This document", {"200": {"description": "OpenAPI"}})}
+}
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    paths = {
+        **messages.OPENAPI_PATHS,
+        **_phone_number_paths(),
+        **applications.OPENAPI_PATHS,
+        **user_errors.OPENAPI_PATHS,
+        **OPENAPI_PATHS,
+        **probes.OPENAPI_PATHS,
+        **message_events.OPENAPI_PATHS,
+        **admin_inbound.OPENAPI_PATHS,
+        **media.OPENAPI_PATHS,
+        **carrier_events.OPENAPI_PATHS,
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -472,10 +241,17 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Catapult v1 compatible Messages API, self-hosted.",
         },
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],
     }
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+routes = [Route("/openapi.json", openapi, methods=["GET"])]

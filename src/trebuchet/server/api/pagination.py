@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.tokens import token_matches
 
 _MAC_CHARS = 16
 
@@ -36,8 +37,7 @@ class CursorCodec:
             not payload
             or not (time_text.isascii() and time_text.isdigit())
             or not ident
-            # bytes: compare_digest refuses non-ASCII str with a TypeError
-            or not hmac.compare_digest(mac.encode(), self._mac(scope, payload).encode())
+            or not token_matches(mac, self._mac(scope, payload))
         ):
             raise errors.invalid_parameter(param, "is not a cursor issued by this server")
         return int(time_text), ident

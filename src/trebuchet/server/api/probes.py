@@ -1,9 +1,10 @@
-"""Operational endpoints outside ``/v1``: readiness and Prometheus metrics."""
+"""Operational endpoints outside ``/v1``: liveness, readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -11,12 +12,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trebuchet.server import metrics
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
 from trebuchet.server.store.delivery import DeliveryStore
 
 log = logging.getLogger("trebuchet.api")
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
 
 
 async def _store_answers(services: Services) -> bool:
@@ -79,6 +85,29 @@ async def _read_queue_depth(services: Services) -> None:
 
 
 routes = [
+    Route("/health", health, methods=["GET"]),
     Route("/ready", ready, methods=["GET"]),
     Route("/metrics", prometheus, methods=["GET"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/health": {"get": o.public("Liveness", {"200": {"description": "OK"}})},
+    "/ready": {
+        "get": o.public(
+            "Readiness: the store answers",
+            {
+                "200": {"description": "Ready", **o.json_content({"type": "object"})},
+                "503": o.error("The store does not answer"),
+            },
+        )
+    },
+    "/metrics": {
+        "get": o.public(
+            "Prometheus metrics (text exposition format)",
+            {
+                "200": {"description": "Metrics", "content": {"text/plain": {"schema": o.STR}}},
+                "404": o.error("Metrics are switched off"),
+            },
+        )
+    },
+}

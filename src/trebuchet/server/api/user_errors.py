@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.messages import page_size
 from trebuchet.server.api.pagination import link_next
@@ -61,3 +62,18 @@ routes = [
     user_route("/errors", list_errors, ["GET"]),
     user_route("/errors/{error_id}", get_error, ["GET"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/errors": {
+        "parameters": [o.USER],
+        "get": o.listing(
+            "The user error log, newest first",
+            "UserError",
+            [o.SIZE, o.query("sortKeyLT", o.STR)],
+        ),
+    },
+    "/v1/users/{userId}/errors/{errorId}": {
+        "parameters": [o.USER, o.path("errorId")],
+        "get": o.reading("One user error", "The error", "UserError"),
+    },
+}

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from trebuchet import __version__
 from trebuchet._signature import (
     EVENT_ATTEMPT_HEADER,
     EVENT_ID_HEADER,
@@ -23,6 +22,7 @@ from trebuchet._signature import (
     SIGNATURE_HEADER,
     signature_header,
 )
+from trebuchet._version import __version__
 
 USER_AGENT = f"BandwidthAPI/v1 (trebuchet {__version__})"
 JSON_TYPE = "application/json; charset=utf-8"

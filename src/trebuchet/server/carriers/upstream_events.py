@@ -24,6 +24,7 @@ from trebuchet.server.carriers.base import CarrierSink, InboundMessage, Receipt
 from trebuchet.server.carriers.http_upstream import UpstreamConfig, dig
 from trebuchet.server.carriers.refs import Refs
 from trebuchet.server.domain.states import NOT_SENT, DeliveryState, Direction, MessageState
+from trebuchet.server.domain.tokens import token_matches
 
 SIGNATURE_HEADER = "x-trebuchet-signature"
 UPSTREAM_TYPES = ("catapult", "http")
@@ -41,10 +42,7 @@ def authorised(
     if config.events_secret:
         expected = hmac.new(config.events_secret.encode(), body, hashlib.sha256).hexdigest()
         given = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=")
-        # Compared as bytes: compare_digest refuses strings with non-ASCII characters.
-        if given and hmac.compare_digest(
-            given.encode("utf-8", "surrogateescape"), expected.encode()
-        ):
+        if given and token_matches(given, expected):
             return True
     token = config.events_token
     if not token:
@@ -56,11 +54,7 @@ def authorised(
     elif scheme.lower() == "basic":
         with contextlib.suppress(ValueError, UnicodeDecodeError):
             candidates.append(base64.b64decode(value).decode().partition(":")[2])
-    return any(
-        hmac.compare_digest(c.encode("utf-8", "surrogateescape"), token.encode())
-        for c in candidates
-        if c
-    )
+    return any(token_matches(c, token) for c in candidates if c)
 
 
 class UpstreamEvents:

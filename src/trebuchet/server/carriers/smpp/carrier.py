@@ -34,13 +34,7 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.refs import Part, Refs
 from trebuchet.server.carriers.smpp import pdu as p
 from trebuchet.server.carriers.smpp.config import SmppConfig
-from trebuchet.server.carriers.smpp.session import (
-    LinkLost,
-    ResponseTimeout,
-    Session,
-    Submission,
-    SubmitQueue,
-)
+from trebuchet.server.carriers.smpp.session import LinkLost, ResponseTimeout, Session
 from trebuchet.server.carriers.smpp.status import (
     NACK_CODE,
     THROTTLING,
@@ -50,6 +44,7 @@ from trebuchet.server.carriers.smpp.status import (
     permanent_code,
     status_name,
 )
+from trebuchet.server.carriers.smpp.submissions import Submission, SubmitQueue
 from trebuchet.server.carriers.smpp.text import (
     Concatenation,
     decode_text,

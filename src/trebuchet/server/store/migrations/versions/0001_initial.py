@@ -18,6 +18,7 @@ depends_on = None
 _WHERE_DUE = sa.text("due_us IS NOT NULL")
 
 
+# One long function on purpose: a migration is a frozen record of the first schema.
 def upgrade() -> None:
     op.create_table(
         "meta",
