@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trebuchet.server.api import applications, messages, phone_numbers, probes, user_errors
+from trebuchet.server.api import (
+    admin_numbers,
+    applications,
+    messages,
+    phone_numbers,
+    probes,
+    user_errors,
+)
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.handlers import exception_handlers
@@ -37,6 +44,7 @@ async def openapi(request: Request) -> Response:
     paths = {**document["paths"], **event_routes.OPENAPI_PATHS, **admin.OPENAPI_PATHS}
     paths.update(media_routes.OPENAPI_PATHS)
     paths.update(carrier_events.OPENAPI_PATHS)
+    paths.update(admin_numbers.OPENAPI_PATHS)
     return json_response({**document, "paths": paths})
 
 
@@ -52,6 +60,7 @@ ROUTES = [
     *media_routes.routes,
     *event_routes.routes,
     *admin.routes,
+    *admin_numbers.routes,
     *carrier_events.routes,
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
@@ -73,11 +82,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.media = media_storage(settings.media_dir)
         owned = store is None
-        active = store or Store(
-            settings.db,
-            pool_size=settings.db_pool_size,
-            sqlite_synchronous=settings.sqlite_synchronous,
-        )
+        active = store or Store.from_settings(settings)
         if owned:
             await active.open()
         limits = build_limits(settings)
