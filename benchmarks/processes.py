@@ -93,6 +93,9 @@ class Account:
 
 
 def create_user(db: str, numbers: Sequence[str]) -> Account:
+    # Only serve and migrate create a store; users create refuses a missing one.
+    migrate = [sys.executable, "-m", "trebuchet.cli", "migrate", "--db", db]
+    subprocess.run(migrate, cwd=ROOT, check=True, capture_output=True, text=True)
     args = [sys.executable, "-m", "trebuchet.cli", "users", "create", "--db", db, "--json"]
     for number in numbers:
         args += ["--number", number]

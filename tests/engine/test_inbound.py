@@ -158,6 +158,7 @@ async def test_admin_endpoint_is_off_without_a_token(bench: Bench) -> None:
 def test_inject_command_stores_and_routes_an_inbound_message(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
+    assert runner.invoke(main, ["migrate", "--db", db]).exit_code == 0
     created = runner.invoke(main, ["users", "create", "--db", db, "--number", NUMBER, "--json"])
     assert created.exit_code == 0, created.output
     user_id = json.loads(created.output)["userId"]

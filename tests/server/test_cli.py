@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from trebuchet.cli.main import main
 
 def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> None:
     runner = CliRunner()
+    assert runner.invoke(main, ["migrate", "--db", store_url]).exit_code == 0
     result = runner.invoke(
         main, ["users", "create", "--db", store_url, "--number", "+15550001111", "--json"]
     )
@@ -38,7 +42,7 @@ def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> No
     taken = runner.invoke(
         main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"]
     )
-    assert taken.exit_code != 0 and "already allocated" in taken.output
+    assert taken.exit_code != 0 and "already in the inventory" in taken.output
     bad = runner.invoke(
         main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "555"]
     )
@@ -51,11 +55,11 @@ def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> No
 
 def test_env_var_selects_the_database(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
-    result = CliRunner().invoke(
-        main, ["users", "create", "--json"], env={"TREBUCHET_DB": f"sqlite:///{db}"}
-    )
-    assert result.exit_code == 0, result.output
+    env = {"TREBUCHET_DB": f"sqlite:///{db}"}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
     assert db.exists()
+    result = CliRunner().invoke(main, ["users", "create", "--json"], env=env)
+    assert result.exit_code == 0, result.output
 
 
 def test_config_file_and_flag_precedence(tmp_path: Path) -> None:
@@ -83,13 +87,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _lines(stream: IO[str]) -> queue.Queue[str]:
+    """The stream's lines, read on a thread, so that waiting for one can time out."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 @pytest.mark.slow
 def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> None:
+    """The README's first command: ``trebuchet serve`` with nothing configured, in a
+    fresh folder, prints a demo user whose two numbers can message each other."""
     port = _free_port()
-    env = {**os.environ, "TREBUCHET_DB": f"sqlite:///{tmp_path / 'serve.db'}"}
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TREBUCHET_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "trebuchet.cli", "serve", "--port", str(port)],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -97,13 +116,19 @@ def test_serve_creates_a_demo_user_and_answers_over_a_socket(tmp_path: Path) -> 
     try:
         banner = []
         assert proc.stdout is not None
+        lines = _lines(proc.stdout)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            line = proc.stdout.readline()
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
             banner.append(line)
             if "print(api.get_message" in line:
                 break
         text = "".join(banner)
+        assert text.startswith("development start:"), text
+        assert (tmp_path / "trebuchet.db").exists()
         creds = {
             k: text.split(f"  {k}", 1)[1].split()[0] for k in ("userId", "apiToken", "apiSecret")
         }
@@ -160,6 +185,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table")
 def test_serve_with_workers_shares_the_port_and_the_settings(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'workers.db'}"
+    assert CliRunner().invoke(main, ["migrate", "--db", db]).exit_code == 0
     created = CliRunner().invoke(
         main, ["users", "create", "--db", db, "--json", "--number", "+15550100001"]
     )

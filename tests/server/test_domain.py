@@ -72,13 +72,32 @@ def test_extension_table_is_the_gsm_one() -> None:
     assert set("^{}\\[~]|€\f") == GSM7_EXTENSION
 
 
-@pytest.mark.parametrize("number", ["+15550001111", "+442071234567", "+12"])
+@pytest.mark.parametrize(
+    "number", ["+15550001111", "+15550100001", "+442071234567", "+4915112345678", "+8613800138000"]
+)
 def test_e164_accepts(number: str) -> None:
     assert is_e164(number)
 
 
 @pytest.mark.parametrize(
-    "number", ["15550001111", "+05550001111", "+1555000111122223", "+1 555", "", "+1555000111a"]
+    "number",
+    [
+        "15550001111",
+        "+05550001111",
+        "+1555000111122223",
+        "+1 555",
+        "",
+        "+1555000111a",
+        # too short or too long for their country calling code's numbering plan
+        "+12",
+        "+1234",
+        "+999999",
+        "+1555000",
+        "+155500011112",
+        "+3912",
+        # not canonical: a UK number written with its national trunk prefix
+        "+4402071234567",
+    ],
 )
 def test_e164_rejects(number: str) -> None:
     assert not is_e164(number)

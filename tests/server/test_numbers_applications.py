@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Credentials, Harness
+from trebuchet.server.store.inventory import Inventory
 
 
 @pytest.fixture
@@ -24,6 +25,8 @@ async def test_numbers_lifecycle(harness: Harness, user: Credentials) -> None:
     assert listed[0]["numberState"] == "enabled"
     assert listed[0]["id"].startswith("n-") and listed[0]["createdTime"].endswith("Z")
 
+    # the operator assigns the number; ordering it then succeeds and sets its properties
+    await Inventory(harness.store).add(["+15550004444"], user.user_id)
     created = await http.post(
         f"{_base(user)}/phoneNumbers",
         json={"number": "+15550004444", "name": "support", "city": None},
@@ -67,6 +70,9 @@ async def test_numbers_lifecycle(harness: Harness, user: Credentials) -> None:
         f"{_base(user)}/messages", json={"from": "+15550004444", "to": "+15550002222", "text": "x"}
     )
     assert refused.status_code == 401
+    # released: it cannot be ordered again
+    again = await http.post(f"{_base(user)}/phoneNumbers", json={"number": "+15550004444"})
+    assert again.status_code == 403, again.text
 
 
 async def test_number_errors(harness: Harness, user: Credentials) -> None:
@@ -76,7 +82,7 @@ async def test_number_errors(harness: Harness, user: Credentials) -> None:
         ({"name": "no number"}, 400, "missing-property"),
         ({"number": "555"}, 400, "validation-error"),
         ({"number": 5}, 400, "validation-error"),
-        ({"number": "+15550007777"}, 409, "number-already-allocated"),
+        ({"number": "+15550007777"}, 403, "number-not-available"),
         (
             {"number": "+15550008888", "applicationId": "a-notmine"},
             403,
@@ -94,8 +100,7 @@ async def test_number_errors(harness: Harness, user: Credentials) -> None:
 
 async def test_number_list_pages(harness: Harness, user: Credentials) -> None:
     http = harness.http(user)
-    for i in range(6):
-        await http.post(f"{_base(user)}/phoneNumbers", json={"number": f"+1555000100{i}"})
+    await Inventory(harness.store).add([f"+1555000100{i}" for i in range(6)], user.user_id)
     seen: list[str] = []
     response = await http.get(f"{_base(user)}/phoneNumbers", params={"size": 3})
     while True:

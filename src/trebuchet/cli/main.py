@@ -1,61 +1,36 @@
-"""``trebuchet serve | users create | numbers add | migrate``."""
+"""``trebuchet serve | migrate | users create | numbers ... | worker | inject``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
-from trebuchet.server.config import Settings, load_settings
-from trebuchet.server.domain.phone import is_e164
-from trebuchet.server.store import Conflict, NewUser, Store
-from trebuchet.server.store.database import migrate
-from trebuchet.server.store.faults import unavailable_reason
-
-T = TypeVar("T")
-DEMO_NUMBERS = ("+15550100001", "+15550100002")
-DRIVER_SETTLE_SECONDS = 0.1
-
-db_option = click.option("--db", help="sqlite:///path or postgresql://... (env TREBUCHET_DB)")
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="TOML settings file",
+from trebuchet.cli.common import (
+    STORE_PROBLEMS,
+    check_numbers,
+    config_option,
+    db_option,
+    require_existing_store,
+    settings_from,
+    store_problem,
+    with_store,
 )
+from trebuchet.cli.numbers import numbers
+from trebuchet.server.config import Settings, development_settings, development_start
+from trebuchet.server.store import Conflict, NewUser, Store
+from trebuchet.server.store.database import migrate, sqlite_path
 
-
-def _settings(config_file: str | None, **flags: Any) -> Settings:
-    try:
-        return load_settings(flags, config_file=config_file)
-    except (ValueError, OSError) as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = Store(settings.db)
-        try:  # closed even when opening fails, before the loop ends
-            await store.open()
-            return await action(store)
-        except Exception:
-            # A driver thread whose connection failed still answers the loop once it
-            # has stopped; give it the moment it needs before the loop is closed.
-            await asyncio.sleep(DRIVER_SETTLE_SECONDS)
-            raise
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-def _check_numbers(numbers: tuple[str, ...]) -> None:
-    for number in numbers:
-        if not is_e164(number):
-            raise click.BadParameter(f"{number!r} is not an E.164 number such as +15550001111")
+DEMO_NUMBERS = ("+15550100001", "+15550100002")
+DEVELOPMENT_NOTICE = (
+    "development start: nothing is configured, so loopback callbacks and media fetches, "
+    "self-service numbers (POST /phoneNumbers) and a demo user are on; configure "
+    "anything (a --config file, a TREBUCHET_* variable, a flag other than --port) "
+    "to turn this off"
+)
 
 
 def _user_json(created: NewUser) -> dict[str, Any]:
@@ -100,34 +75,60 @@ def _check_limiter(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def serve_settings(
+    config_file: str | None, flags: dict[str, Any], environ: Mapping[str, str] | None = None
+) -> tuple[Settings, bool]:
+    """``serve``'s settings, and whether this is the development start."""
+    settings = settings_from(config_file, environ=environ, **flags)
+    development = development_start(flags, environ, config_file)
+    return (development_settings(settings) if development else settings), development
+
+
 @click.group()
 @click.version_option(package_name="trebuchet")
 def main() -> None:
     """Trebuchet: a self-hosted SMS/MMS platform speaking the Catapult v1 Messages API."""
 
 
+main.add_command(numbers)
+
+
 @main.command()
 @click.option("--host", help="Interface to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="Port to listen on (default 8080)")
 @click.option("--workers", type=click.IntRange(min=1), help="Server processes (default 1)")
+@click.option(
+    "--demo-user/--no-demo-user",
+    default=None,
+    help="Create a demo user with two numbers when the store has no user",
+)
 @db_option
 @config_option
 def serve(
     host: str | None,
     port: int | None,
     workers: int | None,
+    demo_user: bool | None,
     db: str | None,
     config_file: str | None,
 ) -> None:
-    """Run the API server (migrating the store first)."""
+    """Run the API server (migrating the store first).
+
+    With nothing configured (no --config, no TREBUCHET_* variable, no flag but --port)
+    this is a development start: a demo user, self-service numbers and loopback
+    callbacks are on, and the first lines say so.
+    """
     from trebuchet.server import serving
     from trebuchet.server.logs import configure_logging
 
-    settings = _settings(config_file, host=host, port=port, workers=workers, db=db)
+    flags = {"host": host, "port": port, "workers": workers, "db": db, "demo_user": demo_user}
+    settings, development = serve_settings(config_file, flags)
     try:
         configure_logging(settings.log_format, settings.log_level)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    if development:
+        click.echo(DEVELOPMENT_NOTICE)
 
     _check_limiter(settings)
 
@@ -136,16 +137,7 @@ def serve(
             return await store.create_user(DEMO_NUMBERS)
         return None
 
-    try:
-        created = _with_store(settings, prepare)
-    except Exception as exc:
-        reason = unavailable_reason(exc)
-        if reason is None:
-            raise
-        first_line = str(getattr(exc, "orig", exc)).splitlines()[0]
-        raise click.ClickException(
-            f"cannot use the store {settings.db}: {reason} ({first_line})"
-        ) from exc
+    created = with_store(settings, prepare, create=True)
     if created is not None:
         endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
         click.echo(_demo_banner(created, endpoint))
@@ -157,9 +149,18 @@ def serve(
 @config_option
 def migrate_command(db: str | None, config_file: str | None) -> None:
     """Create or upgrade the schema, then exit."""
-    settings = _settings(config_file, db=db)
-    asyncio.run(migrate(settings.db))
-    click.echo("schema is up to date")
+    settings = settings_from(config_file, db=db)
+    try:
+        before, after = asyncio.run(migrate(settings.db))
+    except STORE_PROBLEMS as exc:
+        raise store_problem(settings.db, exc) from exc
+    where = sqlite_path(settings.db) or settings.db
+    if before is None:
+        click.echo(f"created the schema (revision {after}) in {where}")
+    elif before != after:
+        click.echo(f"upgraded the schema from revision {before} to {after}")
+    else:
+        click.echo(f"the schema is up to date (revision {after})")
 
 
 @main.group()
@@ -175,11 +176,14 @@ def users() -> None:
 def users_create(
     db: str | None, config_file: str | None, numbers: tuple[str, ...], as_json: bool
 ) -> None:
-    """Create a user; prints its credentials once (the secret is stored hashed)."""
-    _check_numbers(numbers)
-    settings = _settings(config_file, db=db)
+    """Create a user; prints its credentials once (the secret is stored hashed).
+
+    Each --number is taken from the inventory when it is available there, or added to it.
+    """
+    check_numbers(numbers)
+    settings = settings_from(config_file, db=db)
     try:
-        created = _with_store(settings, lambda store: store.create_user(numbers))
+        created = with_store(settings, lambda store: store.create_user(numbers))
     except Conflict as exc:
         raise click.ClickException(str(exc)) from exc
     data = _user_json(created)
@@ -190,34 +194,6 @@ def users_create(
             click.echo(f"{key}: {' '.join(value) if isinstance(value, list) else value}")
 
 
-@main.group()
-def numbers() -> None:
-    """Manage phone numbers."""
-
-
-@numbers.command("add")
-@db_option
-@config_option
-@click.option("--user", "user_id", required=True, help="Owner's user id (u-...)")
-@click.argument("number")
-def numbers_add(db: str | None, config_file: str | None, user_id: str, number: str) -> None:
-    """Allocate NUMBER (E.164) to a user."""
-    _check_numbers((number,))
-    settings = _settings(config_file, db=db)
-
-    async def add(store: Store) -> str:
-        if await store.user(user_id) is None:
-            raise click.ClickException(f"no user {user_id}")
-        row = await store.add_number(user_id, {"number": number})
-        return str(row["id"])
-
-    try:
-        number_id = _with_store(settings, add)
-    except Conflict as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps({"id": number_id, "number": number, "userId": user_id}))
-
-
 @main.command()
 @db_option
 @config_option
@@ -226,8 +202,12 @@ def worker(db: str | None, config_file: str | None, concurrency: int | None) -> 
     """Run delivery workers without the API, until SIGTERM (several may share a database)."""
     from trebuchet.server.engine.process import run_worker
 
-    settings = _settings(config_file, db=db, send_concurrency=concurrency)
-    asyncio.run(run_worker(settings))
+    settings = settings_from(config_file, db=db, send_concurrency=concurrency)
+    require_existing_store(settings.db)
+    try:
+        asyncio.run(run_worker(settings))
+    except STORE_PROBLEMS as exc:
+        raise store_problem(settings.db, exc) from exc
 
 
 @main.command()
@@ -249,8 +229,9 @@ def inject(
     from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
     from trebuchet.server.engine.delivery import Delivery
 
-    _check_numbers((to,))
-    settings = _settings(config_file, db=db)
+    check_numbers((from_,), short_code=True)
+    check_numbers((to,))
+    settings = settings_from(config_file, db=db)
     message = InboundMessage(from_number=from_, to_number=to, text=text, media=list(media))
 
     async def route(store: Store) -> tuple[str, str]:
@@ -261,7 +242,7 @@ def inject(
             await delivery.close()
 
     try:
-        message_id, user_id = _with_store(settings, route)
+        message_id, user_id = with_store(settings, route)
     except UnknownNumber as exc:
         raise click.ClickException(f"no enabled number {to} on this platform") from exc
     click.echo(json.dumps({"messageId": message_id, "userId": user_id}))

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
@@ -89,8 +89,12 @@ class Settings:
     max_page_size: AtLeastOne = MAX_PAGE_SIZE
     # How long a verified credential or number ownership is trusted without a new lookup.
     cache_seconds: Seconds = DEFAULT_CACHE_SECONDS
-    # Create a demo user with two numbers when the store is empty (``serve`` only).
-    demo_user: bool = True
+    # Create a demo user with two numbers when the store is empty (``serve`` only; on in
+    # the development start, see ``development_start``).
+    demo_user: bool = False
+    # Let users claim any free number with ``POST /phoneNumbers``; when off, numbers come
+    # from the operator's inventory (CLI ``numbers`` or the admin API).
+    numbers_self_service: bool = False
     sqlite_synchronous: SqliteSynchronous = "NORMAL"
     db_pool_size: AtLeastOne = 10
     # -- limits, hardening and observability --
@@ -263,6 +267,34 @@ def load_settings(
             values[name] = value
             sources[name] = f"--{name.replace('_', '-')}"
     return _checked(values, sources)
+
+
+# The development start: ``trebuchet serve`` with nothing configured is someone trying
+# Trebuchet on their own machine, so it turns on what a first try needs.  Anything
+# configured (a file, any ``TREBUCHET_*`` variable, any flag but these) turns it off.
+DEVELOPMENT_SETTINGS: Mapping[str, Any] = {
+    "demo_user": True,
+    "numbers_self_service": True,
+    "outbound_allow_loopback": True,
+}
+DEVELOPMENT_FLAGS = frozenset({"port"})
+
+
+def development_start(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> bool:
+    """Whether nothing is configured: no file, no ``TREBUCHET_*`` variable (even one that
+    names no setting: a misspelt one is still configuration), no flag but ``--port``."""
+    environ = os.environ if environ is None else environ
+    if config_file or any(name.startswith(ENV_PREFIX) for name in environ):
+        return False
+    return all(value is None for name, value in flags.items() if name not in DEVELOPMENT_FLAGS)
+
+
+def development_settings(settings: Settings) -> Settings:
+    return replace(settings, **DEVELOPMENT_SETTINGS)
 
 
 def dump_settings(settings: Settings) -> str:

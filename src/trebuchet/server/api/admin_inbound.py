@@ -19,11 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trebuchet.server.api import validation as v
+from trebuchet.server.api.admin_auth import admin_services
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain import errors
-from trebuchet.server.domain.tokens import token_matches
 from trebuchet.server.engine.delivery import Delivery
 
 
@@ -34,25 +34,8 @@ class InboundIn(msgspec.Struct, rename={"from_": "from"}):
     media: list[str] | None = None
 
 
-# The principal failed admin tokens are counted against (with the client IP).
-ADMIN_PRINCIPAL = "admin"
-
-
-def _authorised(request: Request, token: str) -> bool:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token_matches(given.strip(), token)
-
-
 async def inject(request: Request) -> Response:
-    services = request.app.state.services
-    token = services.settings.admin_token
-    if not token:
-        raise errors.resource_not_found()
-
-    async def verify() -> bool | None:
-        return True if _authorised(request, token) else None
-
-    await services.guard.attempt(request, ADMIN_PRINCIPAL, verify)
+    services = await admin_services(request)
     body = decode_json(
         await read_body(request, services.settings.max_body_bytes), InboundIn, "message"
     )

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 
 from trebuchet.server.api import (
     admin_inbound,
+    admin_numbers,
     applications,
     carrier_events,
     messages,
@@ -43,6 +44,7 @@ ROUTES = [
     *media_routes.routes,
     *event_routes.routes,
     *admin_inbound.routes,
+    *admin_numbers.routes,
     *carrier_events.routes,
     *openapi.routes,
     *probes.routes,
@@ -87,11 +89,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.media = media_storage(settings.media_dir)
         owned = store is None
-        active = store or Store(
-            settings.db,
-            pool_size=settings.db_pool_size,
-            sqlite_synchronous=settings.sqlite_synchronous,
-        )
+        active = store or Store.from_settings(settings)
         if owned:
             await active.open()
         limits = build_limits(settings)

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from trebuchet._message_fields import MESSAGE_PROPERTIES
 from trebuchet.server.api import (
     admin_inbound,
+    admin_numbers,
     applications,
     carrier_events,
     media,
@@ -231,6 +232,7 @@ def openapi_document() -> dict[str, Any]:
         **probes.OPENAPI_PATHS,
         **message_events.OPENAPI_PATHS,
         **admin_inbound.OPENAPI_PATHS,
+        **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,
         **carrier_events.OPENAPI_PATHS,
     }

@@ -1,7 +1,9 @@
 """``/phoneNumbers`` (spec §6.1): the numbers a user may send from and receive on.
 
-On a self-hosted platform "ordering" a number means registering one that the operator
-holds at a carrier; a number belongs to at most one user.
+Numbers come from the operator's inventory (``store/inventory.py``): "ordering" a number
+succeeds for one the operator has assigned to the user, and sets its properties.  With
+``numbers_self_service`` on, a user may also claim any number nobody holds.  ``DELETE``
+releases the number: it can never be added again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from trebuchet.server.domain import errors
 from trebuchet.server.domain.phone import national_format
 from trebuchet.server.domain.times import format_time
 from trebuchet.server.store import Conflict
+from trebuchet.server.store.inventory import Inventory, NumberReleased, NumberUnavailable
 
 RESOURCE = "phoneNumber"
 LIST_FILTERS = {
@@ -88,13 +91,37 @@ async def _body(ctx: Ctx) -> NumberIn:
     return body
 
 
+def _not_available(ctx: Ctx, number: str) -> errors.ApiError:
+    return errors.ApiError(
+        "forbidden",
+        "number-not-available",
+        f"The number '{number}' is not assigned to user '{ctx.user.id}'; "
+        "numbers are assigned by the operator",
+        (errors.Detail("number", number),),
+    )
+
+
 async def create_number(ctx: Ctx) -> Response:
     body = await _body(ctx)
     number = v.phone_number(RESOURCE, "number", body.number)
     values = present(body, _COLUMNS)
-    values["application_id"] = body.applicationId or None
+    if body.applicationId is not None:
+        values["application_id"] = body.applicationId or None
+    inventory = Inventory(ctx.store)
+    self_service = ctx.settings.numbers_self_service
     try:
-        row = await ctx.store.add_number(ctx.user.id, {"number": number, **values})
+        row = await inventory.claim(
+            ctx.user.id, {"number": number, **values}, self_service=self_service
+        )
+    except NumberUnavailable:
+        raise _not_available(ctx, number) from None
+    except NumberReleased:
+        raise errors.ApiError(
+            "forbidden",
+            "number-released",
+            f"The number '{number}' was released and cannot be added again",
+            (errors.Detail("number", number),),
+        ) from None
     except Conflict:
         raise errors.conflict(
             "number-already-allocated", f"The number '{number}' is already allocated"

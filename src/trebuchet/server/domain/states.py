@@ -48,6 +48,8 @@ class EventState(StrEnum):
 
 
 class NumberState(StrEnum):
+    # In the operator's inventory, assigned to nobody.
+    AVAILABLE = "available"
     ENABLED = "enabled"
     RELEASED = "released"
 

@@ -27,9 +27,7 @@ def _ensure_logging() -> None:
 
 async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     _ensure_logging()
-    store = Store(
-        settings.db, pool_size=settings.db_pool_size, sqlite_synchronous=settings.sqlite_synchronous
-    )
+    store = Store.from_settings(settings)
     await store.open()
     engine = Engine(store, settings)
     stop = asyncio.Event()

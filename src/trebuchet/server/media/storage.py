@@ -16,7 +16,8 @@ object.  An upload is written to ``tmp/``, flushed to disk and renamed over the 
 in one step, so a reader sees the old file or the new one, never a mix, and a crash
 leaves at most a stray ``.part`` file (swept after a day).  The name is percent-encoded
 into a single file name, so names with ``/`` never create directories and cannot reach
-outside the user's directory.
+outside the user's directory.  Directories the storage creates are readable by the
+server's user only (0700), files too (0600), whatever the process's umask.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ READ_CHUNK = 64 * 1024
 WRITE_BATCH = 256 * 1024
 STALE_UPLOAD_SECONDS = 24 * 3600
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,30 @@ def file_name(name: str) -> str:
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
+def make_private_dirs(path: Path) -> None:
+    """``path`` and any missing parents, each created 0700 (existing ones are left alone)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made at the same moment by another process
+        os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode is reduced by the umask
+
+
+def _create_private(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _header(info: dict[str, object]) -> bytes:
     body = _MAGIC + json.dumps(info, ensure_ascii=True).encode() + b"\n"
     if len(body) > HEADER_SIZE:
@@ -230,7 +257,7 @@ class LocalMediaStorage:
 
     def _temp(self) -> tuple[Path, BinaryIO]:
         tmp = self.root / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(tmp)
         if not self._swept:
             self._swept = True
             cutoff = time.time() - STALE_UPLOAD_SECONDS
@@ -241,7 +268,7 @@ class LocalMediaStorage:
                 except OSError:
                     pass
         path = tmp / f"{secrets.token_hex(12)}.part"
-        return path, open(path, "xb")
+        return path, _create_private(path)
 
     @staticmethod
     def _commit(handle: BinaryIO, temp: Path, final: Path) -> os.stat_result:
@@ -249,7 +276,7 @@ class LocalMediaStorage:
         os.fsync(handle.fileno())
         stat = os.fstat(handle.fileno())
         handle.close()
-        final.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(final.parent)
         os.replace(temp, final)
         directory = os.open(final.parent, os.O_RDONLY)
         try:

@@ -1,12 +1,13 @@
 """Persistence: one SQL code path over SQLite (default) and PostgreSQL."""
 
 from trebuchet.server.store.records import (
+    Conflict,
     InsertJob,
     MessageFilter,
     NewUser,
     StoredResponse,
     User,
 )
-from trebuchet.server.store.store import Conflict, Store
+from trebuchet.server.store.store import Store
 
 __all__ = ["Conflict", "InsertJob", "MessageFilter", "NewUser", "Store", "StoredResponse", "User"]

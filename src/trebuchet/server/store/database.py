@@ -7,11 +7,13 @@ upgrade; everything else is plain SQL shared by both backends.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The database holds credentials and message text: readable by its owner only.
+PRIVATE_FILE_MODE = 0o600
 # Any constant shared by every process migrating the same PostgreSQL database.
 _MIGRATION_LOCK_KEY = 0x7265_6263_6874  # "trebuchet"-ish
 BEGIN_MODE = "begin_mode"
@@ -35,7 +39,8 @@ def async_url(url: str) -> str:
         return str(parsed.set(drivername="sqlite+aiosqlite"))
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
+    shown = parsed.render_as_string(hide_password=True)
+    raise ValueError(f"unsupported database URL {shown!r}: use sqlite:///path or postgresql://...")
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
@@ -62,14 +67,32 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The database file of a SQLite URL (its folder created), or ``None`` for PostgreSQL."""
+    """The database file of a SQLite URL, or ``None`` for PostgreSQL."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     if parsed.database in (None, "", ":memory:"):
         raise ValueError("SQLite needs a file path (sqlite:///path/to/trebuchet.db)")
-    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     return parsed.database
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """Create the database file readable by its owner only (SQLite gives its ``-wal`` and
+    ``-shm`` files the same mode).  A missing folder is refused rather than created: it is
+    more often a typo than a wish."""
+    folder = Path(path).absolute().parent
+    if not folder.is_dir():
+        raise ValueError(f"the folder {folder} does not exist")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite will fail to create it too, and say why in its own words
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # whatever the umask
+    finally:
+        os.close(fd)
 
 
 def create_engine(
@@ -78,7 +101,9 @@ def create_engine(
     engine = create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
     )
-    if sqlite_path(url) is not None:
+    path = sqlite_path(url)
+    if path is not None:
+        prepare_sqlite_file(path)
         _configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
 
@@ -115,22 +140,31 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _upgrade(connection: Connection) -> tuple[str | None, str | None]:
     if connection.dialect.name == "postgresql":
         # Several API and worker processes may start at once on one database.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    before = _revision(connection)
     command.upgrade(_alembic_config(connection), "head")
+    return before, _revision(connection)
 
 
-async def migrate(url: str) -> None:
-    """Bring the schema at ``url`` up to the newest revision (idempotent)."""
+async def migrate(url: str) -> tuple[str | None, str | None]:
+    """Bring the schema at ``url`` up to the newest revision (idempotent); answers the
+    revision before (``None`` for a new database) and after."""
     engine = create_async_engine(async_url(url), poolclass=NullPool)
-    if sqlite_path(url) is not None:
+    path = sqlite_path(url)
+    if path is not None:
+        prepare_sqlite_file(path)
         _configure_sqlite(engine.sync_engine, "NORMAL")
     try:
         async with engine.connect() as conn:
             conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
             async with conn.begin():
-                await conn.run_sync(_upgrade)
+                return await conn.run_sync(_upgrade)
     finally:
         await engine.dispose()

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class Conflict(Exception):
+    """A unique constraint was hit (a number already taken, say)."""
+
+
 @dataclass(frozen=True)
 class User:
     id: str

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import Row as SaRow
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.domain.ids import new_id, new_secret
@@ -42,20 +41,20 @@ from trebuchet.server.store import tables as t
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
+from trebuchet.server.store.inventory import ENABLED, RELEASED, take_number
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
 from trebuchet.server.store.redaction import redact
 from trebuchet.server.store.writer import SqliteWriter, insert_ignoring_conflicts, write_jobs
+
+if TYPE_CHECKING:
+    from trebuchet.server.config import Settings
 
 Row = Mapping[Any, Any]
 # Messages come back as SQLAlchemy rows (attribute access: ``row.time_us``), the
 # cheapest shape to fetch a thousand of.
 MessageRow = SaRow[Any]
 T = TypeVar("T")
-
-
-class Conflict(Exception):
-    """A unique constraint was hit (a number already taken, say)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -95,6 +94,15 @@ class Store:
         # Why the last write failed when the store refused it (read-only, full, down);
         # None once a write succeeds.  Readiness reports it.
         self.write_fault: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store ``settings`` describe: its URL, pool size and SQLite durability."""
+        return cls(
+            settings.db,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -187,7 +195,7 @@ class Store:
                 )
             )
             for number in numbers:
-                await self._insert_number(conn, user.id, {"number": number})
+                await take_number(conn, user.id, {"number": number})
         return NewUser(user=user, api_secret=secret, numbers=list(numbers))
 
     async def user_by_token(self, token: str) -> User | None:
@@ -211,35 +219,12 @@ class Store:
 
     # -- phone numbers -----------------------------------------------------------------
 
-    async def _insert_number(self, conn: AsyncConnection, user_id: str, values: Row) -> Row:
-        row = {
-            "id": new_id("n"),
-            "user_id": user_id,
-            "number_state": NumberState.ENABLED,
-            "created_us": now_us(),
-            "name": None,
-            "application_id": None,
-            "fallback_number": None,
-            "city": None,
-            "state": None,
-            "price": None,
-            **values,
-        }
-        try:
-            async with conn.begin_nested():
-                await conn.execute(insert(t.phone_numbers).values(row))
-        except IntegrityError as exc:
-            raise Conflict(f"the number {values['number']} is already allocated") from exc
-        return row
-
-    async def add_number(self, user_id: str, values: Row) -> Row:
-        async with self.write() as conn:
-            return await self._insert_number(conn, user_id, values)
-
     async def list_numbers(
         self, user_id: str, filters: Mapping[str, str], after_id: str | None, limit: int
     ) -> list[Row]:
-        query = select(t.phone_numbers).where(t.phone_numbers.c.user_id == user_id)
+        query = select(t.phone_numbers).where(
+            t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED
+        )
         for column, value in filters.items():
             query = query.where(t.phone_numbers.c[column] == value)
         if after_id is not None:
@@ -251,6 +236,7 @@ class Store:
     async def get_number(self, user_id: str, id_or_number: str) -> Row | None:
         query = select(t.phone_numbers).where(
             t.phone_numbers.c.user_id == user_id,
+            t.phone_numbers.c.number_state == ENABLED,
             or_(t.phone_numbers.c.id == id_or_number, t.phone_numbers.c.number == id_or_number),
         )
         async with self.read() as conn:
@@ -260,7 +246,9 @@ class Store:
         return await self._update(t.phone_numbers, user_id, number_id, changes)
 
     async def delete_number(self, user_id: str, number_id: str) -> bool:
-        return await self._delete(t.phone_numbers, user_id, number_id)
+        """Release the number (spec: a released number cannot be added again)."""
+        released = {"number_state": RELEASED, "released_us": now_us(), "application_id": None}
+        return await self._update(t.phone_numbers, user_id, number_id, released)
 
     async def owns_number(self, user_id: str, number: str) -> bool:
         query = select(t.phone_numbers.c.id).where(
@@ -272,7 +260,11 @@ class Store:
             return (await conn.scalar(query)) is not None
 
     async def has_numbers(self, user_id: str) -> bool:
-        query = select(t.phone_numbers.c.id).where(t.phone_numbers.c.user_id == user_id).limit(1)
+        query = (
+            select(t.phone_numbers.c.id)
+            .where(t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED)
+            .limit(1)
+        )
         async with self.read() as conn:
             return (await conn.scalar(query)) is not None
 
@@ -335,13 +327,6 @@ class Store:
             if not changes:
                 return (await conn.scalar(select(table.c.id).where(where))) is not None
             result = await conn.execute(update(table).where(where).values(dict(changes)))
-            return bool(result.rowcount)
-
-    async def _delete(self, table: Any, user_id: str, ident: str) -> bool:
-        async with self.write() as conn:
-            result = await conn.execute(
-                delete(table).where(table.c.user_id == user_id, table.c.id == ident)
-            )
             return bool(result.rowcount)
 
     # -- messages ----------------------------------------------------------------------

@@ -56,11 +56,14 @@ users = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
+# The operator's inventory of numbers (migration 0004): ``number_state`` is "available"
+# (nobody's, ``user_id`` NULL), "enabled" (assigned to ``user_id``) or "released" (kept so
+# that it cannot be added again; ``user_id`` is its last holder).
 phone_numbers = Table(
     "phone_numbers",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("user_id", String(40), nullable=False),
+    Column("user_id", String(40)),
     Column("number", String(32), nullable=False, unique=True),
     Column("name", Text),
     Column("application_id", String(40)),
@@ -70,7 +73,9 @@ phone_numbers = Table(
     Column("price", String(16)),
     Column("number_state", String(16), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    Column("released_us", BigInteger),
     Index("ix_phone_numbers_user", "user_id", "id"),
+    Index("ix_phone_numbers_state", "number_state", "number"),
 )
 
 applications = Table(
