@@ -24,6 +24,7 @@ from trebuchet.server.api import (
     media,
     message_events,
     messages,
+    phone_numbers,
     probes,
     user_errors,
 )
@@ -177,45 +178,6 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def _phone_number_paths() -> dict[str, Any]:
-    """The paths of ``api/phone_numbers.py``, which does not bring its own fragment yet."""
-    return {
-        "/v1/users/{userId}/phoneNumbers": {
-            "parameters": [o.USER],
-            "get": {
-                "summary": "List phone numbers",
-                "parameters": [
-                    o.query("applicationId", o.STR),
-                    o.query("state", o.STR),
-                    o.query("name", o.STR),
-                    o.query("city", o.STR),
-                    o.query("numberState", o.NUMBER_STATES),
-                    o.SIZE,
-                    o.query("sortKeyGT", o.STR),
-                ],
-                "responses": {"200": o.page_of("PhoneNumber"), **o.ERRORS},
-            },
-            "post": o.writing(
-                "Register a phone number",
-                o.ref("PhoneNumberIn"),
-                o.CREATED,
-                {"403": o.error("Foreign application"), "409": o.error("Number taken")},
-            ),
-        },
-        "/v1/users/{userId}/phoneNumbers/{numberId}": {
-            "parameters": [o.USER, o.path("numberId")],
-            "get": o.reading("Get a number by id or E.164", "The number", "PhoneNumber"),
-            "post": o.writing(
-                'Update (null or absent = unchanged; applicationId "" unlinks)',
-                o.ref("PhoneNumberIn"),
-                o.OK_EMPTY,
-                {"403": o.error("Foreign application")},
-            ),
-            "delete": o.deleting("Release the number"),
-        },
-    }
-
-
 OPENAPI_PATHS: dict[str, Any] = {
     "/openapi.json": {"get": o.public("This document", {"200": {"description": "OpenAPI"}})}
 }
@@ -225,7 +187,7 @@ OPENAPI_PATHS: dict[str, Any] = {
 def openapi_document() -> dict[str, Any]:
     paths = {
         **messages.OPENAPI_PATHS,
-        **_phone_number_paths(),
+        **phone_numbers.OPENAPI_PATHS,
         **applications.OPENAPI_PATHS,
         **user_errors.OPENAPI_PATHS,
         **OPENAPI_PATHS,

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
+from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
@@ -178,3 +179,39 @@ routes = [
     user_route("/phoneNumbers/{number_id}", update_number, ["POST"]),
     user_route("/phoneNumbers/{number_id}", delete_number, ["DELETE"]),
 ]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/users/{userId}/phoneNumbers": {
+        "parameters": [o.USER],
+        "get": {
+            "summary": "List phone numbers",
+            "parameters": [
+                o.query("applicationId", o.STR),
+                o.query("state", o.STR),
+                o.query("name", o.STR),
+                o.query("city", o.STR),
+                o.query("numberState", o.NUMBER_STATES),
+                o.SIZE,
+                o.query("sortKeyGT", o.STR),
+            ],
+            "responses": {"200": o.page_of("PhoneNumber"), **o.ERRORS},
+        },
+        "post": o.writing(
+            "Register a phone number",
+            o.ref("PhoneNumberIn"),
+            o.CREATED,
+            {"403": o.error("Foreign application"), "409": o.error("Number taken")},
+        ),
+    },
+    "/v1/users/{userId}/phoneNumbers/{numberId}": {
+        "parameters": [o.USER, o.path("numberId")],
+        "get": o.reading("Get a number by id or E.164", "The number", "PhoneNumber"),
+        "post": o.writing(
+            'Update (null or absent = unchanged; applicationId "" unlinks)',
+            o.ref("PhoneNumberIn"),
+            o.OK_EMPTY,
+            {"403": o.error("Foreign application")},
+        ),
+        "delete": o.deleting("Release the number"),
+    },
+}
