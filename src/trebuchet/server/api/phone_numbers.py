@@ -197,10 +197,16 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": o.page_of("PhoneNumber"), **o.ERRORS},
         },
         "post": o.writing(
-            "Register a phone number",
+            "Order a number: one the operator assigned to the user (any free one only with"
+            " numbers_self_service on)",
             o.ref("PhoneNumberIn"),
             o.CREATED,
-            {"403": o.error("Foreign application"), "409": o.error("Number taken")},
+            {
+                "403": o.error(
+                    "Foreign application; number not available to the user, or released"
+                ),
+                "409": o.error("Number taken (self-service)"),
+            },
         ),
     },
     "/v1/users/{userId}/phoneNumbers/{numberId}": {
