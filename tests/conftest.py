@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,17 @@ class Harness:
 @pytest.fixture
 async def harness(store_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     """The real app with its lifespan running, over a fresh store of each backend."""
-    settings = make_settings(store_url, media_dir=str(tmp_path / "media"))
+    async with harnessed(make_settings(store_url, media_dir=str(tmp_path / "media"))) as h:
+        yield h
+
+
+@asynccontextmanager
+async def harnessed(settings: Settings, engine: Any = None) -> AsyncIterator[Harness]:
+    """The real app over its own store, lifespan running, for the length of a block;
+    ``engine`` builds a delivery engine over the store to run in the app (None: none)."""
     store = Store(settings.db)
     await store.open()
-    app = create_app(settings, store)
+    app = create_app(settings, store, engine(store, settings) if engine else None)
     h = Harness(app=app, store=store, settings=settings)
     try:
         async with app.router.lifespan_context(app):
@@ -228,8 +235,14 @@ def start_live_server(
 @pytest.fixture
 def live_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """The real server (SQLite store) listening on 127.0.0.1 in a background thread."""
-    settings = make_settings(sqlite_url, media_dir=str(tmp_path / "media"))
-    live, server, thread = start_live_server(settings)
+    with running_server(make_settings(sqlite_url, media_dir=str(tmp_path / "media"))) as live:
+        yield live
+
+
+@contextmanager
+def running_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
+    """:func:`start_live_server` for the length of a block, stopped and joined after it."""
+    live, server, thread = start_live_server(settings, port)
     try:
         yield live
     finally:

@@ -6,8 +6,8 @@ address, each path keeps the URL as it came and fetches nothing, as the engine d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Credentials, Harness, make_settings
+from tests.conftest import Credentials, Harness, harnessed, make_settings
 from tests.media.conftest import JPEG, MediaServer, media_path
 from trebuchet.cli.main import main
-from trebuchet.server.api.app import create_app
 from trebuchet.server.config import Settings
 from trebuchet.server.engine import Engine
 from trebuchet.server.media.names import parse_media_url
-from trebuchet.server.store import Store
 
 BOB, STRANGER = "+15550002222", "+15557654321"
 ADMIN_TOKEN = "admin-token"
@@ -41,21 +39,9 @@ def _settings(tmp_path: Path, **overrides: Any) -> Settings:
     )
 
 
-@asynccontextmanager
-async def _app(settings: Settings, *, engine: bool) -> AsyncIterator[Harness]:
+def _app(settings: Settings, *, engine: bool) -> AbstractAsyncContextManager[Harness]:
     """The real app over its own store, with a delivery engine running in it or none."""
-    store = Store(settings.db)
-    await store.open()
-    runner = Engine(store, settings) if engine else None
-    app = create_app(settings, store, runner)
-    harness = Harness(app=app, store=store, settings=settings)
-    try:
-        async with app.router.lifespan_context(app):
-            yield harness
-            for client in harness._clients:
-                await client.aclose()
-    finally:
-        await store.close()
+    return harnessed(settings, Engine if engine else None)
 
 
 # -- the three paths: each answers once the message is stored --------------------------

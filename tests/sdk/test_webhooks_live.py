@@ -13,7 +13,7 @@ import pytest
 import trebuchet
 from trebuchet import Client
 
-from ..conftest import make_settings, start_live_server
+from ..conftest import make_settings, running_server
 from .conftest import Recorded, Reply, ScriptedServer
 from .integration import NUMBERS, OWN, OWN_2
 
@@ -25,12 +25,8 @@ WAIT_SECONDS = 15.0
 @pytest.fixture
 def signing_server(sqlite_url: str) -> Iterator[Any]:
     """The real server with callback signing switched on."""
-    live, server, thread = start_live_server(make_settings(sqlite_url, callback_signing=True))
-    try:
+    with running_server(make_settings(sqlite_url, callback_signing=True)) as live:
         yield live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, make_settings, start_live_server
+from tests.conftest import LiveServer, make_settings, running_server
+from tests.server.sockets import connect, read_until_closed
 
 BOUND = 6.0  # no exchange below may take longer than this
 BODY_TIMEOUT = 0.5
@@ -21,13 +22,8 @@ BODY_TIMEOUT = 0.5
 
 @contextlib.contextmanager
 def _server(sqlite_url: str, **overrides: Any) -> Iterator[LiveServer]:
-    settings = make_settings(sqlite_url, **overrides)
-    live, server, thread = start_live_server(settings)
-    try:
+    with running_server(make_settings(sqlite_url, **overrides)) as live:
         yield live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture
@@ -35,27 +31,6 @@ def edge_server(sqlite_url: str) -> Iterator[LiveServer]:
     """Default head limits (32 KiB), a short body timeout and a low minimum body rate."""
     with _server(sqlite_url, body_timeout_seconds=BODY_TIMEOUT, body_min_bytes_per_second=200) as s:
         yield s
-
-
-def _connect(live: LiveServer) -> socket.socket:
-    host, port = live.base_url.removeprefix("http://").split(":")
-    conn = socket.create_connection((host, int(port)), timeout=BOUND)
-    conn.settimeout(BOUND)
-    return conn
-
-
-def _read_until_closed(conn: socket.socket) -> bytes:
-    deadline = time.monotonic() + BOUND
-    received = b""
-    while time.monotonic() < deadline:
-        try:
-            chunk = conn.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
-        if not chunk:
-            break
-        received += chunk
-    return received
 
 
 def _status(reply: bytes) -> int:
@@ -70,19 +45,19 @@ def _status(reply: bytes) -> int:
     ],
 )
 def test_a_head_over_the_limit_in_one_read_is_431(edge_server: LiveServer, headers: bytes) -> None:
-    with _connect(edge_server) as conn:
+    with connect(edge_server, BOUND) as conn:
         with contextlib.suppress(OSError):  # the server may close while we still send
             conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
-        reply = _read_until_closed(conn)
+        reply = read_until_closed(conn, BOUND)
     assert _status(reply) == 431, reply[:200]
     assert b'"request-header-too-large"' in reply
 
 
 def test_a_long_url_counts_towards_the_head(sqlite_url: str) -> None:
-    with _server(sqlite_url, max_header_bytes=4096) as live, _connect(live) as conn:
+    with _server(sqlite_url, max_header_bytes=4096) as live, connect(live, BOUND) as conn:
         with contextlib.suppress(OSError):
             conn.sendall(b"GET /health?q=" + b"u" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _status(_read_until_closed(conn)) == 431
+        assert _status(read_until_closed(conn, BOUND)) == 431
 
 
 def test_a_head_just_under_the_limit_is_served(edge_server: LiveServer) -> None:
@@ -110,7 +85,7 @@ def _body(size: int) -> bytes:
 def test_a_steady_upload_longer_than_the_body_timeout_passes(edge_server: LiveServer) -> None:
     body = _body(1000)  # 50 bytes every 0.1 s: 500 B/s for 2 s, four body timeouts
     started = time.monotonic()
-    with _connect(edge_server) as conn:
+    with connect(edge_server, BOUND) as conn:
         _send_head(conn, edge_server, len(body))
         for offset in range(0, len(body), 50):
             conn.sendall(body[offset : offset + 50])
@@ -134,11 +109,11 @@ def _read_until_closed_or_answered(conn: socket.socket) -> bytes:
 
 def test_a_stalled_body_is_cut_off_after_the_timeout(edge_server: LiveServer) -> None:
     body = _body(1000)
-    with _connect(edge_server) as conn:
+    with connect(edge_server, BOUND) as conn:
         _send_head(conn, edge_server, len(body))
         conn.sendall(body[:300])
         stalled = time.monotonic()
-        reply = _read_until_closed(conn)  # we send nothing more: a 1 s stall at most
+        reply = read_until_closed(conn, BOUND)  # we send nothing more: a 1 s stall at most
     waited = time.monotonic() - stalled
     assert _status(reply) == 408
     assert b"request body stopped arriving" in reply
@@ -151,7 +126,7 @@ def test_a_trickling_body_is_cut_off_at_the_minimum_rate(edge_server: LiveServer
     body = _body(1000)
     started = time.monotonic()
     reply = b""
-    with _connect(edge_server) as conn:
+    with connect(edge_server, BOUND) as conn:
         _send_head(conn, edge_server, len(body))
         conn.settimeout(0.3)
         for index in range(int(BOUND / 0.3)):

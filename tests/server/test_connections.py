@@ -6,21 +6,21 @@ Each raw-socket exchange is bounded (socket timeouts, a deadline on every loop).
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, make_settings, start_live_server
+from tests.conftest import LiveServer, make_settings, running_server
+from tests.server.sockets import connect, read_until_closed
 
 TIMEOUT = 1.0  # header, body and keep-alive timeouts of the server under test
 BOUND = 4.0  # no exchange below may take longer than this
 
 
 @pytest.fixture
-def strict_server(sqlite_url: str) -> Iterator[tuple[str, int, LiveServer]]:
+def strict_server(sqlite_url: str) -> Iterator[LiveServer]:
     settings = make_settings(
         sqlite_url,
         header_timeout_seconds=TIMEOUT,
@@ -29,33 +29,8 @@ def strict_server(sqlite_url: str) -> Iterator[tuple[str, int, LiveServer]]:
         max_header_bytes=8192,
         max_headers=50,
     )
-    live, server, thread = start_live_server(settings)
-    host, port = live.base_url.removeprefix("http://").split(":")
-    try:
-        yield host, int(port), live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-def _connect(address: tuple[str, int, LiveServer]) -> socket.socket:
-    conn = socket.create_connection(address[:2], timeout=BOUND)
-    conn.settimeout(BOUND)
-    return conn
-
-
-def _read_until_closed(conn: socket.socket) -> bytes:
-    deadline = time.monotonic() + BOUND
-    received = b""
-    while time.monotonic() < deadline:
-        try:
-            chunk = conn.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        received += chunk
-    return received
+    with running_server(settings) as live:
+        yield live
 
 
 def _status(reply: bytes) -> int:
@@ -63,26 +38,26 @@ def _status(reply: bytes) -> int:
 
 
 def test_a_huge_header_is_431(strict_server: tuple[str, int, LiveServer]) -> None:
-    with _connect(strict_server) as conn:
+    with connect(strict_server, BOUND) as conn:
         with contextlib.suppress(OSError):  # the server may close while we still send
             conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000)
-        reply = _read_until_closed(conn)
+        reply = read_until_closed(conn, BOUND)
     assert _status(reply) == 431
     assert b'"request-header-too-large"' in reply
 
 
 def test_a_header_flood_is_431(strict_server: tuple[str, int, LiveServer]) -> None:
     flood = b"".join(b"X-%d: y\r\n" % index for index in range(200))
-    with _connect(strict_server) as conn:
+    with connect(strict_server, BOUND) as conn:
         with contextlib.suppress(OSError):
             conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + flood + b"\r\n")
-        reply = _read_until_closed(conn)
+        reply = read_until_closed(conn, BOUND)
     assert _status(reply) == 431
 
 
 def test_headers_within_the_limits_are_fine(strict_server: tuple[str, int, LiveServer]) -> None:
     headers = {f"X-Ok-{index}": "v" * 50 for index in range(40)}
-    response = httpx.get(f"{strict_server[2].base_url}/health", headers=headers, timeout=BOUND)
+    response = httpx.get(f"{strict_server.base_url}/health", headers=headers, timeout=BOUND)
     assert response.status_code == 200
 
 
@@ -91,7 +66,7 @@ def test_slowloris_headers_get_408_and_the_door(
 ) -> None:
     started = time.monotonic()
     received = b""
-    with _connect(strict_server) as conn:
+    with connect(strict_server, BOUND) as conn:
         conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         conn.settimeout(0.2)
         for index in range(int(BOUND / 0.2)):  # one header byte every 0.2 s
@@ -112,8 +87,8 @@ def test_slowloris_headers_get_408_and_the_door(
 
 def test_a_silent_connection_is_closed(strict_server: tuple[str, int, LiveServer]) -> None:
     started = time.monotonic()
-    with _connect(strict_server) as conn:
-        reply = _read_until_closed(conn)
+    with connect(strict_server, BOUND) as conn:
+        reply = read_until_closed(conn, BOUND)
     assert _status(reply) == 408
     assert time.monotonic() - started < TIMEOUT + 2
 
@@ -121,20 +96,20 @@ def test_a_silent_connection_is_closed(strict_server: tuple[str, int, LiveServer
 def test_an_idle_keep_alive_connection_is_closed(
     strict_server: tuple[str, int, LiveServer],
 ) -> None:
-    with _connect(strict_server) as conn:
+    with connect(strict_server, BOUND) as conn:
         conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         started = time.monotonic()
-        reply = _read_until_closed(conn)
+        reply = read_until_closed(conn, BOUND)
     assert _status(reply) == 200
     assert time.monotonic() - started < TIMEOUT + 2  # closed, not kept forever
 
 
 def test_a_slow_body_is_cut_off(strict_server: tuple[str, int, LiveServer]) -> None:
-    live = strict_server[2]
+    live = strict_server
     creds = live.create_user(["+15550001111"])
     auth = httpx.BasicAuth(*creds.auth)._auth_header.encode()
     started = time.monotonic()
-    with _connect(strict_server) as conn:
+    with connect(strict_server, BOUND) as conn:
         conn.sendall(
             f"POST /v1/users/{creds.user_id}/messages HTTP/1.1\r\nHost: x\r\n".encode()
             + b"Authorization: "
@@ -155,7 +130,7 @@ def test_a_slow_body_is_cut_off(strict_server: tuple[str, int, LiveServer]) -> N
 
 
 def test_ordinary_requests_still_work(strict_server: tuple[str, int, LiveServer]) -> None:
-    live = strict_server[2]
+    live = strict_server
     creds = live.create_user(["+15550001111"])
     with httpx.Client(base_url=live.base_url, auth=creds.auth, timeout=BOUND) as http:
         for _ in range(3):  # kept alive across requests

@@ -18,13 +18,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import Harness, make_settings, serve_http
-from trebuchet.server.api.app import create_app
+from tests.conftest import Harness, harnessed, make_settings, serve_http
 from trebuchet.server.config import Settings, load_settings
 from trebuchet.server.net.addresses import address_kind, host_address
 from trebuchet.server.net.guard import AddressPolicy, AddressRefused
 from trebuchet.server.net.resolver import GuardedResolver
-from trebuchet.server.store import MessageFilter, Store
+from trebuchet.server.store import MessageFilter
 
 DEFAULT = AddressPolicy()
 LOOPBACK = AddressPolicy(allow_loopback=True)
@@ -220,17 +219,8 @@ async def _harness(db: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[H
     # The shipped outbound defaults, not the loopback the shared test settings allow.
     base = replace(make_settings(db), outbound_allow_loopback=False)
     settings = replace(base, media_dir=str(tmp_path / "media"), **overrides)
-    store = Store(settings.db)
-    await store.open()
-    app = create_app(settings, store)
-    h = Harness(app=app, store=store, settings=settings)
-    try:
-        async with app.router.lifespan_context(app):
-            yield h
-            for client in h._clients:
-                await client.aclose()
-    finally:
-        await store.close()
+    async with harnessed(settings) as h:
+        yield h
 
 
 @pytest.fixture
