@@ -92,7 +92,7 @@ async def test_a_released_number_is_never_added_again(build: Build, store_url: s
     with pytest.raises(NumberReleased):
         await Inventory(h.store).add(["+15550004444"])
     with pytest.raises(NumberReleased):
-        await h.store.create_user(["+15550004444"])
+        await h.store.users.create_user(["+15550004444"])
     row = await Inventory(h.store).get("+15550004444")
     assert row is not None and row["number_state"] == "released" and row["released_us"]
 
@@ -233,10 +233,10 @@ def test_migration_keeps_the_numbers_of_an_older_store(tmp_path: Path) -> None:
         store = Store(url)
         await store.open()
         try:
-            assert await store.owns_number("u-1", "+15550001111")
+            assert await store.numbers.owns_number("u-1", "+15550001111")
             row = await Inventory(store).unassign("+15550001111")  # user_id may be NULL now
             assert row["user_id"] is None
-            assert not await store.owns_number("u-1", "+15550001111")
+            assert not await store.numbers.owns_number("u-1", "+15550001111")
         finally:
             await store.close()
 

@@ -199,7 +199,7 @@ async def test_application_validation(
 
 async def test_user_error_log(harness: Harness, user: Credentials) -> None:
     for i in range(3):
-        await harness.store.add_user_error(
+        await harness.store.user_errors.add_user_error(
             user.user_id,
             "unavailable",
             "no-application-for-number",

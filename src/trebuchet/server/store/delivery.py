@@ -36,11 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from trebuchet.server.domain.ids import new_id
 from trebuchet.server.domain.states import NOT_SENT, EventState, MessageState, NumberState
 from trebuchet.server.store import tables as t
-from trebuchet.server.store.bulk import insert_rows, update_rows
+from trebuchet.server.store.bulk import insert_ignoring_conflicts, insert_rows, update_rows
 from trebuchet.server.store.group_commit import Batcher
 from trebuchet.server.store.redaction import scrub_events
 from trebuchet.server.store.store import Store
-from trebuchet.server.store.writer import insert_ignoring_conflicts
 
 Row = Mapping[str, Any]
 
