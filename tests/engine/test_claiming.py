@@ -29,7 +29,7 @@ async def _queue_messages(store: Store, user_id: str, count: int, senders: list[
         for i in range(count)
     ]  # fmt: skip
     for start in range(0, count, 500):
-        await store.messages.insert_messages(InsertJob(rows[start : start + 500]))
+        await store.messages.insert(InsertJob(rows[start : start + 500]))
     return [row["id"] for row in rows]
 
 
@@ -52,7 +52,7 @@ async def _no_double_send(url: str, workers: int, count: int) -> None:
         await store.open(run_migrations=index == 0)
     engines: list[Engine] = []
     try:
-        created = await stores[0].users.create_user([FROM, "+15550002222", "+15550003333"])
+        created = await stores[0].users.create([FROM, "+15550002222", "+15550003333"])
         ids = await _queue_messages(stores[0], created.user.id, count, created.numbers)
         engines = [
             Engine(store, settings, carrier=TaggedCarrier(shared, f"w{i}"))

@@ -104,7 +104,7 @@ class Services:
         key = (user_id, number)
         if self.ownership.get(key):
             return True
-        owned = await self.store.numbers.owns_number(user_id, number)
+        owned = await self.store.numbers.owns(user_id, number)
         if owned:
             self.ownership.put(key, True)
         return owned
@@ -155,7 +155,7 @@ async def _user_for(services: Services, token: str) -> User | None:
     miss = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     if services.unknown.get(miss):
         return None
-    found = await services.store.users.user_by_token(token)
+    found = await services.store.users.by_token(token)
     if found is None:
         services.unknown.put(miss, True)
     else:

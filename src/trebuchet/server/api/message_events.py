@@ -58,7 +58,7 @@ def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
 
 async def list_events(ctx: Ctx) -> Response:
     message_id = ctx.request.path_params["message_id"]
-    if await ctx.store.messages.get_message(ctx.user.id, message_id) is None:
+    if await ctx.store.messages.get(ctx.user.id, message_id) is None:
         raise errors.not_found("message", message_id)
     events, attempts = await DeliveryStore(ctx.store).message_events(message_id)
     by_event: dict[str, list[Row]] = {}

@@ -56,7 +56,7 @@ class InboundRouter:
 
     async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
         """The message with its media copied into the recipient's own media store."""
-        number = await self._delivery.store.numbers.number_owner(message.to_number)
+        number = await self._delivery.store.numbers.find_enabled(message.to_number)
         if number is None:
             raise UnknownNumber(message.to_number)
         urls = await self._media.store(number["user_id"], message_id, message.parts, message.media)

@@ -22,13 +22,13 @@ class Applications:
     def __init__(self, store: Store):
         self._store = store
 
-    async def add_application(self, user_id: str, values: Row) -> Row:
+    async def add(self, user_id: str, values: Row) -> Row:
         row = {"id": new_id("a"), "user_id": user_id, "created_us": now_us(), **values}
         async with self._store.write() as conn:
             await conn.execute(insert(t.applications).values(row))
         return row
 
-    async def list_applications(self, user_id: str, after_id: str | None, limit: int) -> list[Row]:
+    async def list(self, user_id: str, after_id: str | None, limit: int) -> list[Row]:
         query = select(t.applications).where(t.applications.c.user_id == user_id)
         if after_id is not None:
             query = query.where(t.applications.c.id > after_id)
@@ -36,17 +36,17 @@ class Applications:
         async with self._store.read() as conn:
             return list((await conn.execute(query)).mappings())
 
-    async def get_application(self, user_id: str, app_id: str) -> Row | None:
+    async def get(self, user_id: str, app_id: str) -> Row | None:
         query = select(t.applications).where(
             t.applications.c.user_id == user_id, t.applications.c.id == app_id
         )
         async with self._store.read() as conn:
             return (await conn.execute(query)).mappings().first()
 
-    async def update_application(self, user_id: str, app_id: str, changes: Row) -> bool:
+    async def update(self, user_id: str, app_id: str, changes: Row) -> bool:
         return await update_owned(self._store, t.applications, user_id, app_id, changes)
 
-    async def delete_application(self, user_id: str, app_id: str) -> bool:
+    async def delete(self, user_id: str, app_id: str) -> bool:
         async with self._store.write() as conn:
             result = await conn.execute(
                 delete(t.applications).where(

@@ -60,18 +60,18 @@ class Messages:
         self._store = store
         self._inserts = inserts
 
-    async def insert_messages(self, job: InsertJob) -> InsertJob:
+    async def insert(self, job: InsertJob) -> InsertJob:
         """Store the job's rows atomically; ``job.replayed`` is set on an idempotent replay."""
         return await self._inserts.submit(job)
 
-    async def get_message(self, user_id: str, message_id: str) -> MessageRow | None:
+    async def get(self, user_id: str, message_id: str) -> MessageRow | None:
         query = select(*MESSAGE_COLUMNS).where(
             t.messages.c.user_id == user_id, t.messages.c.id == message_id
         )
         async with self._store.read() as conn:
             return (await conn.execute(query)).first()
 
-    async def list_messages(
+    async def list(
         self,
         user_id: str,
         where: MessageFilter,
@@ -112,7 +112,7 @@ class Messages:
         }
         return await self._store.fetch(sql, tuple(values[name] for name in names))
 
-    async def redact_message(self, user_id: str, message_id: str) -> bool:
+    async def redact(self, user_id: str, message_id: str) -> bool:
         """Empty the message's text everywhere it is stored (:mod:`.redaction`)."""
         return await self._store.transact(lambda conn: redact(conn, user_id, message_id))
 

@@ -23,7 +23,7 @@ class Numbers:
     def __init__(self, store: Store):
         self._store = store
 
-    async def list_numbers(
+    async def list(
         self, user_id: str, filters: Mapping[str, str], after_id: str | None, limit: int
     ) -> list[Row]:
         query = select(t.phone_numbers).where(
@@ -37,7 +37,7 @@ class Numbers:
         async with self._store.read() as conn:
             return list((await conn.execute(query)).mappings())
 
-    async def get_number(self, user_id: str, id_or_number: str) -> Row | None:
+    async def get(self, user_id: str, id_or_number: str) -> Row | None:
         query = select(t.phone_numbers).where(
             t.phone_numbers.c.user_id == user_id,
             t.phone_numbers.c.number_state == ENABLED,
@@ -46,15 +46,15 @@ class Numbers:
         async with self._store.read() as conn:
             return (await conn.execute(query)).mappings().first()
 
-    async def update_number(self, user_id: str, number_id: str, changes: Row) -> bool:
+    async def update(self, user_id: str, number_id: str, changes: Row) -> bool:
         return await update_owned(self._store, t.phone_numbers, user_id, number_id, changes)
 
-    async def delete_number(self, user_id: str, number_id: str) -> bool:
+    async def release(self, user_id: str, number_id: str) -> bool:
         """Release the number (spec: a released number cannot be added again)."""
         released = {"number_state": RELEASED, "released_us": now_us(), "application_id": None}
         return await update_owned(self._store, t.phone_numbers, user_id, number_id, released)
 
-    async def owns_number(self, user_id: str, number: str) -> bool:
+    async def owns(self, user_id: str, number: str) -> bool:
         query = select(t.phone_numbers.c.id).where(
             t.phone_numbers.c.number == number,
             t.phone_numbers.c.user_id == user_id,
@@ -63,7 +63,7 @@ class Numbers:
         async with self._store.read() as conn:
             return (await conn.scalar(query)) is not None
 
-    async def has_numbers(self, user_id: str) -> bool:
+    async def has_any(self, user_id: str) -> bool:
         query = (
             select(t.phone_numbers.c.id)
             .where(t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED)
@@ -72,7 +72,7 @@ class Numbers:
         async with self._store.read() as conn:
             return (await conn.scalar(query)) is not None
 
-    async def number_owner(self, number: str) -> Row | None:
+    async def find_enabled(self, number: str) -> Row | None:
         """The enabled number record for ``number``, whoever owns it (inbound routing)."""
         c = t.phone_numbers.c
         query = select(t.phone_numbers).where(c.number == number, c.number_state == ENABLED)

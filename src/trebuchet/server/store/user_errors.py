@@ -22,7 +22,7 @@ class UserErrors:
     def __init__(self, store: Store):
         self._store = store
 
-    async def add_user_error(
+    async def add(
         self, user_id: str, category: str, code: str, message: str, details: Mapping[str, str]
     ) -> str:
         error_id = new_id("ue")
@@ -40,9 +40,7 @@ class UserErrors:
             )
         return error_id
 
-    async def list_user_errors(
-        self, user_id: str, after: tuple[int, str] | None, limit: int
-    ) -> list[Row]:
+    async def list(self, user_id: str, after: tuple[int, str] | None, limit: int) -> list[Row]:
         c = t.user_errors.c
         query = select(t.user_errors).where(c.user_id == user_id)
         if after is not None:
@@ -51,7 +49,7 @@ class UserErrors:
         async with self._store.read() as conn:
             return list((await conn.execute(query)).mappings())
 
-    async def get_user_error(self, user_id: str, error_id: str) -> Row | None:
+    async def get(self, user_id: str, error_id: str) -> Row | None:
         query = select(t.user_errors).where(
             t.user_errors.c.user_id == user_id, t.user_errors.c.id == error_id
         )

@@ -33,7 +33,7 @@ class Users:
     def __init__(self, store: Store):
         self._store = store
 
-    async def create_user(self, numbers: Sequence[str] = ()) -> NewUser:
+    async def create(self, numbers: Sequence[str] = ()) -> NewUser:
         secret = new_secret()
         user = User(
             id=new_id("u"),
@@ -55,7 +55,7 @@ class Users:
                 await take_number(conn, user.id, {"number": number})
         return NewUser(user=user, api_secret=secret, numbers=list(numbers))
 
-    async def user_by_token(self, token: str) -> User | None:
+    async def by_token(self, token: str) -> User | None:
         async with self._store.read() as conn:
             row = (
                 (await conn.execute(select(t.users).where(t.users.c.api_token == token)))
@@ -64,13 +64,13 @@ class Users:
             )
         return None if row is None else _user(row)
 
-    async def user(self, user_id: str) -> User | None:
+    async def get(self, user_id: str) -> User | None:
         async with self._store.read() as conn:
             row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).mappings()
             first = row.first()
         return None if first is None else _user(first)
 
-    async def count_users(self) -> int:
+    async def count(self) -> int:
         async with self._store.read() as conn:
             return int(await conn.scalar(select(func.count()).select_from(t.users)) or 0)
 
