@@ -17,6 +17,7 @@ from trebuchet.server.domain.times import US, now_us
 from trebuchet.server.engine import Engine
 from trebuchet.server.store import InsertJob, Store
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.delivery import Finish
 
 FROM = "+15550001111"
 
@@ -110,10 +111,7 @@ async def test_a_dead_workers_messages_are_reclaimed_when_its_lease_runs_out(
     assert carrier.sends[message_id] == 1
     assert (await bench.message(user, message_id))["state"] == "sent"
     # The dead worker's late write is fenced off.
-    async with bench.store.write() as conn:
-        assert not await bench.delivery.update_leased_message(
-            conn, message_id, "dead", {"state": "error"}
-        )
+    assert not await bench.delivery.finish_message(Finish(message_id, "dead", {"state": "error"}))
     assert (await bench.message(user, message_id))["state"] == "sent"
 
 

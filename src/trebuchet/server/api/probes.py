@@ -16,7 +16,6 @@ from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
-from trebuchet.server.store.delivery import DeliveryStore
 
 log = logging.getLogger("trebuchet.api")
 
@@ -77,7 +76,7 @@ async def _read_queue_depth(services: Services) -> None:
     reports it; when the store does not answer, the last value stays."""
     try:
         async with asyncio.timeout(services.settings.ready_timeout_seconds):
-            depth = await DeliveryStore(services.store).queued_messages()
+            depth = await services.store.messages.count_queued()
     except Exception as exc:  # the other metrics matter most when the store is down
         log.warning("queue depth not read: %s", type(exc).__name__)
         return

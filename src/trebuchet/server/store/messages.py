@@ -1,4 +1,5 @@
-"""Messages as their users see them: taken in, read one at a time or by the page, redacted.
+"""Messages as their users see them: taken in, read one at a time or by the page, redacted,
+their events listed; and how many wait to be sent.
 
 Accepted messages are written by the group commit (:meth:`Store.on_insert` hears of each
 commit; the body of the write is :mod:`.intake`).  Pages are read on the raw path
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, select, tuple_
+from sqlalchemy import BigInteger, Integer, String, bindparam, func, select, tuple_
 from sqlalchemy import Row as SaRow
 from sqlalchemy.engine import Dialect
 
+from trebuchet.server.domain.states import NOT_SENT
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.records import InsertJob, MessageFilter
@@ -70,6 +72,33 @@ class Messages:
         )
         async with self._store.read() as conn:
             return (await conn.execute(query)).first()
+
+    async def events(self, message_id: str) -> tuple[list[Row], list[Row]]:
+        """A message's events in sequence order, and all their attempts in time order."""
+        e, a = t.events.c, t.event_attempts.c
+        events = select(t.events).where(e.message_id == message_id).order_by(e.sequence)
+        attempts = (
+            select(t.event_attempts)
+            .where(a.event_id.in_(select(e.id).where(e.message_id == message_id)))
+            .order_by(a.time_us, a.id)
+        )
+        async with self._store.read() as conn:
+            event_rows: list[Row] = [dict(row) for row in (await conn.execute(events)).mappings()]
+            attempt_rows: list[Row] = [
+                dict(row) for row in (await conn.execute(attempts)).mappings()
+            ]
+        return event_rows, attempt_rows
+
+    async def count_queued(self) -> int:
+        """Messages waiting to be handed to a carrier (``queued`` or ``sending``)."""
+        c = t.messages.c
+        query = (
+            select(func.count())
+            .select_from(t.messages)
+            .where(c.due_us.is_not(None), c.state.in_(NOT_SENT))
+        )
+        async with self._store.read() as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def list(
         self,

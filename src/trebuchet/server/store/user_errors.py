@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.domain.ids import new_id
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.bulk import insert_rows
 
 if TYPE_CHECKING:
     from trebuchet.server.store.store import Store
@@ -55,3 +57,10 @@ class UserErrors:
         )
         async with self._store.read() as conn:
             return (await conn.execute(query)).mappings().first()
+
+
+def add_user_errors(conn: Connection, errors: Sequence[Mapping[str, Any]]) -> None:
+    """:meth:`UserErrors.add` for many, inside the caller's transaction on a blocking
+    connection (the delivery engine's outcomes)."""
+    if errors:
+        insert_rows(conn, t.user_errors, [{"id": new_id("ue"), **e} for e in errors])
