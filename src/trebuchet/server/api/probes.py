@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,8 +26,7 @@ async def health(request: Request) -> Response:
 async def _store_answers(services: Services) -> bool:
     try:
         async with asyncio.timeout(services.settings.ready_timeout_seconds):
-            async with services.store.read() as conn:
-                await conn.execute(text("SELECT 1"))
+            await services.store.ping()
     except Exception as exc:  # any failure means "not ready", whatever the driver raised
         log.warning("readiness check failed: %s", type(exc).__name__)
         return False

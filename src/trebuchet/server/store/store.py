@@ -4,7 +4,8 @@ Each resource's queries live in a module of its own and are reached through an a
 of the store: ``store.users`` (:mod:`.users`), ``store.numbers`` (:mod:`.numbers`),
 ``store.inventory`` (:mod:`.inventory`), ``store.applications`` (:mod:`.applications`),
 ``store.messages`` (:mod:`.messages`), ``store.user_errors`` (:mod:`.user_errors`),
-``store.meta`` (:mod:`.meta`); the delivery engine's are in :mod:`.delivery`.
+``store.meta`` (:mod:`.meta`), ``store.carrier_refs`` (:mod:`.carrier_refs`); the
+delivery engine's are in :mod:`.delivery`.
 
 Every query takes one of three paths (``docs/architecture.md`` maps which job takes
 which):
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.store.applications import Applications
+from trebuchet.server.store.carrier_refs import CarrierRefs
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
@@ -81,6 +83,7 @@ class Store:
         self.messages = Messages(self, self._inserts)
         self.user_errors = UserErrors(self)
         self.meta = Meta(self)
+        self.carrier_refs = CarrierRefs(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -112,6 +115,12 @@ class Store:
         await self._engine.dispose()
 
     # -- health ------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """One trivial statement on a pooled connection; raises when the store does not
+        answer (readiness)."""
+        async with self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
     async def probe_write(self) -> None:
         """A real but harmless write (:func:`.meta.write_probe`); raises as writes do."""
