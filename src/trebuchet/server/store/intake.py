@@ -1,7 +1,8 @@
 """Message intake: the body of the group commit, idempotency keys first.
 
-:meth:`Store.on_insert`'s group commit hands every batch of accepted messages to
-:func:`write_jobs`, in one transaction on a blocking connection (:meth:`Store.transact`).
+The store's group commit (``store.messages.insert``) hands every batch of accepted
+messages to :func:`write_jobs`, in one transaction on a blocking connection
+(:meth:`Store.transact`); the ``on_insert`` listeners hear of it after the commit.
 """
 
 from __future__ import annotations
