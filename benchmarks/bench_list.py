@@ -60,7 +60,7 @@ async def _measure(db: str, count: int, repeats: int) -> tuple[float, float]:
     settings = Settings(db=db, demo_user=False, engine=False)
     app = create_app(settings, store)
     try:
-        created = await store.create_user(["+15550100001"])
+        created = await store.users.create(["+15550100001"])
         await seed_messages(store, created.user.id, count)
         token = base64.b64encode(f"{created.user.api_token}:{created.api_secret}".encode())
         auth = f"Basic {token.decode()}"

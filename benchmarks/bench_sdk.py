@@ -25,7 +25,7 @@ async def _prepare(db: str, count: int) -> Account:
     store = Store(db)
     await store.open()
     try:
-        created = await store.create_user(list(NUMBERS))
+        created = await store.users.create(list(NUMBERS))
         await seed_messages(store, created.user.id, count)
     finally:
         await store.close()

@@ -141,7 +141,7 @@ class Harness:
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def create_user(self, numbers: list[str] | tuple[str, ...] = ()) -> Credentials:
-        return credentials(await self.store.create_user(list(numbers)))
+        return credentials(await self.store.users.create(list(numbers)))
 
     def http(self, creds: Credentials | None = None, **kwargs: Any) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
@@ -200,7 +200,7 @@ class LiveServer:
         return self.app.state.services.store  # type: ignore[no-any-return]
 
     def create_user(self, numbers: list[str] | tuple[str, ...] = ()) -> Credentials:
-        return credentials(self.run(self.store.create_user(list(numbers))))
+        return credentials(self.run(self.store.users.create(list(numbers))))
 
 
 def start_live_server(

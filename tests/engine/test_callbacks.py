@@ -187,7 +187,7 @@ async def test_events_of_one_message_leave_in_order(bench: Bench, receiver: Rece
 async def test_signature_when_signing_is_on(make_bench: BenchFactory, receiver: Receiver) -> None:
     bench = await make_bench(callback_signing=True)
     user = await bench.user([FROM])
-    secret = (await bench.store.user(user.user_id)).callback_secret
+    secret = (await bench.store.users.get(user.user_id)).callback_secret
     await bench.send(user, **_msg(callbackUrl=receiver.url("/post")))
     await bench.send(user, **_msg(callbackUrl=receiver.url("/get?x=1"), callbackHttpMethod="GET"))
     await bench.run()

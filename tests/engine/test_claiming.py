@@ -17,6 +17,7 @@ from trebuchet.server.domain.times import US, now_us
 from trebuchet.server.engine import Engine
 from trebuchet.server.store import InsertJob, Store
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.delivery import Finish
 
 FROM = "+15550001111"
 
@@ -29,7 +30,7 @@ async def _queue_messages(store: Store, user_id: str, count: int, senders: list[
         for i in range(count)
     ]  # fmt: skip
     for start in range(0, count, 500):
-        await store.insert_messages(InsertJob(rows[start : start + 500]))
+        await store.messages.insert(InsertJob(rows[start : start + 500]))
     return [row["id"] for row in rows]
 
 
@@ -52,7 +53,7 @@ async def _no_double_send(url: str, workers: int, count: int) -> None:
         await store.open(run_migrations=index == 0)
     engines: list[Engine] = []
     try:
-        created = await stores[0].create_user([FROM, "+15550002222", "+15550003333"])
+        created = await stores[0].users.create([FROM, "+15550002222", "+15550003333"])
         ids = await _queue_messages(stores[0], created.user.id, count, created.numbers)
         engines = [
             Engine(store, settings, carrier=TaggedCarrier(shared, f"w{i}"))
@@ -110,10 +111,7 @@ async def test_a_dead_workers_messages_are_reclaimed_when_its_lease_runs_out(
     assert carrier.sends[message_id] == 1
     assert (await bench.message(user, message_id))["state"] == "sent"
     # The dead worker's late write is fenced off.
-    async with bench.store.write() as conn:
-        assert not await bench.delivery.update_leased_message(
-            conn, message_id, "dead", {"state": "error"}
-        )
+    assert not await bench.delivery.finish_message(Finish(message_id, "dead", {"state": "error"}))
     assert (await bench.message(user, message_id))["state"] == "sent"
 
 

@@ -155,7 +155,7 @@ def _final(message: Any) -> bool:
 async def _crash_and_recover(db: str, procs: Processes, receiver: Receiver, workers: int) -> None:
     store = Store(db)
     await store.open()
-    creds = await store.create_user([FROM])
+    creds = await store.users.create([FROM])
     await store.close()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

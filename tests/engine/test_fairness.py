@@ -25,6 +25,7 @@ from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import Store
 from trebuchet.server.store.database import MIGRATIONS
 from trebuchet.server.store.delivery import DeliveryStore, Finish
+from trebuchet.server.store.events import add_events
 
 A_NUMBER, B_NUMBER, TO = "+15550001111", "+15550002222", "+15557654321"
 A_CALLBACKS = 600  # more than callback_concurrency (256): every slot could go to A
@@ -108,7 +109,7 @@ def _event(user_id: str, url: str, due: int) -> dict[str, Any]:
 
 
 async def _queue(store: Store, events: list[dict[str, Any]]) -> None:
-    await store.transact(lambda conn: DeliveryStore.add_events(conn, events))
+    await store.transact(lambda conn: add_events(conn, events))
 
 
 async def test_claims_keep_each_destination_and_user_within_its_cap(store_url: str) -> None:

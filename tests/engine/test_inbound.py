@@ -179,7 +179,7 @@ def test_inject_command_stores_and_routes_an_inbound_message(tmp_path: Path) -> 
             assert (message.user_id, message.direction, message.state, message.text) == (
                 user_id, "in", "received", "hi there",
             )  # fmt: skip
-            [error] = await store.list_user_errors(user_id, None, 10)
+            [error] = await store.user_errors.list(user_id, None, 10)
             assert error["code"] == "no-application-for-number"
         finally:
             await store.close()

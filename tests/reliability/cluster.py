@@ -297,7 +297,7 @@ async def create_account(db: str, numbers: Sequence[str] = (FROM,)) -> Account:
     store = Store(db)
     await store.open()
     try:
-        created = await store.create_user(list(numbers))
+        created = await store.users.create(list(numbers))
     finally:
         await store.close()
     return Account(created.user.id, created.user.api_token, created.api_secret)

@@ -47,7 +47,7 @@ async def api(harness: Any, creds: Any) -> AsyncIterator[AsyncClient]:
 @pytest.fixture
 async def corpus(harness: Any, creds: Any) -> list[str]:
     job, ids = corpus_job(creds.user_id)
-    await harness.store.insert_messages(job)
+    await harness.store.messages.insert(job)
     return ids
 
 

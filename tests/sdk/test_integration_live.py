@@ -48,7 +48,7 @@ def api(live_server: Any, creds: Any) -> Iterator[Client]:
 @pytest.fixture
 def corpus(live_server: Any, creds: Any) -> list[str]:
     job, ids = corpus_job(creds.user_id)
-    live_server.run(live_server.store.insert_messages(job))
+    live_server.run(live_server.store.messages.insert(job))
     return ids
 
 

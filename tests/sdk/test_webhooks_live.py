@@ -36,7 +36,7 @@ def creds(signing_server: Any) -> Any:
 
 @pytest.fixture
 def secret(signing_server: Any, creds: Any) -> str:
-    user = signing_server.run(signing_server.store.user(creds.user_id))
+    user = signing_server.run(signing_server.store.users.get(creds.user_id))
     assert user.callback_secret
     return str(user.callback_secret)
 

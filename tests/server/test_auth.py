@@ -82,7 +82,7 @@ async def _bobs_ids(harness: Harness, bob: Credentials) -> dict[str, str]:
     app = await http.post(
         f"{base}/applications", json={"name": "b", "incomingMessageUrl": "https://b.test/in"}
     )
-    error_id = await harness.store.add_user_error(bob.user_id, "unavailable", "x", "y", {})
+    error_id = await harness.store.user_errors.add(bob.user_id, "unavailable", "x", "y", {})
     numbers = (await http.get(f"{base}/phoneNumbers")).json()
     await http.put(
         f"{base}/media/bob/photo.png", content=b"bob's", headers={"Content-Type": "image/png"}

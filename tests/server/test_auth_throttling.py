@@ -138,7 +138,7 @@ async def test_unknown_tokens_cost_the_same_work(
     hashes: list[str] = []
     lookups: list[str] = []
     real_matches = context.secret_matches
-    real_lookup = h.store.user_by_token
+    real_lookup = h.store.users.by_token
 
     def counting_matches(secret: str, secret_hash: str) -> bool:
         hashes.append(secret_hash)
@@ -149,7 +149,7 @@ async def test_unknown_tokens_cost_the_same_work(
         return await real_lookup(token)
 
     monkeypatch.setattr(context, "secret_matches", counting_matches)
-    monkeypatch.setattr(h.store, "user_by_token", counting_lookup)
+    monkeypatch.setattr(h.store.users, "by_token", counting_lookup)
     http = h.http()
     work = {}
     for token in (alice.api_token, "t-unknown-token-000000000"):

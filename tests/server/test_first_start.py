@@ -95,7 +95,7 @@ def test_the_sqlite_files_are_owner_only(tmp_path: Path) -> None:
         store = Store(f"sqlite:///{db}")
         await store.open()
         try:
-            await store.create_user(["+15550001111"])
+            await store.users.create(["+15550001111"])
             for name in (db.name, f"{db.name}-wal", f"{db.name}-shm"):
                 assert (tmp_path / name).exists(), name
                 assert _mode(tmp_path / name) == 0o600, name

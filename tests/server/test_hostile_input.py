@@ -28,7 +28,6 @@ from trebuchet.server.domain import errors
 from trebuchet.server.domain.phone import is_e164, is_short_code
 from trebuchet.server.domain.times import parse_filter_time
 from trebuchet.server.store import Store
-from trebuchet.server.store.inventory import Inventory
 
 WILDCARDS = ["%", "_", "'", ";--", "' OR '1'='1", "%25", "\\", "*", "[a-z]", '"', "%_%"]
 hostile_text = st.one_of(
@@ -368,7 +367,7 @@ async def test_sql_and_like_wildcards_in_filters(harness: Harness, alice: Creden
     bob_http = harness.http(bob)
     http = harness.http(alice)
     base = f"/v1/users/{alice.user_id}"
-    await Inventory(harness.store).add(
+    await harness.store.inventory.add(
         [f"+155500080{index:02d}" for index in range(len(WILDCARDS))], bob.user_id
     )
     for index, value in enumerate(WILDCARDS):

@@ -64,7 +64,7 @@ def test_intake_builds_the_record_with_typed_fields() -> None:
 async def test_a_stored_record_reads_back_equal_with_its_enums(harness: Harness) -> None:
     creds = await harness.create_user()
     message = _mms(creds.user_id)
-    await harness.store.insert_messages(InsertJob([message_to_row(message)]))
+    await harness.store.messages.insert(InsertJob([message_to_row(message)]))
     async with harness.store.read() as conn:
         rows = (await conn.execute(select(t.messages))).mappings().all()
     stored: dict[str, Any] = dict(rows[0])

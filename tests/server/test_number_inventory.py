@@ -20,7 +20,7 @@ from trebuchet.cli.main import main
 from trebuchet.server.api.app import create_app
 from trebuchet.server.store import Store
 from trebuchet.server.store.database import _alembic_config, migrate
-from trebuchet.server.store.inventory import Inventory, NumberReleased
+from trebuchet.server.store.inventory import NumberReleased
 
 ADMIN = "admin-secret"
 Build = Callable[..., Awaitable[Harness]]
@@ -60,7 +60,7 @@ async def test_self_service_is_off_by_default(build: Build) -> None:
     assert h.settings.numbers_self_service is False
     alice = await h.create_user(["+15550001111"])
     bob = await h.create_user(["+15550002222"])
-    await Inventory(h.store).add(["+15550003333"])  # available, nobody's
+    await h.store.inventory.add(["+15550003333"])  # available, nobody's
     http = h.http(alice)
     for number in ("+15550003333", "+15550009999", "+15550002222"):
         refused = await http.post(_numbers(alice), json={"number": number})
@@ -71,7 +71,7 @@ async def test_self_service_is_off_by_default(build: Build) -> None:
     assert [n["number"] for n in (await h.http(bob).get(_numbers(bob))).json()] == ["+15550002222"]
 
     # once the operator assigns it, ordering succeeds and sets its properties
-    await Inventory(h.store).assign("+15550003333", alice.user_id)
+    await h.store.inventory.assign("+15550003333", alice.user_id)
     ordered = await http.post(_numbers(alice), json={"number": "+15550003333", "name": "desk"})
     assert ordered.status_code == 201, ordered.text
     got = (await http.get(ordered.headers["location"])).json()
@@ -90,10 +90,10 @@ async def test_a_released_number_is_never_added_again(build: Build, store_url: s
     assert again.status_code == 403 and again.json()["code"] == "number-released"
     assert await _send(h, alice, "+15550004444") == 401
     with pytest.raises(NumberReleased):
-        await Inventory(h.store).add(["+15550004444"])
+        await h.store.inventory.add(["+15550004444"])
     with pytest.raises(NumberReleased):
-        await h.store.create_user(["+15550004444"])
-    row = await Inventory(h.store).get("+15550004444")
+        await h.store.users.create(["+15550004444"])
+    row = await h.store.inventory.get("+15550004444")
     assert row is not None and row["number_state"] == "released" and row["released_us"]
 
 
@@ -101,7 +101,7 @@ async def test_self_service_claims_free_numbers_only(build: Build) -> None:
     h = await build(numbers_self_service=True)
     alice = await h.create_user(["+15550001111"])
     bob = await h.create_user(["+15550002222"])
-    await Inventory(h.store).add(["+15550003333"])
+    await h.store.inventory.add(["+15550003333"])
     http = h.http(alice)
     for number in ("+15550003333", "+15550005555"):  # available, and unknown
         assert (await http.post(_numbers(alice), json={"number": number})).status_code == 201
@@ -233,10 +233,10 @@ def test_migration_keeps_the_numbers_of_an_older_store(tmp_path: Path) -> None:
         store = Store(url)
         await store.open()
         try:
-            assert await store.owns_number("u-1", "+15550001111")
-            row = await Inventory(store).unassign("+15550001111")  # user_id may be NULL now
+            assert await store.numbers.owns("u-1", "+15550001111")
+            row = await store.inventory.unassign("+15550001111")  # user_id may be NULL now
             assert row["user_id"] is None
-            assert not await store.owns_number("u-1", "+15550001111")
+            assert not await store.numbers.owns("u-1", "+15550001111")
         finally:
             await store.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Credentials, Harness
-from trebuchet.server.store.inventory import Inventory
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ async def test_numbers_lifecycle(harness: Harness, user: Credentials) -> None:
     assert listed[0]["id"].startswith("n-") and listed[0]["createdTime"].endswith("Z")
 
     # the operator assigns the number; ordering it then succeeds and sets its properties
-    await Inventory(harness.store).add(["+15550004444"], user.user_id)
+    await harness.store.inventory.add(["+15550004444"], user.user_id)
     created = await http.post(
         f"{_base(user)}/phoneNumbers",
         json={"number": "+15550004444", "name": "support", "city": None},
@@ -100,7 +99,7 @@ async def test_number_errors(harness: Harness, user: Credentials) -> None:
 
 async def test_number_list_pages(harness: Harness, user: Credentials) -> None:
     http = harness.http(user)
-    await Inventory(harness.store).add([f"+1555000100{i}" for i in range(6)], user.user_id)
+    await harness.store.inventory.add([f"+1555000100{i}" for i in range(6)], user.user_id)
     seen: list[str] = []
     response = await http.get(f"{_base(user)}/phoneNumbers", params={"size": 3})
     while True:
@@ -199,7 +198,7 @@ async def test_application_validation(
 
 async def test_user_error_log(harness: Harness, user: Credentials) -> None:
     for i in range(3):
-        await harness.store.add_user_error(
+        await harness.store.user_errors.add(
             user.user_id,
             "unavailable",
             "no-application-for-number",

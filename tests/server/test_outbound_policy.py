@@ -230,7 +230,7 @@ async def shipped(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def _stored(h: Harness, user_id: str) -> int:
-    rows = await h.store.list_messages(
+    rows = await h.store.messages.list(
         user_id, MessageFilter(), descending=False, after=None, limit=10
     )
     return len(rows)
@@ -388,7 +388,7 @@ async def test_credentials_in_callback_urls_are_masked_in_get_and_list(
     for body in (shown, listed):
         assert body["callbackUrl"] == "https://***:***@app.example.com/cb?x=a@b"
         assert body["fallbackUrl"] == "https://***@backup.example.com/fb"
-    stored = await shipped.store.get_message(creds.user_id, message_id)
+    stored = await shipped.store.messages.get(creds.user_id, message_id)
     assert stored is not None
     assert stored._mapping["callback_url"] == message["callbackUrl"]
 

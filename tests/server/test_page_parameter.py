@@ -33,7 +33,7 @@ async def user(harness: Harness) -> Credentials:
             f"{base}/messages", json={"from": "+15550001111", "to": "+15557770000", "text": "x"}
         )
         assert sent.status_code == 201, sent.text
-        await harness.store.add_user_error(creds.user_id, "unavailable", "test", "e", {})
+        await harness.store.user_errors.add(creds.user_id, "unavailable", "test", "e", {})
     return creds
 
 

@@ -65,7 +65,7 @@ async def _prepare(db: str) -> Credentials:
     store = Store(db)
     await store.open()
     try:
-        return credentials(await store.create_user(["+15550001111", "+15550002222"]))
+        return credentials(await store.users.create(["+15550001111", "+15550002222"]))
     finally:
         await store.close()
 

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from trebuchet.server.config import Settings, load_settings
 from trebuchet.server.domain.phone import is_e164, is_short_code
 from trebuchet.server.store import Store
-from trebuchet.server.store.database import sqlite_path
+from trebuchet.server.store.database import shown_url, sqlite_path
 from trebuchet.server.store.faults import STORE_FAULTS, unavailable_reason
 
 T = TypeVar("T")
@@ -45,14 +43,6 @@ def settings_from(
         return load_settings(flags, environ, config_file=config_file)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def shown_url(url: str) -> str:
-    """``url`` without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 def _first_line(exc: BaseException) -> str:

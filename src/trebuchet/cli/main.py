@@ -133,8 +133,8 @@ def serve(
     _check_limiter(settings)
 
     async def prepare(store: Store) -> NewUser | None:
-        if settings.demo_user and await store.count_users() == 0:
-            return await store.create_user(DEMO_NUMBERS)
+        if settings.demo_user and await store.users.count() == 0:
+            return await store.users.create(DEMO_NUMBERS)
         return None
 
     created = with_store(settings, prepare, create=True)
@@ -183,7 +183,7 @@ def users_create(
     check_numbers(numbers)
     settings = settings_from(config_file, db=db)
     try:
-        created = with_store(settings, lambda store: store.create_user(numbers))
+        created = with_store(settings, lambda store: store.users.create(numbers))
     except Conflict as exc:
         raise click.ClickException(str(exc)) from exc
     data = _user_json(created)

@@ -31,7 +31,7 @@ def _run(
     settings = settings_from(config_file, db=db)
 
     async def act(store: Store) -> Any:
-        return await action(Inventory(store))
+        return await action(store.inventory)
 
     try:
         return with_store(settings, act)

@@ -79,7 +79,7 @@ async def _acting(
     services = request.app.state.services
     number = request.path_params.get("number", "")
     try:
-        row = await action(Inventory(services.store))
+        row = await action(services.store.inventory)
     except UnknownNumber:
         raise errors.not_found("number", number) from None
     except UnknownUser as exc:
@@ -122,7 +122,7 @@ async def list_numbers(request: Request) -> Response:
     size_text = query.get("size", str(DEFAULT_SIZE))
     if not size_text.isascii() or not size_text.isdigit() or not 1 <= int(size_text) <= MAX_SIZE:
         raise errors.invalid_parameter("size", f"must be an integer from 1 to {MAX_SIZE}")
-    rows = await Inventory(services.store).list(
+    rows = await services.store.inventory.list(
         state=state,
         user_id=query.get("userId") or None,
         after=query.get("after") or None,
@@ -134,7 +134,7 @@ async def list_numbers(request: Request) -> Response:
 async def get_number(request: Request) -> Response:
     services = await admin_services(request)
     number = _number(request)
-    row = await Inventory(services.store).get(number)
+    row = await services.store.inventory.get(number)
     if row is None:
         raise errors.not_found("number", number)
     return json_response(record(row))
@@ -153,7 +153,7 @@ async def assign_number(request: Request) -> Response:
 async def unassign_number(request: Request) -> Response:
     await admin_services(request)
     number = _number(request)
-    holder = await Inventory(request.app.state.services.store).get(number)
+    holder = await request.app.state.services.store.inventory.get(number)
 
     async def unassign(inventory: Inventory) -> Row:
         row = await inventory.unassign(number)

@@ -95,7 +95,7 @@ def create_app(
         limits = build_limits(settings)
         try:
             await check_backend(settings)
-            secret = await active.setting(CURSOR_SECRET_KEY, new_secret)
+            secret = await active.meta.setting(CURSOR_SECRET_KEY, new_secret)
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)

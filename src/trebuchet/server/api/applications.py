@@ -100,7 +100,7 @@ async def create_application(ctx: Ctx) -> Response:
     v.required_text(RESOURCE, "name", body.name)
     values = _changes(body, ctx.services.outbound)
     _check_callbacks(values)
-    row = await ctx.store.add_application(
+    row = await ctx.store.applications.add(
         ctx.user.id, {column: values.get(column) for column in _WRITABLE.values()}
     )
     return empty_response(201, {"Location": ctx.user_url(f"/applications/{row['id']}")})
@@ -109,14 +109,14 @@ async def create_application(ctx: Ctx) -> Response:
 async def list_applications(ctx: Ctx) -> Response:
     size = page_size(ctx)
     after = ctx.request.query_params.get("sortKeyGT")
-    rows = await ctx.store.list_applications(ctx.user.id, after, size + 1)
+    rows = await ctx.store.applications.list(ctx.user.id, after, size + 1)
     headers = id_page_link(ctx, "/applications", rows, size, ())
     return json_response([application_json(row) for row in rows[:size]], headers=headers)
 
 
 async def _lookup(ctx: Ctx) -> Mapping[Any, Any]:
     app_id = ctx.request.path_params["application_id"]
-    row = await ctx.store.get_application(ctx.user.id, app_id)
+    row = await ctx.store.applications.get(ctx.user.id, app_id)
     if row is None:
         raise errors.not_found("application", app_id)
     return row
@@ -130,13 +130,13 @@ async def update_application(ctx: Ctx) -> Response:
     row = await _lookup(ctx)
     changes = _changes(await _body(ctx), ctx.services.outbound)
     _check_callbacks({**row, **changes})
-    await ctx.store.update_application(ctx.user.id, row["id"], changes)
+    await ctx.store.applications.update(ctx.user.id, row["id"], changes)
     return empty_response(200)
 
 
 async def delete_application(ctx: Ctx) -> Response:
     row = await _lookup(ctx)
-    await ctx.store.delete_application(ctx.user.id, row["id"])
+    await ctx.store.applications.delete(ctx.user.id, row["id"])
     return empty_response(200)
 
 

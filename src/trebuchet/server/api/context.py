@@ -33,7 +33,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store, User
-from trebuchet.server.store.store import hash_secret, secret_matches
+from trebuchet.server.store.users import hash_secret, secret_matches
 
 _CACHE_LIMIT = 100_000
 # What a secret presented with an unknown token is compared with: the same work as a
@@ -104,7 +104,7 @@ class Services:
         key = (user_id, number)
         if self.ownership.get(key):
             return True
-        owned = await self.store.owns_number(user_id, number)
+        owned = await self.store.numbers.owns(user_id, number)
         if owned:
             self.ownership.put(key, True)
         return owned
@@ -155,7 +155,7 @@ async def _user_for(services: Services, token: str) -> User | None:
     miss = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     if services.unknown.get(miss):
         return None
-    found = await services.store.user_by_token(token)
+    found = await services.store.users.by_token(token)
     if found is None:
         services.unknown.put(miss, True)
     else:

@@ -14,7 +14,6 @@ from trebuchet.server.api.responses import json_response
 from trebuchet.server.callbacks.request import redact
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.times import format_time
-from trebuchet.server.store.delivery import DeliveryStore
 
 Row = Mapping[str, Any]
 
@@ -58,9 +57,9 @@ def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
 
 async def list_events(ctx: Ctx) -> Response:
     message_id = ctx.request.path_params["message_id"]
-    if await ctx.store.get_message(ctx.user.id, message_id) is None:
+    if await ctx.store.messages.get(ctx.user.id, message_id) is None:
         raise errors.not_found("message", message_id)
-    events, attempts = await DeliveryStore(ctx.store).message_events(message_id)
+    events, attempts = await ctx.store.messages.events(message_id)
     by_event: dict[str, list[Row]] = {}
     for attempt in attempts:
         by_event.setdefault(attempt["event_id"], []).append(attempt)

@@ -14,7 +14,7 @@ import msgspec
 
 from trebuchet.server.domain.times import format_time
 from trebuchet.server.domain.urls import masked_or_none
-from trebuchet.server.store.store import MESSAGE_COLUMN_NAMES
+from trebuchet.server.store.messages import MESSAGE_COLUMN_NAMES
 
 # Rows come positionally in MESSAGE_COLUMNS order; index lookups are the cheap path.
 _AT = {name: index for index, name in enumerate(MESSAGE_COLUMN_NAMES)}

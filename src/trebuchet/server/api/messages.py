@@ -47,7 +47,7 @@ FILTER_PARAMS = ("from", "to", "fromDateTime", "toDateTime", "direction", "state
 async def _check_sender(ctx: Ctx, number: str) -> None:
     if await ctx.services.owns_number(ctx.user.id, number):
         return
-    if not await ctx.store.has_numbers(ctx.user.id):
+    if not await ctx.store.numbers.has_any(ctx.user.id):
         raise errors.no_allocated_number(ctx.user.id)
     raise errors.number_access_denied(ctx.user.id, number)
 
@@ -77,7 +77,7 @@ async def send(ctx: Ctx) -> Response:
     if key is not None:
         response = StoredResponse(201, location, None)
         job = InsertJob([row], key, ctx.user.id, response, request_hash(SEND_ROUTE, raw))
-    await ctx.store.insert_messages(job)
+    await ctx.store.messages.insert(job)
     if job.conflict:
         raise key_reused(key or "")
     if job.replayed is not None:
@@ -112,7 +112,7 @@ async def _send_many(ctx: Ctx, raw: bytes) -> Response:
         response = StoredResponse(202, None, body.decode())
         job = InsertJob(rows, key, ctx.user.id, response, request_hash(SEND_ROUTE, raw))
     if rows or key is not None:
-        await ctx.store.insert_messages(job)
+        await ctx.store.messages.insert(job)
     if job.conflict:
         raise key_reused(key or "")
     if job.replayed is not None:
@@ -200,7 +200,7 @@ async def list_messages(ctx: Ctx) -> Response:
     scope = f"{ctx.user.id}:{order}"
     cursor = _query_value(ctx, cursor_param)
     after = None if cursor is None else ctx.services.cursors.decode(scope, cursor, cursor_param)
-    rows = await ctx.store.list_messages(
+    rows = await ctx.store.messages.list(
         ctx.user.id, where, descending=descending, after=after, limit=size + 1
     )
     headers = {}
@@ -219,7 +219,7 @@ async def list_messages(ctx: Ctx) -> Response:
 
 async def get_message(ctx: Ctx) -> Response:
     message_id = ctx.request.path_params["message_id"]
-    row = await ctx.store.get_message(ctx.user.id, message_id)
+    row = await ctx.store.messages.get(ctx.user.id, message_id)
     if row is None:
         raise errors.not_found("message", message_id)
     return json_response(message_out(row))
@@ -237,7 +237,7 @@ async def redact_message(ctx: Ctx) -> Response:
         raise errors.invalid_property(
             "message", "text", "must be the empty string: only redaction is supported"
         )
-    if not await ctx.store.redact_message(ctx.user.id, message_id):
+    if not await ctx.store.messages.redact(ctx.user.id, message_id):
         raise errors.not_found("message", message_id)
     return empty_response(200)
 

@@ -24,7 +24,7 @@ from trebuchet.server.domain import errors
 from trebuchet.server.domain.phone import national_format
 from trebuchet.server.domain.times import format_time
 from trebuchet.server.store import Conflict
-from trebuchet.server.store.inventory import Inventory, NumberReleased, NumberUnavailable
+from trebuchet.server.store.inventory import NumberReleased, NumberUnavailable
 
 RESOURCE = "phoneNumber"
 LIST_FILTERS = {
@@ -75,7 +75,7 @@ def number_json(ctx: Ctx, row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 async def _check_application(ctx: Ctx, app_id: str | None) -> None:
-    if app_id and await ctx.store.get_application(ctx.user.id, app_id) is None:
+    if app_id and await ctx.store.applications.get(ctx.user.id, app_id) is None:
         raise errors.ApiError(
             "forbidden",
             "application-access-denied",
@@ -108,7 +108,7 @@ async def create_number(ctx: Ctx) -> Response:
     values = present(body, _COLUMNS)
     if body.applicationId is not None:
         values["application_id"] = body.applicationId or None
-    inventory = Inventory(ctx.store)
+    inventory = ctx.store.inventory
     self_service = ctx.settings.numbers_self_service
     try:
         row = await inventory.claim(
@@ -138,14 +138,14 @@ async def list_numbers(ctx: Ctx) -> Response:
         if (value := ctx.request.query_params.get(prop))
     }
     after = ctx.request.query_params.get("sortKeyGT")
-    rows = await ctx.store.list_numbers(ctx.user.id, filters, after, size + 1)
+    rows = await ctx.store.numbers.list(ctx.user.id, filters, after, size + 1)
     headers = id_page_link(ctx, "/phoneNumbers", rows, size, tuple(LIST_FILTERS))
     return json_response([number_json(ctx, r) for r in rows[:size]], headers=headers)
 
 
 async def _lookup(ctx: Ctx) -> Mapping[Any, Any]:
     ident = ctx.request.path_params["number_id"]
-    row = await ctx.store.get_number(ctx.user.id, ident)
+    row = await ctx.store.numbers.get(ctx.user.id, ident)
     if row is None:
         raise errors.not_found("number", ident)
     return row
@@ -161,13 +161,13 @@ async def update_number(ctx: Ctx) -> Response:
     changes = present(body, _COLUMNS)
     if body.applicationId == "":
         changes["application_id"] = None  # "" unlinks; null leaves it unchanged
-    await ctx.store.update_number(ctx.user.id, str(row["id"]), changes)
+    await ctx.store.numbers.update(ctx.user.id, str(row["id"]), changes)
     return empty_response(200)
 
 
 async def delete_number(ctx: Ctx) -> Response:
     row = await _lookup(ctx)
-    await ctx.store.delete_number(ctx.user.id, str(row["id"]))
+    await ctx.store.numbers.release(ctx.user.id, str(row["id"]))
     ctx.services.ownership.discard((ctx.user.id, row["number"]))
     return empty_response(200)
 

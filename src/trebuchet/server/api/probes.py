@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,7 +15,6 @@ from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
-from trebuchet.server.store.delivery import DeliveryStore
 
 log = logging.getLogger("trebuchet.api")
 
@@ -28,8 +26,7 @@ async def health(request: Request) -> Response:
 async def _store_answers(services: Services) -> bool:
     try:
         async with asyncio.timeout(services.settings.ready_timeout_seconds):
-            async with services.store.read() as conn:
-                await conn.execute(text("SELECT 1"))
+            await services.store.ping()
     except Exception as exc:  # any failure means "not ready", whatever the driver raised
         log.warning("readiness check failed: %s", type(exc).__name__)
         return False
@@ -77,7 +74,7 @@ async def _read_queue_depth(services: Services) -> None:
     reports it; when the store does not answer, the last value stays."""
     try:
         async with asyncio.timeout(services.settings.ready_timeout_seconds):
-            depth = await DeliveryStore(services.store).queued_messages()
+            depth = await services.store.messages.count_queued()
     except Exception as exc:  # the other metrics matter most when the store is down
         log.warning("queue depth not read: %s", type(exc).__name__)
         return

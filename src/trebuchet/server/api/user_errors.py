@@ -39,7 +39,7 @@ async def list_errors(ctx: Ctx) -> Response:
     scope = f"{ctx.user.id}:errors"
     cursor = ctx.request.query_params.get(_CURSOR)
     after = None if not cursor else ctx.services.cursors.decode(scope, cursor, _CURSOR)
-    rows = await ctx.store.list_user_errors(ctx.user.id, after, size + 1)
+    rows = await ctx.store.user_errors.list(ctx.user.id, after, size + 1)
     headers = {}
     if len(rows) > size:
         last = rows[size - 1]
@@ -52,7 +52,7 @@ async def list_errors(ctx: Ctx) -> Response:
 
 async def get_error(ctx: Ctx) -> Response:
     error_id = ctx.request.path_params["error_id"]
-    row = await ctx.store.get_user_error(ctx.user.id, error_id)
+    row = await ctx.store.user_errors.get(ctx.user.id, error_id)
     if row is None:
         raise errors.not_found("error", error_id)
     return json_response(error_json(row))

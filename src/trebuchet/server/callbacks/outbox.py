@@ -108,7 +108,8 @@ class Outbox:
     """Builds outbox rows; ``window_us`` is how long each event may be retried.
 
     The rows are written by the caller, in the transaction that changes the message
-    (:class:`~trebuchet.server.store.delivery.Finish`, ``DeliveryStore.add_events``).
+    (:class:`~trebuchet.server.store.delivery.Finish`, ``DeliveryStore.change_message`` and
+    ``DeliveryStore.receive`` take them).
     """
 
     base_url: str

@@ -10,34 +10,24 @@ come in, when the message has its receipt and which code it gets:
 * ``all``: once every part has one, delivered only if every part was, else the code of
   the first failed part.
 
-:class:`SqlRefs` is the real store; :class:`MemoryRefs` keeps the same contract in memory
-(for a carrier without a database, and tests).
+:class:`SqlRefs` keeps them in the store (``store/carrier_refs.py``, which holds the SQL);
+:class:`MemoryRefs` keeps the same contract in memory (for a carrier without a database,
+and tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from typing import Protocol
 
 from trebuchet.server.carriers.codes import DELIVERED
 from trebuchet.server.domain.states import MessageState
-from trebuchet.server.domain.times import now_us
-from trebuchet.server.store import tables as t
-from trebuchet.server.store.store import Store
+from trebuchet.server.store import Store
+from trebuchet.server.store.carrier_refs import Part
+
+__all__ = ["RULES", "MemoryRefs", "Part", "Refs", "SqlRefs", "aggregate"]
 
 RULES = ("all", "first", "last")
-
-
-@dataclass(frozen=True)
-class Part:
-    message_id: str
-    part: int
-    parts: int
-    ref: str
 
 
 def aggregate(rule: str, codes: Mapping[int, int | None], part: int, code: int) -> int | None:
@@ -113,77 +103,24 @@ class MemoryRefs:
 
 
 class SqlRefs:
-    def __init__(self, store: Store):
-        self.store = store
+    """The store's carrier references (``store.carrier_refs``) under the :class:`Refs`
+    contract: the store records, :func:`aggregate` decides."""
 
-    def _upsert(self, dialect: str) -> Any:
-        table = t.carrier_refs
-        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        return insert.on_conflict_do_update(
-            index_elements=[table.c.carrier, table.c.ref],
-            set_={
-                "message_id": insert.excluded.message_id,
-                "part": insert.excluded.part,
-                "parts": insert.excluded.parts,
-                "code": None,
-                "created_us": insert.excluded.created_us,
-            },
-        )
+    def __init__(self, store: Store):
+        self._refs = store.carrier_refs
 
     async def record(self, carrier: str, parts: Sequence[Part]) -> None:
-        if not parts:
-            return
-        now = now_us()
-        rows = [
-            {"carrier": carrier, "ref": part.ref, "message_id": part.message_id,
-             "part": part.part, "parts": part.parts, "code": None, "created_us": now}
-            for part in parts
-        ]  # fmt: skip
-        async with self.store.write() as conn:
-            await conn.execute(self._upsert(conn.dialect.name), rows)
+        await self._refs.record(carrier, parts)
 
     async def sent_parts(self, carrier: str, message_id: str) -> dict[int, str]:
-        c = t.carrier_refs.c
-        query = select(c.part, c.ref).where(and_(c.message_id == message_id, c.carrier == carrier))
-        async with self.store.read() as conn:
-            return {row.part: row.ref for row in await conn.execute(query)}
+        return await self._refs.sent_parts(carrier, message_id)
 
     async def find(self, carrier: str, ref: str) -> Part | None:
-        c = t.carrier_refs.c
-        query = select(c.message_id, c.part, c.parts).where(
-            and_(c.carrier == carrier, c.ref == ref)
-        )
-        async with self.store.read() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else Part(row.message_id, row.part, row.parts, ref)
+        return await self._refs.find(carrier, ref)
 
     async def message_state(self, message_id: str) -> str | None:
-        query = select(t.messages.c.state).where(t.messages.c.id == message_id)
-        async with self.store.read() as conn:
-            state = (await conn.execute(query)).scalar_one_or_none()
-        return None if state is None else str(state)
+        return await self._refs.message_state(message_id)
 
     async def report(self, carrier: str, ref: str, code: int, rule: str) -> int | None:
-        c = t.carrier_refs.c
-        async with self.store.write() as conn:
-            found = await conn.execute(
-                select(c.message_id).where(and_(c.carrier == carrier, c.ref == ref))
-            )
-            message_id = found.scalar_one_or_none()
-            if message_id is None:
-                return None
-            # Locked in part order, so that concurrent receipts of one message take turns.
-            siblings = select(c.part, c.ref, c.code).where(
-                and_(c.carrier == carrier, c.message_id == message_id)
-            )
-            if conn.dialect.name == "postgresql":
-                siblings = siblings.order_by(c.part).with_for_update()
-            rows = list(await conn.execute(siblings))
-            codes = {row.part: row.code for row in rows}
-            part = next(row.part for row in rows if row.ref == ref)
-            await conn.execute(
-                update(t.carrier_refs)
-                .where(and_(c.carrier == carrier, c.ref == ref, c.code.is_(None)))
-                .values(code=code)
-            )
-        return aggregate(rule, codes, part, code)
+        found = await self._refs.report(carrier, ref, code)
+        return None if found is None else aggregate(rule, found.codes, found.part, code)

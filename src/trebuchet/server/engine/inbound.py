@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from trebuchet.server.callbacks.outbox import Outbox, application_destination
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
 from trebuchet.server.domain.clock import Clock
@@ -23,10 +21,9 @@ from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.domain.states import Direction, MessageState
 from trebuchet.server.media.fetch import ReceivedMedia
-from trebuchet.server.store.delivery import DeliveryStore, Row
+from trebuchet.server.store.delivery import DeliveryStore, NewMessage, Recipients, Row
 from trebuchet.server.store.group_commit import Batcher
 from trebuchet.server.store.message_rows import message_to_row
-from trebuchet.server.store.redaction import redacted_among
 
 
 def keyed_message_id(key: str) -> str:
@@ -56,7 +53,7 @@ class InboundRouter:
 
     async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
         """The message with its media copied into the recipient's own media store."""
-        number = await self._delivery.store.number_owner(message.to_number)
+        number = await self._delivery.store.numbers.find_enabled(message.to_number)
         if number is None:
             raise UnknownNumber(message.to_number)
         urls = await self._media.store(number["user_id"], message_id, message.parts, message.media)
@@ -81,48 +78,42 @@ class InboundRouter:
         return message_id, user_id
 
     async def _store(self, arrivals: Sequence[_Arrival]) -> list[str | None]:
-        return await self._delivery.store.transact(lambda conn: self._write(conn, arrivals))
-
-    def _write(self, conn: Connection, arrivals: Sequence[_Arrival]) -> list[str | None]:
-        """Store the arrivals with their events or user errors; answers each one's user
-        (None: nobody has its number)."""
-        d = self._delivery
-        # Copies of messages redacted since they were sent are stored without their text.
+        to_numbers = {arrival.message.to_number for arrival in arrivals}
         origins = [a.message.origin_id for a in arrivals if a.message.origin_id is not None]
-        redacted = redacted_among(conn, origins)
-        numbers = d.enabled_numbers(conn, {a.message.to_number for a in arrivals})
-        apps = d.applications(conn, {n["application_id"] for n in numbers.values()} - {None})
+        return await self._delivery.receive(
+            to_numbers, origins, lambda found: self._plan(arrivals, found)
+        )
+
+    def _plan(
+        self, arrivals: Sequence[_Arrival], found: Recipients
+    ) -> tuple[list[str | None], list[NewMessage]]:
+        """Each arrival's user (None: nobody has its number), and the messages to store
+        with their events or user errors.  Runs in the store's transaction."""
         owners: list[str | None] = []
-        new: dict[str, tuple[Message, Row | None]] = {}
+        new: dict[str, NewMessage] = {}
         for arrival in arrivals:
-            number = numbers.get(arrival.message.to_number)
+            number = found.numbers.get(arrival.message.to_number)
             owners.append(None if number is None else number["user_id"])
             if number is None or arrival.message_id in new:
                 continue
-            app = apps.get(number["application_id"])
+            app = found.applications.get(number["application_id"])
             if app is not None and app["user_id"] != number["user_id"]:
                 app = None
             message = arrival.message
-            if message.origin_id in redacted:
+            if message.origin_id in found.redacted:
                 message = replace(message, text="")
             record = _message(arrival.message_id, number["user_id"], message,
                               app["id"] if app else None, arrival.now)  # fmt: skip
-            new[arrival.message_id] = (record, app)
-        inserted = d.insert_messages_once(conn, [message_to_row(m) for m, _ in new.values()])
-        events, errors = [], []
-        for record, app in new.values():
-            if record.id not in inserted:
-                continue  # reported before
-            if app is not None and application_destination(app).reachable:
-                events.append(
-                    self._outbox.event(record, application_destination(app), record.time_us)
-                )
-            else:
-                errors.append(_no_callback(record, app))
-        fresh = {record.id: 0 for record, _ in new.values()}  # no events yet
-        d.add_events(conn, [event for event in events if event is not None], fresh)
-        d.add_user_errors(conn, errors)
-        return owners
+            new[arrival.message_id] = self._new_message(record, app)
+        return owners, list(new.values())
+
+    def _new_message(self, record: Message, app: Row | None) -> NewMessage:
+        """The row of ``record`` with its event, or the user error saying why it has none."""
+        row = message_to_row(record)
+        if app is not None and application_destination(app).reachable:
+            event = self._outbox.event(record, application_destination(app), record.time_us)
+            return NewMessage(row, events=[event] if event is not None else [])
+        return NewMessage(row, user_errors=[_no_callback(record, app)])
 
 
 @dataclass(frozen=True)

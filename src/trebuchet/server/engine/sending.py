@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from msgspec.structs import replace
-from sqlalchemy.engine import Connection
 
 from trebuchet.server.callbacks.outbox import Outbox, message_destination
 from trebuchet.server.carriers.base import (
@@ -46,7 +45,7 @@ from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.media.fetch import MediaFailure, MediaFetcher
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.net.guard import AddressRefused
-from trebuchet.server.store.delivery import DeliveryStore, Finish
+from trebuchet.server.store.delivery import Change, DeliveryStore, Finish
 from trebuchet.server.store.leases import LeasedQueue, Leasing
 from trebuchet.server.store.message_rows import message_from_row
 
@@ -290,22 +289,20 @@ async def apply_receipt(
 ) -> bool:
     """A receipt the carrier pushed later; False when the message is unknown or not waiting."""
 
-    def apply(conn: Connection) -> bool:
-        row = delivery.lock_message(conn, message_id)
-        message = None if row is None else message_from_row(row)
-        if message is None or message.direction != Direction.OUT or not message.wants_receipts:
-            return False
+    def decide(row: Row) -> Change | None:
+        message = message_from_row(row)
+        if message.direction != Direction.OUT or not message.wants_receipts:
+            return None
         values: dict[str, Any] = receipt_values(receipt)
         if message.state == MessageState.SENT and message.lease_owner is None:
             values["due_us"] = None  # no need to poll any more
-        delivery.update_message(conn, message_id, values)
-        if notifies(message, receipt):
-            updated = replace(message, **values)
-            event = outbox.event(updated, message_destination(message), now, receipt=True)
-            delivery.add_events(conn, [event] if event is not None else [])
-        return True
+        if not notifies(message, receipt):
+            return Change(values)
+        updated = replace(message, **values)
+        event = outbox.event(updated, message_destination(message), now, receipt=True)
+        return Change(values, [event] if event is not None else [])
 
-    return await delivery.store.transact(apply)
+    return await delivery.change_message(message_id, decide)
 
 
 def _refusal_receipt(message: Message, failure: PermanentFailure) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
 # Rows per INSERT statement, at most; a power of two (see :func:`_chunk_sizes`).
@@ -102,3 +103,8 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -
         sql, order = _update_sql(conn.dialect, table, key, columns)
         values = _getter(order)
         conn.exec_driver_sql(sql, [values(row) for row in same])
+
+
+def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing()

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -41,6 +42,14 @@ def async_url(url: str) -> str:
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     shown = parsed.render_as_string(hide_password=True)
     raise ValueError(f"unsupported database URL {shown!r}: use sqlite:///path or postgresql://...")
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password (as given when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

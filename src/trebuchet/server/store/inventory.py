@@ -127,7 +127,7 @@ class Inventory:
         self.store = store
 
     async def _check_user(self, user_id: str) -> None:
-        if await self.store.user(user_id) is None:
+        if await self.store.users.get(user_id) is None:
             raise UnknownUser(user_id)
 
     async def add(self, numbers: Iterable[str], user_id: str | None = None) -> list[Row]:

@@ -1,74 +1,56 @@
-"""The store: users, numbers, applications, messages, idempotency keys and user errors.
+"""The store: the one object callers hold, its lifecycle and its three I/O paths.
+
+Each resource's queries live in a module of its own and are reached through an attribute
+of the store: ``store.users`` (:mod:`.users`), ``store.numbers`` (:mod:`.numbers`),
+``store.inventory`` (:mod:`.inventory`), ``store.applications`` (:mod:`.applications`),
+``store.messages`` (:mod:`.messages`), ``store.user_errors`` (:mod:`.user_errors`),
+``store.meta`` (:mod:`.meta`), ``store.carrier_refs`` (:mod:`.carrier_refs`); the
+delivery engine's are in :mod:`.delivery`.
+
+Every query takes one of three paths (``docs/architecture.md`` maps which job takes
+which):
+
+* async connections, :meth:`Store.read` and :meth:`Store.write` (aiosqlite or asyncpg);
+* blocking write transactions, :meth:`Store.transact` and :meth:`Store.claim`: the SQLite
+  writer thread (:mod:`.writer`), or ``run_sync`` on a pooled PostgreSQL connection; the
+  group commit of accepted messages (:mod:`.group_commit`, :mod:`.intake`) writes this way;
+* raw page reads, :meth:`Store.fetch`: reader threads answering the driver's tuples on
+  SQLite (:mod:`.reader`), one autocommit statement answering asyncpg's records on
+  PostgreSQL.
 
 All SQL goes through SQLAlchemy Core, so SQLite and PostgreSQL share one code path; the
-few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect here.
-Message inserts go through a :class:`GroupCommitter`.
+few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    tuple_,
-    update,
-)
-from sqlalchemy import Row as SaRow
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from trebuchet.server.domain.ids import new_id, new_secret
-from trebuchet.server.domain.states import NumberState
-from trebuchet.server.domain.times import now_us
-from trebuchet.server.store import tables as t
+from trebuchet.server.store.applications import Applications
+from trebuchet.server.store.carrier_refs import CarrierRefs
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
-from trebuchet.server.store.inventory import ENABLED, RELEASED, take_number
+from trebuchet.server.store.intake import write_jobs
+from trebuchet.server.store.inventory import Inventory
+from trebuchet.server.store.messages import Messages
+from trebuchet.server.store.meta import Meta, write_probe
+from trebuchet.server.store.numbers import Numbers
 from trebuchet.server.store.reader import SqliteReader
-from trebuchet.server.store.records import InsertJob, MessageFilter, NewUser, User
-from trebuchet.server.store.redaction import redact
-from trebuchet.server.store.writer import SqliteWriter, insert_ignoring_conflicts, write_jobs
+from trebuchet.server.store.records import InsertJob
+from trebuchet.server.store.user_errors import UserErrors
+from trebuchet.server.store.users import Users
+from trebuchet.server.store.writer import SqliteWriter
 
 if TYPE_CHECKING:
     from trebuchet.server.config import Settings
 
-Row = Mapping[Any, Any]
-# Messages come back as SQLAlchemy rows (attribute access: ``row.time_us``), the
-# cheapest shape to fetch a thousand of.
-MessageRow = SaRow[Any]
 T = TypeVar("T")
-
-
-def hash_secret(secret: str) -> str:
-    # API secrets are 192-bit random tokens, so a fast hash is as safe as a slow one and
-    # keeps per-request authentication cheap.
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def secret_matches(secret: str, secret_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), secret_hash)
-
-
-# The meta row readiness writes to when writes have been failing.
-WRITE_PROBE_KEY = "write_probe"
 # Rows per group-commit transaction, at most (a batch exceeds it by its last job only).
 INSERT_BATCH_ROWS = 2000
 
@@ -94,6 +76,14 @@ class Store:
         # Why the last write failed when the store refused it (read-only, full, down);
         # None once a write succeeds.  Readiness reports it.
         self.write_fault: str | None = None
+        self.users = Users(self)
+        self.numbers = Numbers(self)
+        self.inventory = Inventory(self)
+        self.applications = Applications(self)
+        self.messages = Messages(self, self._inserts)
+        self.user_errors = UserErrors(self)
+        self.meta = Meta(self)
+        self.carrier_refs = CarrierRefs(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -103,6 +93,11 @@ class Store:
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
         )
+
+    @property
+    def sql_dialect(self) -> Dialect:
+        """The dialect statements compiled once ahead of time are compiled for."""
+        return self._engine.dialect
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -119,18 +114,17 @@ class Store:
             self._sqlite_reader.close()
         await self._engine.dispose()
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn:
-            yield conn
+    # -- health ------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        with self._noting_write_faults():
-            async with self._engine.connect() as conn:
-                conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-                async with conn.begin():
-                    yield conn
+    async def ping(self) -> None:
+        """One trivial statement on a pooled connection; raises when the store does not
+        answer (readiness)."""
+        async with self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def probe_write(self) -> None:
+        """A real but harmless write (:func:`.meta.write_probe`); raises as writes do."""
+        await self.transact(write_probe)
 
     @contextmanager
     def _noting_write_faults(self) -> Iterator[None]:
@@ -144,211 +138,22 @@ class Store:
             raise
         self.write_fault = None
 
-    async def probe_write(self) -> None:
-        """A real but harmless write (the time, under its own key); raises as writes do."""
+    # -- path 1: async connections -----------------------------------------------------
 
-        def write(conn: Connection) -> None:
-            value = str(now_us())
-            changed = conn.execute(
-                update(t.meta).where(t.meta.c.key == WRITE_PROBE_KEY).values(value=value)
-            )
-            if not changed.rowcount:
-                conn.execute(insert(t.meta).values(key=WRITE_PROBE_KEY, value=value))
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            yield conn
 
-        await self.transact(write)
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        with self._noting_write_faults():
+            async with self._engine.connect() as conn:
+                conn = await conn.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+                async with conn.begin():
+                    yield conn
 
-    def _insert_ignoring_conflicts(self, table: Any) -> Any:
-        return insert_ignoring_conflicts(self.dialect, table)
-
-    # -- meta --------------------------------------------------------------------------
-
-    async def setting(self, key: str, default_factory: Any = None) -> str:
-        """A persistent value shared by every process (created on first use)."""
-        async with self.write() as conn:
-            value = await conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
-            if value is None:
-                value = default_factory() if default_factory else ""
-                await conn.execute(
-                    self._insert_ignoring_conflicts(t.meta).values(key=key, value=value)
-                )
-                value = await conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
-            return str(value)
-
-    # -- users -------------------------------------------------------------------------
-
-    async def create_user(self, numbers: Sequence[str] = ()) -> NewUser:
-        secret = new_secret()
-        user = User(
-            id=new_id("u"),
-            api_token=new_id("t"),
-            secret_hash=hash_secret(secret),
-            callback_secret=new_secret(),
-        )
-        async with self.write() as conn:
-            await conn.execute(
-                insert(t.users).values(
-                    id=user.id,
-                    api_token=user.api_token,
-                    secret_hash=user.secret_hash,
-                    callback_secret=user.callback_secret,
-                    created_us=now_us(),
-                )
-            )
-            for number in numbers:
-                await take_number(conn, user.id, {"number": number})
-        return NewUser(user=user, api_secret=secret, numbers=list(numbers))
-
-    async def user_by_token(self, token: str) -> User | None:
-        async with self.read() as conn:
-            row = (
-                (await conn.execute(select(t.users).where(t.users.c.api_token == token)))
-                .mappings()
-                .first()
-            )
-        return None if row is None else _user(row)
-
-    async def user(self, user_id: str) -> User | None:
-        async with self.read() as conn:
-            row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).mappings()
-            first = row.first()
-        return None if first is None else _user(first)
-
-    async def count_users(self) -> int:
-        async with self.read() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(t.users)) or 0)
-
-    # -- phone numbers -----------------------------------------------------------------
-
-    async def list_numbers(
-        self, user_id: str, filters: Mapping[str, str], after_id: str | None, limit: int
-    ) -> list[Row]:
-        query = select(t.phone_numbers).where(
-            t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED
-        )
-        for column, value in filters.items():
-            query = query.where(t.phone_numbers.c[column] == value)
-        if after_id is not None:
-            query = query.where(t.phone_numbers.c.id > after_id)
-        query = query.order_by(t.phone_numbers.c.id).limit(limit)
-        async with self.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    async def get_number(self, user_id: str, id_or_number: str) -> Row | None:
-        query = select(t.phone_numbers).where(
-            t.phone_numbers.c.user_id == user_id,
-            t.phone_numbers.c.number_state == ENABLED,
-            or_(t.phone_numbers.c.id == id_or_number, t.phone_numbers.c.number == id_or_number),
-        )
-        async with self.read() as conn:
-            return (await conn.execute(query)).mappings().first()
-
-    async def update_number(self, user_id: str, number_id: str, changes: Row) -> bool:
-        return await self._update(t.phone_numbers, user_id, number_id, changes)
-
-    async def delete_number(self, user_id: str, number_id: str) -> bool:
-        """Release the number (spec: a released number cannot be added again)."""
-        released = {"number_state": RELEASED, "released_us": now_us(), "application_id": None}
-        return await self._update(t.phone_numbers, user_id, number_id, released)
-
-    async def owns_number(self, user_id: str, number: str) -> bool:
-        query = select(t.phone_numbers.c.id).where(
-            t.phone_numbers.c.number == number,
-            t.phone_numbers.c.user_id == user_id,
-            t.phone_numbers.c.number_state == NumberState.ENABLED,
-        )
-        async with self.read() as conn:
-            return (await conn.scalar(query)) is not None
-
-    async def has_numbers(self, user_id: str) -> bool:
-        query = (
-            select(t.phone_numbers.c.id)
-            .where(t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED)
-            .limit(1)
-        )
-        async with self.read() as conn:
-            return (await conn.scalar(query)) is not None
-
-    async def number_owner(self, number: str) -> Row | None:
-        """The enabled number record for ``number``, whoever owns it (inbound routing)."""
-        c = t.phone_numbers.c
-        query = select(t.phone_numbers).where(
-            c.number == number, c.number_state == NumberState.ENABLED
-        )
-        async with self.read() as conn:
-            return (await conn.execute(query)).mappings().first()
-
-    # -- applications ------------------------------------------------------------------
-
-    async def add_application(self, user_id: str, values: Row) -> Row:
-        row = {"id": new_id("a"), "user_id": user_id, "created_us": now_us(), **values}
-        async with self.write() as conn:
-            await conn.execute(insert(t.applications).values(row))
-        return row
-
-    async def list_applications(self, user_id: str, after_id: str | None, limit: int) -> list[Row]:
-        query = select(t.applications).where(t.applications.c.user_id == user_id)
-        if after_id is not None:
-            query = query.where(t.applications.c.id > after_id)
-        query = query.order_by(t.applications.c.id).limit(limit)
-        async with self.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    async def get_application(self, user_id: str, app_id: str) -> Row | None:
-        query = select(t.applications).where(
-            t.applications.c.user_id == user_id, t.applications.c.id == app_id
-        )
-        async with self.read() as conn:
-            return (await conn.execute(query)).mappings().first()
-
-    async def update_application(self, user_id: str, app_id: str, changes: Row) -> bool:
-        return await self._update(t.applications, user_id, app_id, changes)
-
-    async def delete_application(self, user_id: str, app_id: str) -> bool:
-        async with self.write() as conn:
-            result = await conn.execute(
-                delete(t.applications).where(
-                    t.applications.c.user_id == user_id, t.applications.c.id == app_id
-                )
-            )
-            if result.rowcount:
-                await conn.execute(
-                    update(t.phone_numbers)
-                    .where(
-                        t.phone_numbers.c.user_id == user_id,
-                        t.phone_numbers.c.application_id == app_id,
-                    )
-                    .values(application_id=None)
-                )
-            return bool(result.rowcount)
-
-    async def _update(self, table: Any, user_id: str, ident: str, changes: Row) -> bool:
-        where = and_(table.c.user_id == user_id, table.c.id == ident)
-        async with self.write() as conn:
-            if not changes:
-                return (await conn.scalar(select(table.c.id).where(where))) is not None
-            result = await conn.execute(update(table).where(where).values(dict(changes)))
-            return bool(result.rowcount)
-
-    # -- messages ----------------------------------------------------------------------
-
-    async def insert_messages(self, job: InsertJob) -> InsertJob:
-        """Store the job's rows atomically; ``job.replayed`` is set on an idempotent replay."""
-        return await self._inserts.submit(job)
-
-    def on_insert(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` after every commit of new messages; answers its remover.
-
-        The delivery engine in this process hears of new work at once this way; engines in
-        other processes find it by polling.
-        """
-        self._insert_listeners.append(listener)
-        return lambda: self._insert_listeners.remove(listener)
-
-    async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-        done = await self.transact(lambda conn: write_jobs(conn, jobs))
-        for listener in self._insert_listeners:
-            listener()
-        return done
+    # -- path 2: blocking write transactions -------------------------------------------
 
     async def transact(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in one write transaction on a blocking connection.
@@ -377,53 +182,26 @@ class Store:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.run_sync(fn)
 
-    async def get_message(self, user_id: str, message_id: str) -> MessageRow | None:
-        query = select(*MESSAGE_COLUMNS).where(
-            t.messages.c.user_id == user_id, t.messages.c.id == message_id
-        )
-        async with self.read() as conn:
-            return (await conn.execute(query)).first()
+    def on_insert(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every commit of new messages; answers its remover.
 
-    async def list_messages(
-        self,
-        user_id: str,
-        where: MessageFilter,
-        *,
-        descending: bool,
-        after: tuple[int, str] | None,
-        limit: int,
-    ) -> Sequence[Sequence[Any]]:
-        """A page of message rows (columns in MESSAGE_COLUMNS order), keyset-paged on
-        ``(time_us, id)`` after ``after``.  The statement is compiled once per shape of
-        filters; on SQLite the page is read on a reader thread, on PostgreSQL the rows
-        are asyncpg's records."""
-        equal = {
-            name: value
-            for name, value in (
-                ("from_number", where.from_number),
-                ("to_number", where.to_number),
-                ("direction", where.direction),
-                ("state", where.state),
-                ("delivery_state", where.delivery_state),
-            )
-            if value is not None
-        }
-        shape = PageShape(
-            tuple(equal), where.from_us is not None, where.to_us is not None,
-            after is not None, descending,
-        )  # fmt: skip
-        sql, names, added = _page_statement(self._engine.dialect, shape)
-        values: dict[str, Any] = {
-            **added,
-            "user_id": user_id,
-            "from_us": where.from_us,
-            "to_us": where.to_us,
-            "after_time": after[0] if after else None,
-            "after_id": after[1] if after else None,
-            "page_limit": limit,
-            **equal,
-        }
-        params = tuple(values[name] for name in names)
+        The delivery engine in this process hears of new work at once this way; engines in
+        other processes find it by polling.
+        """
+        self._insert_listeners.append(listener)
+        return lambda: self._insert_listeners.remove(listener)
+
+    async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
+        done = await self.transact(lambda conn: write_jobs(conn, jobs))
+        for listener in self._insert_listeners:
+            listener()
+        return done
+
+    # -- path 3: raw page reads --------------------------------------------------------
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        """Every row of one compiled read-only statement, as the driver answers it: on
+        SQLite on a reader thread, on PostgreSQL asyncpg's records."""
         if self._sqlite_reader is not None:
             return await self._sqlite_reader.fetch(sql, params)
         async with self.read() as conn:
@@ -434,127 +212,3 @@ class Store:
             result = await conn.exec_driver_sql(sql, params)
             rows: Sequence[Sequence[Any]] = result.cursor.fetchall()
             return rows
-
-    async def redact_message(self, user_id: str, message_id: str) -> bool:
-        """Empty the message's text everywhere it is stored (:mod:`.redaction`)."""
-        return await self.transact(lambda conn: redact(conn, user_id, message_id))
-
-    # -- user errors -------------------------------------------------------------------
-
-    async def add_user_error(
-        self, user_id: str, category: str, code: str, message: str, details: Mapping[str, str]
-    ) -> str:
-        error_id = new_id("ue")
-        async with self.write() as conn:
-            await conn.execute(
-                insert(t.user_errors).values(
-                    id=error_id,
-                    user_id=user_id,
-                    time_us=now_us(),
-                    category=category,
-                    code=code,
-                    message=message,
-                    details=json.dumps(details),
-                )
-            )
-        return error_id
-
-    async def list_user_errors(
-        self, user_id: str, after: tuple[int, str] | None, limit: int
-    ) -> list[Row]:
-        c = t.user_errors.c
-        query = select(t.user_errors).where(c.user_id == user_id)
-        if after is not None:
-            query = query.where(tuple_(c.time_us, c.id) < tuple_(*after))
-        query = query.order_by(c.time_us.desc(), c.id.desc()).limit(limit)
-        async with self.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    async def get_user_error(self, user_id: str, error_id: str) -> Row | None:
-        query = select(t.user_errors).where(
-            t.user_errors.c.user_id == user_id, t.user_errors.c.id == error_id
-        )
-        async with self.read() as conn:
-            return (await conn.execute(query)).mappings().first()
-
-
-# Columns shown by the API (engine bookkeeping stays inside).
-MESSAGE_COLUMN_NAMES = (
-    "id",
-    "from_number",
-    "to_number",
-    "direction",
-    "text",
-    "media",
-    "state",
-    "time_us",
-    "segment_count",
-    "callback_url",
-    "callback_http_method",
-    "callback_timeout",
-    "fallback_url",
-    "tag",
-    "receipt_requested",
-    "delivery_state",
-    "delivery_code",
-    "delivery_description",
-    "skip_mms_carrier_validation",
-    "application_id",
-)
-MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
-
-
-@dataclass(frozen=True)
-class PageShape:
-    """What a page query filters on, which fixes its SQL (the values go in as parameters)."""
-
-    equal: tuple[str, ...]  # columns compared with ``=``
-    since: bool
-    until: bool
-    after: bool
-    descending: bool
-
-
-# Parameters a page query takes, besides the columns compared with ``=``.
-_PAGE_PARAMS = frozenset(("user_id", "from_us", "to_us", "after_time", "after_id", "page_limit"))
-
-
-@cache
-def _page_statement(
-    dialect: Dialect, shape: PageShape
-) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The page query of ``shape``, compiled once; its parameter names in order, and the
-    values of those the dialect adds itself (SQLite's ``OFFSET 0`` after a ``LIMIT``)."""
-    c = t.messages.c
-    query = select(*MESSAGE_COLUMNS).where(c.user_id == bindparam("user_id"))
-    for name in shape.equal:
-        query = query.where(c[name] == bindparam(name))
-    if shape.since:
-        query = query.where(c.time_us >= bindparam("from_us", type_=BigInteger))
-    if shape.until:
-        query = query.where(c.time_us <= bindparam("to_us", type_=BigInteger))
-    key = tuple_(c.time_us, c.id)
-    if shape.after:
-        after = tuple_(
-            bindparam("after_time", type_=BigInteger), bindparam("after_id", type_=String)
-        )
-        query = query.where(key < after if shape.descending else key > after)
-    if shape.descending:
-        query = query.order_by(c.time_us.desc(), c.id.desc())
-    else:
-        query = query.order_by(c.time_us, c.id)
-    compiled = query.limit(bindparam("page_limit", type_=Integer)).compile(dialect=dialect)
-    if compiled.positiontup is None:
-        raise RuntimeError("the page query needs a positional parameter style")
-    ours = _PAGE_PARAMS.union(shape.equal)
-    added = {name: value for name, value in compiled.params.items() if name not in ours}
-    return str(compiled), tuple(compiled.positiontup), added
-
-
-def _user(row: Row) -> User:
-    return User(
-        id=row["id"],
-        api_token=row["api_token"],
-        secret_hash=row["secret_hash"],
-        callback_secret=row["callback_secret"],
-    )

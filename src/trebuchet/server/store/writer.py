@@ -1,88 +1,28 @@
-"""Writing batches of accepted messages: the body of the group commit.
+"""The SQLite writer thread: every blocking write transaction of the process.
 
-The logic is one synchronous function over a SQLAlchemy ``Connection``, shared by both
-backends.  On SQLite it runs in a dedicated writer thread on a blocking connection: one
-thread hop per batch instead of one per statement, and SQLite releases the GIL while it
-works, so the event loop keeps accepting requests meanwhile.  On PostgreSQL it runs on an
-async connection through ``run_sync``.  The delivery engine's batched writes take the same
-road (:meth:`Store.transact`), so on SQLite one thread writes for the whole process and
-its writers never wait on each other's ``BEGIN IMMEDIATE``.
+Batched writes are synchronous functions over a SQLAlchemy ``Connection``, shared by both
+backends (:meth:`Store.transact`, :meth:`Store.claim`).  On SQLite they run here, in a
+dedicated thread on one blocking connection: one thread hop per batch instead of one per
+statement, and SQLite releases the GIL while it works, so the event loop keeps accepting
+requests meanwhile; one thread writes for the whole process, so its writers never wait on
+each other's ``BEGIN IMMEDIATE``.  On PostgreSQL the same functions run on an async
+connection through ``run_sync``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from trebuchet.server.domain.times import now_us
-from trebuchet.server.store import tables as t
-from trebuchet.server.store.bulk import insert_rows
 from trebuchet.server.store.database import BEGIN_MODE, create_sqlite_writer_engine
-from trebuchet.server.store.records import InsertJob, StoredResponse
 
-IDEMPOTENCY_WINDOW_US = 24 * 3600 * 1_000_000
 T = TypeVar("T")
 SWITCH_INTERVAL_S = 0.0005
-
-
-def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing()
-
-
-def write_jobs(conn: Connection, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-    """Insert every job's rows in the caller's transaction, honouring idempotency keys
-    (the rows go through :func:`insert_rows`)."""
-    rows: list[dict[str, Any]] = []
-    for job in jobs:
-        if job.idempotency_key is not None and not _claim_key(conn, job):
-            continue
-        rows.extend(job.rows)
-    insert_rows(conn, t.messages, rows)
-    return jobs
-
-
-def _claim_key(conn: Connection, job: InsertJob) -> bool:
-    """Record the job's idempotency key, or find the earlier answer under it (a key
-    used for another request marks the job in conflict instead)."""
-    if job.response is None or job.user_id is None:
-        raise ValueError("an idempotent job needs its user and its response")
-    now = now_us()
-    key = and_(
-        t.idempotency_keys.c.user_id == job.user_id,
-        t.idempotency_keys.c.key == job.idempotency_key,
-    )
-    values = {
-        "created_us": now,
-        "status": job.response.status,
-        "location": job.response.location,
-        "body": job.response.body,
-        "request_hash": job.request_hash,
-    }
-    inserted = conn.execute(
-        insert_ignoring_conflicts(conn.dialect.name, t.idempotency_keys)
-        .values(user_id=job.user_id, key=job.idempotency_key, **values)
-        .returning(t.idempotency_keys.c.key)
-    )
-    if inserted.first() is not None:
-        return True
-    existing = conn.execute(select(t.idempotency_keys).where(key)).mappings().one()
-    if existing["created_us"] < now - IDEMPOTENCY_WINDOW_US:
-        conn.execute(update(t.idempotency_keys).where(key).values(values))
-        return True
-    stored_hash = existing["request_hash"]
-    if stored_hash is not None and job.request_hash is not None and stored_hash != job.request_hash:
-        job.conflict = True
-        return False
-    job.replayed = StoredResponse(existing["status"], existing["location"], existing["body"])
-    return False
 
 
 class SqliteWriter:

@@ -1,0 +1,208 @@
+"""Claiming due work, renewing leases and reserving send slots: the named statements.
+
+Work items (messages to send, events to deliver) are rows with a ``due_us``; a worker
+claims due rows by writing its name and a lease deadline into them in one statement:
+
+* PostgreSQL: ``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)`` so concurrent
+  workers never wait on, or take, each other's rows;
+* SQLite: the same ``UPDATE ... RETURNING`` inside a ``BEGIN IMMEDIATE`` transaction, which
+  serialises writers.
+
+Events are claimed fairly: callbacks in flight are capped per destination (the receiver's
+``host:port``) and per user, counted over every worker's live leases, so one slow receiver
+or one busy user never takes every slot (:data:`CLAIM_EVENTS`).
+
+A row whose lease has run out (its worker died) is due again and is claimed by someone
+else.  ``due_us`` is NULL once nothing is left to do, which keeps the partial indexes small.
+
+The functions here are synchronous, on a blocking ``Connection``: :class:`DeliveryStore`
+runs them through :meth:`Store.claim` and :meth:`Store.transact`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, TextClause, or_, select, text, update
+from sqlalchemy.engine import Connection
+
+from trebuchet.server.domain.states import EventState, MessageState
+
+Row = Mapping[str, Any]
+
+# States as SQL literals, for the statements below (compiled once, from the enums).
+_QUEUED = f"'{MessageState.QUEUED.value}'"
+_SENDING = f"'{MessageState.SENDING.value}'"
+_PENDING = f"'{EventState.PENDING.value}'"
+
+# Engine columns are shown here and nowhere else.
+CLAIM_MESSAGES = {
+    "postgresql": f"""
+        UPDATE messages AS m
+        SET lease_owner = :owner, lease_until_us = :until,
+            state = CASE WHEN m.state = {_QUEUED} THEN {_SENDING} ELSE m.state END,
+            attempts = CASE WHEN m.state IN ({_QUEUED}, {_SENDING}) THEN m.attempts + 1
+                            ELSE m.attempts END
+        FROM (
+            SELECT id FROM messages
+            WHERE due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
+            ORDER BY due_us
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED
+        ) AS picked
+        WHERE m.id = picked.id
+        RETURNING m.*
+    """,
+    "sqlite": f"""
+        UPDATE messages
+        SET lease_owner = :owner, lease_until_us = :until,
+            state = CASE WHEN state = {_QUEUED} THEN {_SENDING} ELSE state END,
+            attempts = CASE WHEN state IN ({_QUEUED}, {_SENDING}) THEN attempts + 1
+                            ELSE attempts END
+        WHERE id IN (
+            SELECT id FROM messages
+            WHERE due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
+            ORDER BY due_us
+            LIMIT :limit
+        )
+        RETURNING *
+    """,
+}
+
+# An event waits while an earlier event of the same message is still pending, so each
+# message's events leave in sequence order.
+_EVENT_READY = f"""
+    due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
+    AND NOT EXISTS (
+        SELECT 1 FROM events AS earlier
+        WHERE earlier.message_id = e.message_id
+          AND earlier.sequence < e.sequence
+          AND earlier.state = {_PENDING}
+    )
+"""
+# Fair claiming.  A destination or a user with as many live leases as its cap is skipped.
+# Of the first ``window`` ready events of the others, oldest first, an event is taken while
+# its rank within its destination plus that destination's live leases stays within the
+# destination cap, and then (among those) the same holds for its user.  The oldest of them
+# always fits, so a claim makes progress whenever anything may go.  Workers claiming at
+# the same moment do not see each other's new leases, so on PostgreSQL a cap can be passed
+# by at most one claim per worker; SQLite claims one at a time.
+_LIVE = "lease_owner IS NOT NULL AND lease_until_us >= :now"
+_FAIR_EVENTS = f"""
+    busy_destinations AS (
+        SELECT destination, count(*) AS n FROM events WHERE {_LIVE} GROUP BY destination
+    ),
+    busy_users AS (
+        SELECT user_id, count(*) AS n FROM events WHERE {_LIVE} GROUP BY user_id
+    ),
+    candidates AS (
+        SELECT e.id, e.user_id, e.destination, e.due_us FROM events AS e
+        WHERE {_EVENT_READY}
+          AND NOT EXISTS (SELECT 1 FROM busy_destinations AS b
+                          WHERE b.destination = e.destination AND b.n >= :per_destination)
+          AND NOT EXISTS (SELECT 1 FROM busy_users AS b
+                          WHERE b.user_id = e.user_id AND b.n >= :per_user)
+        ORDER BY e.due_us
+        LIMIT :window
+        {{lock}}
+    ),
+    within_destinations AS (
+        SELECT c.id, c.user_id, c.due_us,
+               row_number() OVER (PARTITION BY c.destination ORDER BY c.due_us, c.id)
+                   + COALESCE(bd.n, 0) AS load
+        FROM candidates AS c
+        LEFT JOIN busy_destinations AS bd ON bd.destination = c.destination
+    ),
+    within_users AS (
+        SELECT d.id, d.due_us,
+               row_number() OVER (PARTITION BY d.user_id ORDER BY d.due_us, d.id)
+                   + COALESCE(bu.n, 0) AS load
+        FROM within_destinations AS d
+        LEFT JOIN busy_users AS bu ON bu.user_id = d.user_id
+        WHERE d.load <= :per_destination
+    ),
+    picked AS (
+        SELECT id FROM within_users WHERE load <= :per_user ORDER BY due_us LIMIT :limit
+    )
+"""
+CLAIM_EVENTS = {
+    "postgresql": "WITH"
+    + _FAIR_EVENTS.format(lock="FOR UPDATE OF e SKIP LOCKED")
+    + """
+        UPDATE events AS ev
+        SET lease_owner = :owner, lease_until_us = :until, attempts = ev.attempts + 1
+        FROM picked
+        WHERE ev.id = picked.id
+        RETURNING ev.*
+    """,
+    "sqlite": "WITH"
+    + _FAIR_EVENTS.format(lock="")
+    + """
+        UPDATE events
+        SET lease_owner = :owner, lease_until_us = :until, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM picked)
+        RETURNING *
+    """,
+}
+# Ready events looked at per claim, per event claimed.
+WINDOW_PER_CLAIMED = 4
+
+# Reserve the next send slot of a rate-limited number; answers the end of the slot.
+RESERVE_SLOT = {
+    "postgresql": """
+        INSERT INTO sender_slots (number, next_us)
+        VALUES (:number, CAST(:now AS BIGINT) + CAST(:interval AS BIGINT))
+        ON CONFLICT (number) DO UPDATE
+        SET next_us = GREATEST(sender_slots.next_us, CAST(:now AS BIGINT))
+                      + CAST(:interval AS BIGINT)
+        RETURNING next_us
+    """,
+    "sqlite": """
+        INSERT INTO sender_slots (number, next_us) VALUES (:number, :now + :interval)
+        ON CONFLICT (number) DO UPDATE
+        SET next_us = max(sender_slots.next_us, :now) + :interval
+        RETURNING next_us
+    """,
+}
+
+
+@cache
+def _text(sql: str) -> TextClause:
+    return text(sql)
+
+
+def any_due(conn: Connection, table: Table, now: int) -> bool:
+    """Whether a row of ``table`` is due and not leased (a read-only look)."""
+    c = table.c
+    due = (
+        select(c.id)
+        .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
+        .limit(1)
+    )
+    return conn.scalar(due) is not None
+
+
+def claim_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Row]:
+    """Run one claiming statement (the dialect's text of :data:`CLAIM_MESSAGES` or
+    :data:`CLAIM_EVENTS`); answers the rows it leased."""
+    return [dict(row) for row in conn.execute(_text(sql), params).mappings()]
+
+
+def extend_leases(
+    conn: Connection, table: Table, owner: str, ids: Sequence[str], until: int
+) -> int:
+    """Renew the leases ``owner`` holds on ``ids``; answers how many it still held."""
+    statement = (
+        update(table)
+        .where(table.c.lease_owner == owner, table.c.id.in_(list(ids)))
+        .values(lease_until_us=until)
+    )
+    return int(conn.execute(statement).rowcount)
+
+
+def reserve_slot(conn: Connection, number: str, now: int, interval_us: int) -> int:
+    """Reserve the next send slot of ``number``; answers the end of the slot."""
+    params = {"number": number, "now": now, "interval": interval_us}
+    return int(conn.scalar(_text(RESERVE_SLOT[conn.dialect.name]), params))
