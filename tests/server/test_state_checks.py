@@ -55,7 +55,8 @@ def _message(message_id: str, **changes: Any) -> dict[str, Any]:
         segment_count=1,
         delivery_state=DeliveryState.WAITING,
     )
-    return {**message_to_row(record), **changes}
+    every_column = {column.name: None for column in t.messages.columns} | {"attempts": 0}
+    return {**every_column, **message_to_row(record), **changes}  # as the table reads back
 
 
 def _event(event_id: str, state: str = EventState.PENDING) -> dict[str, Any]:

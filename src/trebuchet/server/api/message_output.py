@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from trebuchet.server.domain.times import format_time
-from trebuchet.server.domain.urls import masked_or_none
+from trebuchet.server.domain.urls import masked
 from trebuchet.server.store.messages import MESSAGE_COLUMN_NAMES
 
 # Rows come positionally in MESSAGE_COLUMNS order; index lookups are the cheap path.
@@ -58,6 +58,9 @@ _DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_desc
 def message_out(row: Sequence[Any]) -> MessageOut:
     """The message resource for a row as the store returns it (MESSAGE_COLUMNS order)."""
     media = row[_MEDIA]
+    # Only a URL with an "@" can carry credentials; the check inline keeps a page of
+    # 1000 rows from paying two calls per row for URLs that are mostly unset.
+    callback, fallback = row[_CALLBACK_URL], row[_FALLBACK]
     return MessageOut(
         row[_ID],
         row[_ID],
@@ -70,10 +73,10 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         format_time(row[_TIME]),
         row[_SEGMENTS],
         bool(row[_SKIP]),
-        masked_or_none(row[_CALLBACK_URL]),
+        masked(callback) if callback and "@" in callback else callback,
         row[_METHOD],
         row[_TIMEOUT],
-        masked_or_none(row[_FALLBACK]),
+        masked(fallback) if fallback and "@" in fallback else fallback,
         row[_TAG],
         row[_RECEIPT],
         row[_DELIVERY_STATE],

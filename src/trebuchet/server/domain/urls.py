@@ -22,7 +22,3 @@ def masked(url: str) -> str:
         return url
     mask = "***:***" if ":" in userinfo else "***"
     return f"{scheme}://{mask}@{host}{rest[end:]}"
-
-
-def masked_or_none(url: str | None) -> str | None:
-    return None if url is None else masked(url)
