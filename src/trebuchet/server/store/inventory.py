@@ -32,8 +32,14 @@ if TYPE_CHECKING:
     from trebuchet.server.store.store import Store
 
 Row = Mapping[Any, Any]
-AVAILABLE, ENABLED, RELEASED = NumberState.AVAILABLE, NumberState.ENABLED, NumberState.RELEASED
 STATES = tuple(state.value for state in NumberState)
+
+
+def released_columns() -> dict[str, Any]:
+    """What releasing a number sets, whoever releases it (the user or the operator)."""
+    return {"number_state": NumberState.RELEASED, "released_us": now_us(), "application_id": None}
+
+
 # What a number's holder set on it; cleared when the number leaves them.
 _HOLDER_COLUMNS = {"name": None, "application_id": None, "fallback_number": None}
 
@@ -79,7 +85,7 @@ async def _insert(conn: AsyncConnection, user_id: str | None, values: Row) -> Ro
     row = {
         "id": new_id("n"),
         "user_id": user_id,
-        "number_state": ENABLED if user_id else AVAILABLE,
+        "number_state": NumberState.ENABLED if user_id else NumberState.AVAILABLE,
         "created_us": now_us(),
         "name": None,
         "application_id": None,
@@ -113,11 +119,13 @@ async def take_number(conn: AsyncConnection, user_id: str, values: Row) -> Row:
     row = await _row(conn, number)
     if row is None:
         return await _insert(conn, user_id, values)
-    if row["number_state"] == RELEASED:
+    if row["number_state"] == NumberState.RELEASED:
         raise NumberReleased(number)
-    if row["number_state"] == ENABLED and row["user_id"] != user_id:
+    if row["number_state"] == NumberState.ENABLED and row["user_id"] != user_id:
         raise NumberTaken(number, row["user_id"])
-    return await _set(conn, row, {**values, "user_id": user_id, "number_state": ENABLED})
+    return await _set(
+        conn, row, {**values, "user_id": user_id, "number_state": NumberState.ENABLED}
+    )
 
 
 class Inventory:
@@ -140,7 +148,7 @@ class Inventory:
         async with self.store.write() as conn:
             for number in numbers:
                 row = await _row(conn, number)
-                if row is not None and row["number_state"] == RELEASED:
+                if row is not None and row["number_state"] == NumberState.RELEASED:
                     raise NumberReleased(number)
                 if row is not None:
                     holder = f"assigned to {row['user_id']}" if row["user_id"] else "available"
@@ -163,10 +171,12 @@ class Inventory:
             row = await _row(conn, number)
             if row is None:
                 raise UnknownNumber(number)
-            if row["number_state"] == RELEASED:
+            if row["number_state"] == NumberState.RELEASED:
                 raise NumberReleased(number)
             return await _set(
-                conn, row, {**_HOLDER_COLUMNS, "user_id": None, "number_state": AVAILABLE}
+                conn,
+                row,
+                {**_HOLDER_COLUMNS, "user_id": None, "number_state": NumberState.AVAILABLE},
             )
 
     async def release(self, number: str) -> Row:
@@ -175,10 +185,9 @@ class Inventory:
             row = await _row(conn, number)
             if row is None:
                 raise UnknownNumber(number)
-            if row["number_state"] == RELEASED:
+            if row["number_state"] == NumberState.RELEASED:
                 return row
-            released = {"number_state": RELEASED, "released_us": now_us(), "application_id": None}
-            return await _set(conn, row, released)
+            return await _set(conn, row, released_columns())
 
     async def get(self, number: str) -> Row | None:
         async with self.store.read() as conn:
@@ -212,6 +221,10 @@ class Inventory:
         async with self.store.write() as conn:
             if not self_service:
                 row = await _row(conn, values["number"])
-                if row is None or row["number_state"] != ENABLED or row["user_id"] != user_id:
+                if (
+                    row is None
+                    or row["number_state"] != NumberState.ENABLED
+                    or row["user_id"] != user_id
+                ):
                     raise NumberUnavailable(values["number"])
             return await take_number(conn, user_id, values)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
-from trebuchet.server.domain.times import now_us
+from trebuchet.server.domain.states import NumberState
 from trebuchet.server.store import tables as t
-from trebuchet.server.store.inventory import ENABLED, RELEASED
+from trebuchet.server.store.inventory import released_columns
 from trebuchet.server.store.owned import update_owned
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ class Numbers:
         self, user_id: str, filters: Mapping[str, str], after_id: str | None, limit: int
     ) -> list[Row]:
         query = select(t.phone_numbers).where(
-            t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED
+            t.phone_numbers.c.user_id == user_id,
+            t.phone_numbers.c.number_state == NumberState.ENABLED,
         )
         for column, value in filters.items():
             query = query.where(t.phone_numbers.c[column] == value)
@@ -40,7 +41,7 @@ class Numbers:
     async def get(self, user_id: str, id_or_number: str) -> Row | None:
         query = select(t.phone_numbers).where(
             t.phone_numbers.c.user_id == user_id,
-            t.phone_numbers.c.number_state == ENABLED,
+            t.phone_numbers.c.number_state == NumberState.ENABLED,
             or_(t.phone_numbers.c.id == id_or_number, t.phone_numbers.c.number == id_or_number),
         )
         async with self._store.read() as conn:
@@ -51,14 +52,15 @@ class Numbers:
 
     async def release(self, user_id: str, number_id: str) -> bool:
         """Release the number (spec: a released number cannot be added again)."""
-        released = {"number_state": RELEASED, "released_us": now_us(), "application_id": None}
-        return await update_owned(self._store, t.phone_numbers, user_id, number_id, released)
+        return await update_owned(
+            self._store, t.phone_numbers, user_id, number_id, released_columns()
+        )
 
     async def owns(self, user_id: str, number: str) -> bool:
         query = select(t.phone_numbers.c.id).where(
             t.phone_numbers.c.number == number,
             t.phone_numbers.c.user_id == user_id,
-            t.phone_numbers.c.number_state == ENABLED,
+            t.phone_numbers.c.number_state == NumberState.ENABLED,
         )
         async with self._store.read() as conn:
             return (await conn.scalar(query)) is not None
@@ -66,7 +68,10 @@ class Numbers:
     async def has_any(self, user_id: str) -> bool:
         query = (
             select(t.phone_numbers.c.id)
-            .where(t.phone_numbers.c.user_id == user_id, t.phone_numbers.c.number_state == ENABLED)
+            .where(
+                t.phone_numbers.c.user_id == user_id,
+                t.phone_numbers.c.number_state == NumberState.ENABLED,
+            )
             .limit(1)
         )
         async with self._store.read() as conn:
@@ -75,6 +80,8 @@ class Numbers:
     async def find_enabled(self, number: str) -> Row | None:
         """The enabled number record for ``number``, whoever owns it (inbound routing)."""
         c = t.phone_numbers.c
-        query = select(t.phone_numbers).where(c.number == number, c.number_state == ENABLED)
+        query = select(t.phone_numbers).where(
+            c.number == number, c.number_state == NumberState.ENABLED
+        )
         async with self._store.read() as conn:
             return (await conn.execute(query)).mappings().first()
