@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterable
 
 from tests.conftest import LiveServer
 
@@ -24,6 +25,25 @@ def read_until_closed(conn: socket.socket, bound: float) -> bytes:
         try:
             chunk = conn.recv(65536)
         except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def trickle(conn: socket.socket, pieces: Iterable[bytes], interval: float) -> bytes:
+    """Send one piece every ``interval`` seconds, reading what the server answers, until it
+    closes or resets the connection or the pieces run out; answers what it sent back."""
+    conn.settimeout(interval)
+    received = b""
+    for piece in pieces:
+        try:
+            conn.sendall(piece)
+            chunk = conn.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
             break
         if not chunk:
             break

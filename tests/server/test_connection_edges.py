@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, make_settings, running_server
-from tests.server.sockets import connect, read_until_closed
+from tests.server.sockets import connect, read_until_closed, trickle
 
 BOUND = 6.0  # no exchange below may take longer than this
 BODY_TIMEOUT = 0.5
@@ -125,20 +125,9 @@ def test_a_trickling_body_is_cut_off_at_the_minimum_rate(edge_server: LiveServer
     under the 200 B/s minimum: cut once the first 0.5 s is over and the average lags."""
     body = _body(1000)
     started = time.monotonic()
-    reply = b""
     with connect(edge_server, BOUND) as conn:
         _send_head(conn, edge_server, len(body))
-        conn.settimeout(0.3)
-        for index in range(int(BOUND / 0.3)):
-            try:
-                conn.sendall(body[index : index + 1])
-                chunk = conn.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            reply += chunk
+        bytes_one_by_one = (body[index : index + 1] for index in range(int(BOUND / 0.3)))
+        reply = trickle(conn, bytes_one_by_one, 0.3)
     assert _status(reply) == 408
     assert time.monotonic() - started < BODY_TIMEOUT + 2
