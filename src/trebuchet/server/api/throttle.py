@@ -88,8 +88,7 @@ class Guard:
         ``admin``, ``carrier:<name>``), or is None when nothing readable was presented;
         ``verify`` answers None for wrong credentials.  Blocked: 429; wrong: 401.
         """
-        if self.failures is not None:
-            await self.check(request, principal)
+        await self.check(request, principal)
         verified = await verify()
         if verified is None:
             raise await self.failed(request, principal)
