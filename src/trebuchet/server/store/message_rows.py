@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from trebuchet.server.domain.keywords import Keyword
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import DeliveryState, Direction, MessageState, ReceiptRequest
 
@@ -50,6 +51,7 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
     media = row["media"]
     receipt = row["receipt_requested"]
     delivery = row["delivery_state"]
+    keyword = row["keyword"]
     return Message(
         id=row["id"],
         user_id=row["user_id"],
@@ -79,4 +81,5 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         carrier_ref=row["carrier_ref"],
         slot_us=row["slot_us"],
         origin_id=row["origin_id"],
+        keyword=None if keyword is None else Keyword(keyword),
     )
