@@ -46,7 +46,7 @@ def _query_number(ctx: Ctx, name: str) -> str | None:
     if not value:
         return None
     try:
-        return v.phone_number(RESOURCE, name, value, short_code=True)
+        return v.phone_number(RESOURCE, name, value)
     except errors.ApiError:
         raise errors.invalid_parameter(name, f"must be an E.164 number, not '{value}'") from None
 
@@ -72,10 +72,10 @@ async def list_opt_outs(ctx: Ctx) -> Response:
 async def add_opt_out(ctx: Ctx) -> Response:
     raw = await read_body(ctx.request, ctx.settings.max_body_bytes)
     body = decode_json(raw, OptOutIn, RESOURCE)
-    recipient = v.phone_number(RESOURCE, "recipient", body.recipient, short_code=True)
+    recipient = v.phone_number(RESOURCE, "recipient", body.recipient)
     number = ALL_NUMBERS
     if body.number is not None:
-        number = v.phone_number(RESOURCE, "number", body.number, short_code=True)
+        number = v.phone_number(RESOURCE, "number", body.number)
         if not await ctx.services.owns_number(ctx.user.id, number):
             raise errors.number_access_denied(ctx.user.id, number)
     row, created = await ctx.store.opt_outs.add(ctx.user.id, recipient, number, now_us())
@@ -141,7 +141,6 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Add a recipient to the list (for one number, or all when number is null)",
             _ADD_BODY,
             {"201": _ADDED, "200": {**_ADDED, "description": "The entry existed already"}},
-            {"403": o.error("The number is not the user's")},
         ),
     },
     "/v1/users/{userId}/optOuts/{optOutId}": {
