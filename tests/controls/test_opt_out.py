@@ -4,6 +4,7 @@ when the STOP arrives), on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -310,3 +311,20 @@ async def test_a_keyword_reported_twice_changes_the_list_and_replies_once(
     await bench.run()
     assert await _opt_outs(bench, user) == []  # the repeat of the first STOP did nothing
     assert len(carrier.to(REMOTE)) == 2
+
+
+async def test_keywords_and_other_messages_arriving_together_are_all_stored(
+    bench: Bench, user: Credentials, receiver: Receiver, carrier: KeepingCarrier
+) -> None:
+    texts = ["hello", "STOP", "how are you", "HELP", "bye"]
+    senders = [f"+1555765000{index}" for index in range(len(texts))]
+    ids = await asyncio.gather(
+        *(_inbound(bench, text, sender=sender) for text, sender in zip(texts, senders, strict=True))
+    )
+    await bench.run()
+    stored = [await bench.message(user, message_id) for message_id in ids]
+    assert [m["text"] for m in stored] == texts
+    assert [m.get("keyword") for m in stored] == [None, "stop", None, "help", None]
+    assert [e["recipient"] for e in await _opt_outs(bench, user)] == [senders[1]]
+    assert sorted(m.to_number for m in carrier.handed) == [senders[1], senders[3]]
+    assert len(receiver.at("/in")) == len(texts)

@@ -121,8 +121,16 @@ def _applications(conn: Connection, app_ids: Iterable[str]) -> dict[str, Row]:
 
 
 def _insert_once(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert each message unless one with its id exists; answers the ids inserted."""
-    if not rows:
-        return set()
+    """Insert each message unless one with its id exists; answers the ids inserted.
+
+    Rows leave out the columns at their defaults (``message_rows``), so a batch can hold
+    several shapes (a keyword, a sandbox copy); each shape is inserted on its own, as one
+    statement takes its columns from its first row."""
+    shapes: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
     statement = insert_ignoring_conflicts(conn.dialect.name, t.messages).returning(t.messages.c.id)
-    return set(conn.execute(statement, list(rows)).scalars())
+    inserted: set[str] = set()
+    for same in shapes.values():
+        inserted.update(conn.execute(statement, same).scalars())
+    return inserted

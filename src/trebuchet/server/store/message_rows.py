@@ -29,7 +29,8 @@ _BOOKKEEPING = ("lease_owner", "lease_until_us", "attempts", "carrier_ref", "slo
 
 def message_to_row(message: Message) -> dict[str, Any]:
     """The row to store for ``message``: every column of ``messages``, except the
-    bookkeeping columns when all of them are at their defaults."""
+    bookkeeping columns when all of them are at their defaults, and ``keyword`` when
+    it is NULL."""
     row = msgspec.structs.asdict(message)
     media = message.media
     row["media"] = _encode(media).decode() if media else None
@@ -43,6 +44,8 @@ def message_to_row(message: Message) -> dict[str, Any]:
     ):
         for column in _BOOKKEEPING:
             del row[column]
+    if message.keyword is None:  # every message but keywords and their auto-replies
+        del row["keyword"]
     return row
 
 
