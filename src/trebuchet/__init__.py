@@ -18,6 +18,7 @@ from typing import Any
 
 from ._async_client import AsyncClient
 from ._client import Client
+from ._controls import MessagingSettings, NumberSettings, OptOut
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -82,7 +83,10 @@ __all__ = [
     "CrossOriginLinkError",
     "InternalServerError",
     "MessageEvent",
+    "MessagingSettings",
     "NotFoundError",
+    "NumberSettings",
+    "OptOut",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryPolicy",

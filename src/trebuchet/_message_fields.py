@@ -28,4 +28,6 @@ MESSAGE_PROPERTIES = (
     "deliveryState",
     "deliveryCode",
     "deliveryDescription",
+    # An extension: present only on an opt-out keyword or the auto-reply answering one.
+    "keyword",
 )

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from tests.conftest import Harness
 from trebuchet.server.api.message_input import MessageIn, new_message
+from trebuchet.server.domain.keywords import Keyword
 from trebuchet.server.domain.message import Message
 from trebuchet.server.store import InsertJob
 from trebuchet.server.store import tables as t
@@ -15,6 +16,8 @@ from trebuchet.server.store.message_rows import message_from_row, message_to_row
 
 NOW = 1_700_000_000_000_000
 BOOKKEEPING = {"lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id"}
+# Left out when NULL, whatever the bookkeeping: set only on keywords and auto-replies.
+KEYWORD = "keyword"
 
 
 def _accepted(user_id: str, index: int) -> Message:
@@ -26,7 +29,12 @@ def _accepted(user_id: str, index: int) -> Message:
 def test_a_new_message_row_leaves_the_bookkeeping_columns_out() -> None:
     row = message_to_row(_accepted("u-1", 0))
     assert BOOKKEEPING.isdisjoint(row)
-    assert set(row) == {column.name for column in t.messages.columns} - BOOKKEEPING
+    assert set(row) == {column.name for column in t.messages.columns} - BOOKKEEPING - {KEYWORD}
+
+
+def test_a_keyword_is_written_only_when_set() -> None:
+    marked = msgspec.structs.replace(_accepted("u-1", 0), keyword=Keyword.STOP)
+    assert message_to_row(marked)[KEYWORD] == "stop"
 
 
 def test_any_bookkeeping_value_set_keeps_every_column() -> None:
@@ -37,7 +45,7 @@ def test_any_bookkeeping_value_set_keeps_every_column() -> None:
     ]  # fmt: skip
     for column, value in changes:
         row = message_to_row(msgspec.structs.replace(fresh, **{column: value}))
-        assert list(row) == [c.name for c in t.messages.columns], column
+        assert list(row) == [c.name for c in t.messages.columns if c.name != KEYWORD], column
         assert row[column] == value
 
 

@@ -15,6 +15,7 @@ def _openapi_path(path: str) -> str:
         .replace("{number_id}", "{numberId}")
         .replace("{application_id}", "{applicationId}")
         .replace("{error_id}", "{errorId}")
+        .replace("{opt_out_id}", "{optOutId}")
         .replace("{media_name:media}", "{mediaName}")
     )
 

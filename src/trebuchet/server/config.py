@@ -61,6 +61,15 @@ DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT = 5.0
 DEFAULT_MEDIA_FETCH_READ_TIMEOUT = 10.0
 DEFAULT_MEDIA_FETCH_TIMEOUT = 30.0
 DEFAULT_TOLL_FREE_MMS_ERROR = "media-not-supported"
+# Auto-replies to opt-out keywords (docs/messaging-controls.md); GSM-7, one segment each.
+DEFAULT_OPT_OUT_STOP_REPLY = (
+    "You have been unsubscribed and will receive no more messages from us. "
+    "Reply START to resubscribe."
+)
+DEFAULT_OPT_OUT_START_REPLY = (
+    "You have been resubscribed and will receive messages from us again. Reply STOP to unsubscribe."
+)
+DEFAULT_OPT_OUT_HELP_REPLY = "Reply STOP to unsubscribe or START to resubscribe."
 
 
 # Ranges of numeric settings, checked by msgspec when settings are loaded.
@@ -70,6 +79,7 @@ Seconds = Annotated[float, msgspec.Meta(ge=0)]  # 0 turns the timeout or cache o
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Rate = Annotated[float, msgspec.Meta(ge=0)]  # per second; 0 = unlimited
 PortNumber = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0 = any free port
+ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]  # an SMS's limit
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
@@ -179,6 +189,16 @@ class Settings:
     media_fetch_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_TIMEOUT
     # Error code for MMS from a toll-free number ("" lets toll-free numbers send MMS).
     toll_free_mms_error: str = DEFAULT_TOLL_FREE_MMS_ERROR
+    # -- messaging controls (docs/messaging-controls.md) --
+    # Words that count as STOP, START or HELP besides the standard ones, comma-separated
+    # ("ARRET,STOPP"); an inbound text that is one of them as a whole is that keyword.
+    opt_out_extra_stop_words: str = ""
+    opt_out_extra_start_words: str = ""
+    opt_out_extra_help_words: str = ""
+    # The platform's auto-replies to each keyword (a number can turn them off).
+    opt_out_stop_reply: ReplyText = DEFAULT_OPT_OUT_STOP_REPLY
+    opt_out_start_reply: ReplyText = DEFAULT_OPT_OUT_START_REPLY
+    opt_out_help_reply: ReplyText = DEFAULT_OPT_OUT_HELP_REPLY
 
 
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}

@@ -14,7 +14,9 @@ from trebuchet.server.api import (
     applications,
     carrier_events,
     messages,
+    messaging_settings,
     openapi,
+    opt_outs,
     phone_numbers,
     probes,
     user_errors,
@@ -46,6 +48,8 @@ ROUTES = [
     *admin_inbound.routes,
     *admin_numbers.routes,
     *carrier_events.routes,
+    *opt_outs.routes,
+    *messaging_settings.routes,
     *openapi.routes,
     *probes.routes,
 ]

@@ -33,6 +33,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain import errors
 from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store, User
+from trebuchet.server.store.messaging_settings import UserSettings
 from trebuchet.server.store.users import hash_secret, secret_matches
 
 _CACHE_LIMIT = 100_000
@@ -83,6 +84,8 @@ class Services:
     unknown: TtlCache = field(default_factory=lambda: TtlCache(0))
     # Which callback URLs a send or an application may name (docs/callbacks.md).
     outbound: AddressPolicy = field(default_factory=AddressPolicy)
+    # Users' messaging settings (their smart encoding default), by user id.
+    messaging: TtlCache = field(default_factory=lambda: TtlCache(0))
 
     @classmethod
     def create(
@@ -98,6 +101,7 @@ class Services:
             verified=TtlCache(settings.cache_seconds),
             unknown=TtlCache(settings.cache_seconds),
             outbound=AddressPolicy.from_settings(settings),
+            messaging=TtlCache(settings.cache_seconds),
         )
 
     async def owns_number(self, user_id: str, number: str) -> bool:
@@ -108,6 +112,15 @@ class Services:
         if owned:
             self.ownership.put(key, True)
         return owned
+
+    async def user_settings(self, user_id: str) -> UserSettings:
+        """The user's messaging settings, trusted for ``cache_seconds`` like ownership."""
+        cached = self.messaging.get(user_id)
+        if isinstance(cached, UserSettings):
+            return cached
+        found = await self.store.messaging_settings.user(user_id)
+        self.messaging.put(user_id, found)
+        return found
 
 
 @dataclass

@@ -15,6 +15,7 @@ from trebuchet.server.domain import errors
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.segments import segment_count, utf16_length
+from trebuchet.server.domain.smart_encoding import smart_encode
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
     DeliveryState,
@@ -47,6 +48,9 @@ class MessageIn(msgspec.Struct, rename={"from_": "from"}):
     fallbackUrl: str | None = None
     tag: str | None = None
     skipMMSCarrierValidation: bool | None = None
+    # An extension (docs/messaging-controls.md): replace GSM-7 look-alikes before
+    # segmenting; None takes the user's default.
+    smartEncoding: bool | None = None
 
 
 def _media(value: str | list[str] | None) -> tuple[str, ...]:
@@ -79,14 +83,22 @@ def _receipt(value: str | None) -> ReceiptRequest | None:
 
 
 def new_message(
-    msg: MessageIn, user_id: str, now_us: int, *, policy: AddressPolicy = GLOBAL_ONLY
+    msg: MessageIn,
+    user_id: str,
+    now_us: int,
+    *,
+    policy: AddressPolicy = GLOBAL_ONLY,
+    smart_encoding: bool = False,
 ) -> Message:
     """Validate ``msg`` and build the message to store; raises :class:`ApiError`.  Callback
-    URLs must be ones ``policy`` lets the deployment contact."""
+    URLs must be ones ``policy`` lets the deployment contact; ``smart_encoding`` is the
+    user's default when ``msg`` does not say."""
     from_number = v.phone_number(RESOURCE, "from", msg.from_)
     to_number = v.phone_number(RESOURCE, "to", msg.to, short_code=True)
     media = _media(msg.media)
     text = _text(msg.text, bool(media))
+    if msg.smartEncoding if msg.smartEncoding is not None else smart_encoding:
+        text = smart_encode(text, is_mms=bool(media))
     receipt = _receipt(msg.receiptRequested)
     if media and receipt in WANTS_RECEIPTS:
         raise errors.invalid_property(

@@ -44,6 +44,8 @@ class MessageOut(msgspec.Struct, omit_defaults=True, rename={"from_": "from"}):
     deliveryState: str | None = None
     deliveryCode: int | None = None
     deliveryDescription: str | None = None
+    # An extension old clients never see on other messages: omitted when NULL.
+    keyword: str | None = None
 
 
 _ID, _FROM, _TO, _DIRECTION = _AT["id"], _AT["from_number"], _AT["to_number"], _AT["direction"]
@@ -53,6 +55,7 @@ _CALLBACK_URL, _METHOD = _AT["callback_url"], _AT["callback_http_method"]
 _TIMEOUT, _FALLBACK, _TAG = _AT["callback_timeout"], _AT["fallback_url"], _AT["tag"]
 _RECEIPT, _DELIVERY_STATE = _AT["receipt_requested"], _AT["delivery_state"]
 _DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_description"]
+_KEYWORD = _AT["keyword"]
 
 
 def message_out(row: Sequence[Any]) -> MessageOut:
@@ -82,6 +85,7 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         row[_DELIVERY_STATE],
         row[_DELIVERY_CODE],
         row[_DELIVERY_DESCRIPTION],
+        row[_KEYWORD],
     )
 
 

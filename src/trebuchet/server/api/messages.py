@@ -54,7 +54,10 @@ async def _check_sender(ctx: Ctx, number: str) -> None:
 
 async def _accept(ctx: Ctx, raw: bytes | msgspec.Raw, now: int) -> Message:
     msg = decode_json(raw, MessageIn, "message")
-    message = new_message(msg, ctx.user.id, now, policy=ctx.services.outbound)
+    smart = msg.smartEncoding
+    if smart is None:
+        smart = (await ctx.services.user_settings(ctx.user.id)).smart_encoding
+    message = new_message(msg, ctx.user.id, now, policy=ctx.services.outbound, smart_encoding=smart)
     await _check_sender(ctx, message.from_number)
     if message.media:
         await check_message_media(ctx, message.from_number, message.media)

@@ -24,12 +24,15 @@ from trebuchet.server.api import (
     media,
     message_events,
     messages,
+    messaging_settings,
+    opt_outs,
     phone_numbers,
     probes,
     user_errors,
 )
 from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.domain.keywords import Keyword
 
 # The message resource's properties that are not plain strings.
 _MESSAGE_TYPES: dict[str, Any] = {
@@ -43,6 +46,7 @@ _MESSAGE_TYPES: dict[str, Any] = {
     "receiptRequested": {"enum": o.RECEIPTS},
     "deliveryState": o.DELIVERY_STATES,
     "deliveryCode": o.INT,
+    "keyword": {"enum": [keyword.value for keyword in Keyword]},
 }
 
 # The properties every message resource has.
@@ -64,6 +68,7 @@ def _message_schemas() -> dict[str, Any]:
             "fallbackUrl": {"type": ["string", "null"]},
             "tag": {"type": ["string", "null"], "maxLength": 1024},
             "skipMMSCarrierValidation": {"type": ["boolean", "null"]},
+            "smartEncoding": {"type": ["boolean", "null"]},
         },
         "required": ["from", "to"],
     }
@@ -175,6 +180,8 @@ def _schemas() -> dict[str, Any]:
         **_phone_number_schemas(),
         **_application_schemas(),
         **_user_error_schemas(),
+        **opt_outs.SCHEMAS,
+        **messaging_settings.SCHEMAS,
     }
 
 
@@ -197,6 +204,8 @@ def openapi_document() -> dict[str, Any]:
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,
         **carrier_events.OPENAPI_PATHS,
+        **opt_outs.OPENAPI_PATHS,
+        **messaging_settings.OPENAPI_PATHS,
     }
     return {
         "openapi": "3.1.0",

@@ -100,6 +100,9 @@ def event_payload(message: Message, base_url: str, *, receipt: bool = False) -> 
         payload["deliveryDescription"] = message.delivery_description
     if message.tag is not None:
         payload["tag"] = message.tag
+    # An extension, only on keywords and their auto-replies: other events are unchanged.
+    if message.keyword is not None:
+        payload["keyword"] = message.keyword
     return payload
 
 

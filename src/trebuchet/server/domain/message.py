@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
+from trebuchet.server.domain.keywords import Keyword
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
     DeliveryState,
@@ -51,6 +52,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     carrier_ref: str | None = None
     slot_us: int | None = None
     origin_id: str | None = None
+    # The opt-out keyword an inbound message is, or that an outbound auto-reply answers.
+    keyword: Keyword | None = None
 
     @property
     def wants_receipts(self) -> bool:

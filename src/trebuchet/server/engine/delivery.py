@@ -18,6 +18,7 @@ from trebuchet.server.config import Settings
 from trebuchet.server.domain.clock import Clock, SystemClock
 from trebuchet.server.domain.times import US
 from trebuchet.server.engine.inbound import InboundRouter
+from trebuchet.server.engine.keywords import KeywordDesk
 from trebuchet.server.engine.sending import apply_receipt
 from trebuchet.server.media.fetch import MediaFetcher, MmsLimits, ReceivedMedia
 from trebuchet.server.media.storage import MediaStorage, media_storage
@@ -45,6 +46,7 @@ class Delivery:
         *,
         root: str,
         upload_limit: int,
+        keywords: KeywordDesk | None = None,
     ):
         self.store = store
         self.outbox = outbox
@@ -54,7 +56,7 @@ class Delivery:
         self.clock = clock
         self._listeners: list[Callable[[], None]] = []
         received = ReceivedMedia(media, fetcher, root, upload_limit)
-        self.router = InboundRouter(store, outbox, clock, self._notify, received)
+        self.router = InboundRouter(store, outbox, clock, self._notify, received, keywords)
 
     @classmethod
     def from_settings(
@@ -75,6 +77,7 @@ class Delivery:
             clock or SystemClock(),
             root=base_url(settings),
             upload_limit=settings.media_max_upload_bytes,
+            keywords=KeywordDesk.from_settings(settings),
         )
 
     def on_events(self, listener: Callable[[], None]) -> None:

@@ -15,15 +15,18 @@ from typing import Any
 
 from trebuchet.server.callbacks.outbox import Outbox, application_destination
 from trebuchet.server.carriers.base import InboundMessage, UnknownNumber
+from trebuchet.server.config import Settings
 from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.segments import segment_count
 from trebuchet.server.domain.states import Direction, MessageState
+from trebuchet.server.engine.keywords import KeywordDesk
 from trebuchet.server.media.fetch import ReceivedMedia
 from trebuchet.server.store.delivery import DeliveryStore, NewMessage, Recipients, Row
 from trebuchet.server.store.group_commit import Batcher
 from trebuchet.server.store.message_rows import message_to_row
+from trebuchet.server.store.messaging_settings import NumberSettings, UserSettings
 
 
 def keyed_message_id(key: str) -> str:
@@ -43,12 +46,14 @@ class InboundRouter:
         clock: Clock,
         notify: Callable[[], None],
         media: ReceivedMedia,
+        keywords: KeywordDesk | None = None,
     ):
         self._delivery = delivery
         self._outbox = outbox
         self._clock = clock
         self._notify = notify
         self._media = media
+        self._keywords = keywords or KeywordDesk.from_settings(Settings())
         self._arrivals: Batcher[_Arrival, str | None] = Batcher(self._store)
 
     async def _store_media(self, message: InboundMessage, message_id: str) -> InboundMessage:
@@ -104,7 +109,21 @@ class InboundRouter:
                 message = replace(message, text="")
             record = _message(arrival.message_id, number["user_id"], message,
                               app["id"] if app else None, arrival.now)  # fmt: skip
-            new[arrival.message_id] = self._new_message(record, app)
+            answer = self._keywords.answer(
+                record,
+                found.user_settings.get(number["user_id"], UserSettings()),
+                found.number_settings.get(number["number"], NumberSettings()),
+                arrival.now,
+            )
+            if answer is None:
+                new[arrival.message_id] = self._new_message(record, app)
+                continue
+            stored = self._new_message(answer.message, app)
+            new[arrival.message_id] = replace(
+                stored,
+                opt_outs=[answer.change] if answer.change else [],
+                replies=[message_to_row(answer.reply)] if answer.reply else [],
+            )
         return owners, list(new.values())
 
     def _new_message(self, record: Message, app: Row | None) -> NewMessage:

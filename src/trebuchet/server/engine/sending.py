@@ -48,6 +48,7 @@ from trebuchet.server.net.guard import AddressRefused
 from trebuchet.server.store.delivery import Change, DeliveryStore, Finish
 from trebuchet.server.store.leases import LeasedQueue, Leasing
 from trebuchet.server.store.message_rows import message_from_row
+from trebuchet.server.store.opt_outs import OPTED_OUT
 
 log = logging.getLogger("trebuchet.engine")
 Row = Mapping[str, Any]
@@ -84,6 +85,10 @@ def outbound(message: Message, parts: tuple[MediaPart, ...] = ()) -> OutboundMes
     )
 
 
+# A send to a recipient who opted out: the delivery code (spec §3.4, "Rejected due to
+# user opt out") and the user error's code.
+OPTED_OUT_CODE = 775
+OPTED_OUT_ERROR = "recipient-opted-out"
 # MMS media failures, also shown as delivery fields on the message and its error event.
 MEDIA_DELIVERY_CODES = {"media-size-overflow": 751, "media-not-supported": 750}
 MEDIA_ERROR_CATEGORIES = {"media-unavailable": "unavailable"}
@@ -129,6 +134,9 @@ class SendQueue(LeasedQueue):
         if message.state == MessageState.SENT:
             await self._poll(owner, message)
             return
+        if row.get(OPTED_OUT):
+            await self._refuse_opted_out(owner, message)
+            return
         if await self._wait_for_slot(owner, message):
             return
         try:
@@ -168,6 +176,32 @@ class SendQueue(LeasedQueue):
                 "delivery_state": DeliveryState.NOT_DELIVERED,
             },
         )
+
+    async def _refuse_opted_out(self, owner: str, message: Message) -> None:
+        """The recipient opted out of this sender: ``error`` without reaching a carrier,
+        with delivery code 775 and, when receipts were asked for, a receipt saying so."""
+        receipt = Receipt.for_code(OPTED_OUT_CODE)
+        now = self._clock.now_us()
+        values = {
+            "state": MessageState.ERROR,
+            "due_us": None,
+            "slot_us": None,
+            **receipt_values(receipt),
+            "delivery_state": DeliveryState.NOT_DELIVERED,
+        }
+        error = {
+            "user_id": message.user_id,
+            "time_us": now,
+            "category": "forbidden",
+            "code": OPTED_OUT_ERROR,
+            "message": f"The recipient {message.to_number} opted out of messages from "
+            f"{message.from_number}",
+            "details": json.dumps({"messageId": message.id, "to": message.to_number}),
+        }
+        sent_receipt = receipt if message.wants_receipts else None
+        if await self._write(owner, message, values, now, receipt=sent_receipt,
+                             state_event=True, user_error=error):  # fmt: skip
+            self._hooks.message_failed()
 
     async def _wait_for_slot(self, owner: str, message: Message) -> bool:
         """Defer the message to its sender's next free slot; True when deferred."""

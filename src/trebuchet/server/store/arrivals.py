@@ -10,7 +10,7 @@ through :meth:`Store.transact` (on SQLite, on the writer thread).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -20,6 +20,8 @@ from trebuchet.server.domain.states import NumberState
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import insert_ignoring_conflicts
 from trebuchet.server.store.events import add_events
+from trebuchet.server.store.messaging_settings import NumberSettings, UserSettings, settings_for
+from trebuchet.server.store.opt_outs import OptOutChange, apply_keyword
 from trebuchet.server.store.redaction import redacted_among
 from trebuchet.server.store.user_errors import add_user_errors
 
@@ -44,16 +46,22 @@ class Recipients:
     numbers: Mapping[str, Row]
     applications: Mapping[str, Row]
     redacted: set[str]
+    # The numbers' owners' messaging settings (by user id) and the numbers' own.
+    user_settings: Mapping[str, UserSettings] = field(default_factory=dict)
+    number_settings: Mapping[str, NumberSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class NewMessage:
     """A message row to store once (by its id), with the events or user errors it
-    causes, written only when the row is new."""
+    causes, the opt-out change it asks for and the auto-replies (outbound message rows)
+    answering it, written only when the row is new."""
 
     row: Mapping[str, Any]
     events: Sequence[Mapping[str, Any]] = ()
     user_errors: Sequence[Mapping[str, Any]] = ()
+    opt_outs: Sequence[OptOutChange] = ()
+    replies: Sequence[Mapping[str, Any]] = ()
 
 
 def change_message(
@@ -84,12 +92,15 @@ def receive(
     redacted = redacted_among(conn, origin_ids)
     numbers = _enabled_numbers(conn, to_numbers)
     apps = _applications(conn, {n["application_id"] for n in numbers.values()} - {None})
-    answer, new = plan(Recipients(numbers, apps, redacted))
+    users, own = settings_for(conn, numbers.values())
+    answer, new = plan(Recipients(numbers, apps, redacted, users, own))
     inserted = _insert_once(conn, [message.row for message in new])
     fresh = [message for message in new if message.row["id"] in inserted]
     no_events_yet = {message.row["id"]: 0 for message in fresh}
     add_events(conn, [event for message in fresh for event in message.events], no_events_yet)
     add_user_errors(conn, [error for message in fresh for error in message.user_errors])
+    apply_keyword(conn, [change for message in fresh for change in message.opt_outs])
+    _insert_once(conn, [reply for message in fresh for reply in message.replies])
     return answer
 
 
@@ -110,8 +121,16 @@ def _applications(conn: Connection, app_ids: Iterable[str]) -> dict[str, Row]:
 
 
 def _insert_once(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert each message unless one with its id exists; answers the ids inserted."""
-    if not rows:
-        return set()
+    """Insert each message unless one with its id exists; answers the ids inserted.
+
+    Rows leave out the columns at their defaults (``message_rows``), so a batch can hold
+    several shapes (a keyword, a sandbox copy); each shape is inserted on its own, as one
+    statement takes its columns from its first row."""
+    shapes: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
     statement = insert_ignoring_conflicts(conn.dialect.name, t.messages).returning(t.messages.c.id)
-    return set(conn.execute(statement, list(rows)).scalars())
+    inserted: set[str] = set()
+    for same in shapes.values():
+        inserted.update(conn.execute(statement, same).scalars())
+    return inserted

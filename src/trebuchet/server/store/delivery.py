@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.arrivals import (
@@ -40,6 +41,7 @@ from trebuchet.server.store.claims import (
 )
 from trebuchet.server.store.finishes import Finish, finish_leased
 from trebuchet.server.store.group_commit import Batcher
+from trebuchet.server.store.opt_outs import mark_opted_out
 from trebuchet.server.store.store import Store
 
 __all__ = ["Change", "DeliveryStore", "Finish", "NewMessage", "Recipients", "Row"]
@@ -60,7 +62,11 @@ class DeliveryStore:
     # -- messages to send --------------------------------------------------------------
 
     async def claim_messages(self, owner: str, limit: int, now: int, lease_us: int) -> list[Row]:
-        return await self._claim(t.messages, CLAIM_MESSAGES, owner, limit, now, lease_us)
+        """Lease up to ``limit`` due messages; those whose recipient opted out of their
+        sender are marked (``opt_outs.OPTED_OUT``), read in the claim's transaction."""
+        return await self._claim(
+            t.messages, CLAIM_MESSAGES, owner, limit, now, lease_us, checked=mark_opted_out
+        )
 
     async def finish_message(self, finish: Finish) -> bool:
         """Apply ``finish`` to its message in the next batch; False if the lease was lost."""
@@ -141,12 +147,14 @@ class DeliveryStore:
         limit: int,
         now: int,
         lease_us: int,
+        checked: Callable[[Connection, list[Row]], list[Row]] = lambda conn, rows: rows,
         **extra: int,
     ) -> list[Row]:
         params = {"owner": owner, "until": now + lease_us, "now": now, "limit": limit, **extra}
         statement = sql[self._dialect]
         return await self.store.claim(
-            lambda conn: any_due(conn, table, now), lambda conn: claim_rows(conn, statement, params)
+            lambda conn: any_due(conn, table, now),
+            lambda conn: checked(conn, claim_rows(conn, statement, params)),
         )
 
     async def _extend(self, table: Table, owner: str, ids: Sequence[str], until: int) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from trebuchet.server.domain.keywords import Keyword
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import DeliveryState, Direction, MessageState, ReceiptRequest
 
@@ -28,7 +29,8 @@ _BOOKKEEPING = ("lease_owner", "lease_until_us", "attempts", "carrier_ref", "slo
 
 def message_to_row(message: Message) -> dict[str, Any]:
     """The row to store for ``message``: every column of ``messages``, except the
-    bookkeeping columns when all of them are at their defaults."""
+    bookkeeping columns when all of them are at their defaults, and ``keyword`` when
+    it is NULL."""
     row = msgspec.structs.asdict(message)
     media = message.media
     row["media"] = _encode(media).decode() if media else None
@@ -42,6 +44,8 @@ def message_to_row(message: Message) -> dict[str, Any]:
     ):
         for column in _BOOKKEEPING:
             del row[column]
+    if message.keyword is None:  # every message but keywords and their auto-replies
+        del row["keyword"]
     return row
 
 
@@ -50,6 +54,7 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
     media = row["media"]
     receipt = row["receipt_requested"]
     delivery = row["delivery_state"]
+    keyword = row["keyword"]
     return Message(
         id=row["id"],
         user_id=row["user_id"],
@@ -79,4 +84,5 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         carrier_ref=row["carrier_ref"],
         slot_us=row["slot_us"],
         origin_id=row["origin_id"],
+        keyword=None if keyword is None else Keyword(keyword),
     )

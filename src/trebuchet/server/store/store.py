@@ -39,8 +39,10 @@ from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.intake import write_jobs
 from trebuchet.server.store.inventory import Inventory
 from trebuchet.server.store.messages import Messages
+from trebuchet.server.store.messaging_settings import MessagingSettings
 from trebuchet.server.store.meta import Meta, write_probe
 from trebuchet.server.store.numbers import Numbers
+from trebuchet.server.store.opt_outs import OptOuts
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob
 from trebuchet.server.store.user_errors import UserErrors
@@ -84,6 +86,8 @@ class Store:
         self.user_errors = UserErrors(self)
         self.meta = Meta(self)
         self.carrier_refs = CarrierRefs(self)
+        self.opt_outs = OptOuts(self)
+        self.messaging_settings = MessagingSettings(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

@@ -131,6 +131,9 @@ messages = Table(
     # The message this one is a copy of: an inbound message the sandbox carrier stored
     # for a number of this platform (migration 0006).  Redacting the original scrubs it.
     Column("origin_id", String(40)),
+    # The opt-out keyword an inbound message is, or that an outbound auto-reply answers
+    # (migration 0009); NULL for every other message.
+    Column("keyword", String(8)),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
@@ -265,4 +268,40 @@ carrier_refs = Table(
     Column("created_us", BigInteger, nullable=False),
     Index("ix_carrier_refs_message", "message_id", "part"),
     Index("ix_carrier_refs_created", "created_us"),
+)
+
+# -- messaging controls (migration 0009) -------------------------------------------------
+
+# Who asked not to receive messages from a user: ``recipient`` opted out of sends from
+# ``number``, or from every number of the user when ``number`` is "" (ALL_NUMBERS).
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_opt_outs_entry", "user_id", "recipient", "number", unique=True),
+    Index("ix_opt_outs_user_created", "user_id", "created_us", "id"),
+)
+
+# A user's messaging settings; a user without a row has the defaults.
+messaging_settings = Table(
+    "messaging_settings",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("smart_encoding", Boolean, nullable=False),
+    Column("opt_out_scope", String(8), nullable=False),
+)
+
+# One number's opt-out settings; a number without a row has the defaults.
+number_settings = Table(
+    "number_settings",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("number", String(32), primary_key=True),
+    Column("opt_out_handling", String(16), nullable=False),
+    Column("auto_replies", Boolean, nullable=False),
 )
