@@ -28,4 +28,7 @@ MESSAGE_PROPERTIES = (
     "deliveryState",
     "deliveryCode",
     "deliveryDescription",
+    # Extensions, present only on messages sent with them.
+    "sendAt",
+    "expiration",
 )

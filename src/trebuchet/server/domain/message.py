@@ -51,6 +51,10 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     carrier_ref: str | None = None
     slot_us: int | None = None
     origin_id: str | None = None
+    # Messaging controls (migration 0010): the time ``sendAt`` asked for, and the time
+    # after which the message is not handed to a carrier any more.
+    send_at_us: int | None = None
+    expires_us: int | None = None
 
     @property
     def wants_receipts(self) -> bool:

@@ -53,6 +53,8 @@ MESSAGE_COLUMN_NAMES = (
     "delivery_description",
     "skip_mms_carrier_validation",
     "application_id",
+    "send_at_us",
+    "expires_us",
 )
 MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
 

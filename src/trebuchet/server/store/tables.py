@@ -131,6 +131,10 @@ messages = Table(
     # The message this one is a copy of: an inbound message the sandbox carrier stored
     # for a number of this platform (migration 0006).  Redacting the original scrubs it.
     Column("origin_id", String(40)),
+    # Scheduling and expiry (migration 0010): when ``sendAt`` asked the message to go
+    # (its ``due_us`` until then) and when it expires unsent.  Shown on the API when set.
+    Column("send_at_us", BigInteger),
+    Column("expires_us", BigInteger),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
