@@ -26,8 +26,9 @@ async def creds(harness: Any) -> Any:
 
 @pytest.fixture
 async def api(harness: Any, creds: Any) -> AsyncIterator[AsyncClient]:
+    http = harness.http()
     async with AsyncClient(creds.user_id, creds.api_token, creds.api_secret,
-                           api_endpoint=ENDPOINT, http_client=harness.http()) as client:  # fmt: skip
+                           api_endpoint=ENDPOINT, http_client=http) as client:  # fmt: skip
         yield client
 
 
