@@ -71,7 +71,8 @@ async def test_a_rate_slot_past_the_expiry_ends_in_error_at_the_expiry(
     states = [(await bench.message(user, i))["state"] for i in ids]
     assert states.count("sent") == 1 and states.count("queued") == 2
     await bench.run_for(6)
-    assert [(await bench.message(user, i))["state"] for i in ids] == ["sent", "error", "error"]
+    final = sorted([(await bench.message(user, i))["state"] for i in ids])
+    assert final == ["error", "error", "sent"]  # whichever was claimed first went
 
 
 async def test_the_sandbox_expires_a_receipt_that_would_come_too_late(
