@@ -188,6 +188,19 @@ class AsyncClient(AsyncMediaMixin, AsyncControlsMixin):
         """
         return parse_message(await self._send(self._get_message_options(id)))
 
+    async def cancel_message(self, id: str) -> Message:
+        """Cancel a message not yet handed to a carrier (``queued`` or ``scheduled``); it
+        ends ``canceled`` and its callback is sent.  Returns the message.  A message that
+        is being sent or was sent raises :class:`ConflictError` (409); cancelling a
+        cancelled message returns it again.
+
+        Example::
+
+            message = await api.cancel_message("m-dr4mcch2wfb6frcls677glq")
+            assert message["state"] == "canceled"
+        """
+        return parse_message(await self._send(self._cancel_message_options(id)))
+
     # -- I/O -----------------------------------------------------------------------------
 
     async def _iterate(self, options: RequestOptions) -> AsyncGenerator[Message, None]:

@@ -48,6 +48,7 @@ from ._validation import (
     check_messages_data,
     check_size,
     format_date_time,
+    timing_properties,
 )
 from ._version import __version__
 
@@ -81,11 +82,14 @@ class RequestOptions:
     has_body: bool = False
     idempotency_key: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A POST that is safe to repeat as it is (cancelling), and whose 409 is its answer.
+    repeatable: bool = False
 
     @property
     def retryable(self) -> bool:
-        """GETs are always safe to repeat; a POST only when the server can deduplicate it."""
-        return self.method == "GET" or self.idempotency_key is not None
+        """GETs are always safe to repeat; a POST only when the server can deduplicate it
+        or repeating it changes nothing."""
+        return self.method == "GET" or self.idempotency_key is not None or self.repeatable
 
 
 class BaseClient:
@@ -216,6 +220,7 @@ class BaseClient:
         if media_value and receipt in ("all", "error"):
             raise ValueError("receipt_requested cannot be combined with media: MMS has no receipts")
         body: dict[str, Any] = dict(extra)
+        timing = timing_properties(body)
         body.update(
             {
                 "from": check_e164("from_", from_),
@@ -233,6 +238,7 @@ class BaseClient:
                 "callbackTimeout": check_callback_timeout(callback_timeout),
                 "fallbackUrl": fallback_url,
                 "tag": tag,
+                **timing,
             }
         )
         return self._post_options(body)
@@ -251,9 +257,17 @@ class BaseClient:
         )
 
     def _get_message_options(self, id: str) -> RequestOptions:
+        return RequestOptions("GET", self._message_url(id))
+
+    def _cancel_message_options(self, id: str) -> RequestOptions:
+        # Cancelling a cancelled message answers it again, so a retry is safe; a 409 (sent
+        # already) is the answer, not a conflict to wait out.
+        return RequestOptions("POST", f"{self._message_url(id)}/cancel", repeatable=True)
+
+    def _message_url(self, id: str) -> str:
         if not isinstance(id, str) or not id:
             raise ValueError(f"id must be a non-empty message id like 'm-...', not {id!r}")
-        return RequestOptions("GET", self._url(f"{self._messages_path()}/{quote(id, safe='')}"))
+        return self._url(f"{self._messages_path()}/{quote(id, safe='')}")
 
     def _build_request(
         self, http: httpx.Client | httpx.AsyncClient, options: RequestOptions
@@ -284,6 +298,8 @@ class BaseClient:
     ) -> float:
         """Seconds to wait before retrying a failed attempt, or raise its error."""
         if response is not None:
+            if options.repeatable and response.status_code == 409:
+                raise make_status_error(response)
             delay = self.retry_policy.delay(
                 attempt,
                 status=response.status_code,

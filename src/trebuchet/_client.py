@@ -161,11 +161,21 @@ class Client(MediaMixin, ControlsMixin):
         body as they are. The request carries a fresh ``Idempotency-Key``, so it is safe
         to retry and is retried on connection errors, timeouts, 429 and 5xx.
 
+        Three keyword arguments are Trebuchet extensions, sent only when given:
+        ``send_at`` (send then, up to 35 days ahead; the message is ``scheduled`` until
+        then) and ``expiration`` (not sent after then), each a timezone-aware
+        ``datetime`` or an ISO 8601 string, and ``validity_period`` (seconds or a
+        ``timedelta``, instead of ``expiration``).
+
         Example::
 
             message_id = api.send_message(
                 from_="+15550001111", to="+15550002222", text="Your code is 4417",
                 callback_url="https://app.example.test/sms-events", receipt_requested="all",
+            )
+            later = api.send_message(
+                from_="+15550001111", to="+15550002222", text="Reminder: 10:00 tomorrow",
+                send_at=datetime(2026, 12, 7, 9, 0, tzinfo=UTC), validity_period=7200,
             )
         """
         options = self._send_message_options(
@@ -201,6 +211,19 @@ class Client(MediaMixin, ControlsMixin):
             print(message["state"], message["segment_count"])
         """
         return parse_message(self._send(self._get_message_options(id)))
+
+    def cancel_message(self, id: str) -> Message:
+        """Cancel a message not yet handed to a carrier (``queued`` or ``scheduled``); it
+        ends ``canceled`` and its callback is sent.  Returns the message.  A message that
+        is being sent or was sent raises :class:`ConflictError` (409); cancelling a
+        cancelled message returns it again.
+
+        Example::
+
+            message = api.cancel_message("m-dr4mcch2wfb6frcls677glq")
+            assert message["state"] == "canceled"
+        """
+        return parse_message(self._send(self._cancel_message_options(id)))
 
     # -- I/O -----------------------------------------------------------------------------
 

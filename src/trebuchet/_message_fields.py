@@ -30,4 +30,7 @@ MESSAGE_PROPERTIES = (
     "deliveryDescription",
     # An extension: present only on an opt-out keyword or the auto-reply answering one.
     "keyword",
+    # Extensions, present only on messages sent with them.
+    "sendAt",
+    "expiration",
 )

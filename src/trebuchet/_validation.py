@@ -148,3 +148,51 @@ def check_messages_data(messages: Any) -> list[Any]:
     if not all(isinstance(message, dict) for message in messages):
         raise ValueError("every element of messages_data must be a dict")
     return list(messages)
+
+
+# send_message's extension keywords (scheduling and expiry) and the properties they set.
+TIMING_KEYWORDS = {
+    "send_at": "sendAt",
+    "expiration": "expiration",
+    "validity_period": "validityPeriod",
+}
+
+
+def format_instant(name: str, value: str | dt.datetime) -> str:
+    """``send_at``/``expiration``: a timezone-aware datetime (sent as ISO 8601 UTC) or a
+    string (sent as it is; the server checks it)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime (tzinfo=UTC, say)")
+        utc = value.astimezone(dt.UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"{name} must be a datetime or an ISO 8601 string, not {value!r}")
+
+
+def check_validity(value: int | dt.timedelta) -> int:
+    """``validity_period``: whole seconds, or a timedelta of them."""
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+        if seconds != int(seconds):
+            raise ValueError("validity_period must be a whole number of seconds")
+        return int(seconds)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"validity_period must be seconds (an int) or a timedelta, not {value!r}")
+    return value
+
+
+def timing_properties(extra: dict[str, Any]) -> dict[str, Any]:
+    """Take send_message's extension keywords out of ``extra`` as request properties; only
+    those set are sent, so a call without them sends exactly what it always did."""
+    found: dict[str, Any] = {}
+    for keyword, prop in TIMING_KEYWORDS.items():
+        value = extra.pop(keyword, None)
+        if value is None:
+            continue
+        if keyword == "validity_period":
+            found[prop] = check_validity(value)
+        else:
+            found[prop] = format_instant(keyword, value)
+    return found

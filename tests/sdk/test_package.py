@@ -163,7 +163,7 @@ def test_client_twins_have_the_same_methods() -> None:
     assert (
         sync_methods
         == async_methods
-        == {"list_messages", "send_message", "send_messages", "get_message"}
+        == {"list_messages", "send_message", "send_messages", "get_message", "cancel_message"}
     )
     for name in sync_methods:
         sync_sig = inspect.signature(getattr(trebuchet.Client, name))

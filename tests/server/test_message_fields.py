@@ -38,6 +38,8 @@ def _rendered_page() -> bytes:
         deliveryCode=0,
         deliveryDescription="ok",
         keyword="stop",
+        sendAt="2026-11-27T03:00:00.000Z",
+        expiration="2026-11-28T03:00:00.000Z",
     )
     return msgspec.json.encode([message])
 

@@ -1,6 +1,6 @@
 """The database itself refuses a state, direction or delivery state it does not know
-(CHECK constraints, migration 0008), on both stores; migrating a database that holds
-valid rows keeps them and their indexes."""
+(CHECK constraints, migration 0008; message states widened by 0010), on both stores;
+migrating a database that holds valid rows keeps them and their indexes."""
 
 from __future__ import annotations
 
@@ -29,23 +29,24 @@ from trebuchet.server.store.message_rows import message_to_row
 
 NOW = 1_700_000_000_000_000
 # Message columns added by migrations after 0008, absent from a database at 0007.
-LATER_COLUMNS = frozenset({"keyword"})
+LATER_COLUMNS = frozenset({"keyword", "send_at_us", "expires_us"})
 
 
 def _at_0007(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name not in LATER_COLUMNS}
 
 
-def _load_migration() -> Any:
-    path = MIGRATIONS / "versions" / "0008_state_checks.py"
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
+def _load_migration(name: str) -> Any:
+    path = MIGRATIONS / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-migration = _load_migration()
+migration = _load_migration("0008_state_checks")
+controls = _load_migration("0010_messaging_controls")
 
 
 def _message(message_id: str, **changes: Any) -> dict[str, Any]:
@@ -111,9 +112,12 @@ def test_the_migration_checks_the_values_of_the_enums() -> None:
         "ck_messages_delivery_state": DeliveryState,
         "ck_events_state": EventState,
     }
-    assert {name: tuple(enum) for name, enum in enums.items()} == {
-        name: values for name, (_, _, values, _) in migration.CHECKS.items()
+    latest = {
+        name: controls.AFTER if name == controls.NAME else values
+        for name, (_, _, values, _) in migration.CHECKS.items()
     }
+    assert {name: tuple(enum) for name, enum in enums.items()} == latest
+    assert migration.CHECKS[controls.NAME][2] == controls.BEFORE
     declared = {
         constraint.name: str(constraint.sqltext)
         for table in (t.messages, t.events)
@@ -121,8 +125,8 @@ def test_the_migration_checks_the_values_of_the_enums() -> None:
         if constraint.name in enums
     }
     assert declared == {
-        name: migration.condition(column, values, nullable)
-        for name, (_, column, values, nullable) in migration.CHECKS.items()
+        name: migration.condition(column, latest[name], nullable)
+        for name, (_, column, _, nullable) in migration.CHECKS.items()
     }
 
 
@@ -162,6 +166,37 @@ def _indexes(connection: Connection) -> dict[str, Any]:
                 {key: str(value) for key, value in where.items() if key.endswith("_where")},
             )
     return found
+
+
+def _before_controls(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as a database before migration 0010 takes it."""
+    return _at_0007(row)
+
+
+async def test_the_new_states_are_stored_and_go_back_as_error(empty_url: str) -> None:
+    engine = create_async_engine(async_url(empty_url), poolclass=NullPool)
+    rows = [
+        _message("m-s", state=MessageState.SCHEDULED, due_us=NOW + 1, send_at_us=NOW + 1),
+        _message("m-c", state=MessageState.CANCELED, expires_us=NOW + 5),
+        _message("m-q", state=MessageState.QUEUED, due_us=NOW),
+    ]
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_alembic, "0008")
+            with pytest.raises(IntegrityError):
+                async with conn.begin_nested():
+                    await conn.execute(insert(t.messages), [_before_controls(rows[0])])
+            await conn.run_sync(_alembic, "head")
+            await conn.execute(insert(t.messages), rows)
+            stored = (await conn.execute(select(t.messages).order_by(t.messages.c.id))).all()
+            assert [dict(row._mapping) for row in stored] == sorted(rows, key=lambda r: r["id"])
+            await conn.run_sync(_alembic, "0008", down=True)
+            back = await conn.execute(text("SELECT id, state, due_us FROM messages ORDER BY id"))
+            assert [tuple(row) for row in back] == [
+                ("m-c", "error", None), ("m-q", "queued", NOW), ("m-s", "error", None),
+            ]  # fmt: skip
+    finally:
+        await engine.dispose()
 
 
 async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None:

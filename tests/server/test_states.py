@@ -17,7 +17,10 @@ from trebuchet.server.domain.states import (
 
 
 def test_each_enum_holds_the_values_the_spec_lists() -> None:
-    assert list(MessageState) == ["received", "queued", "sending", "sent", "error"]
+    # The spec's five, then the two that scheduling and cancelling add.
+    assert list(MessageState) == [
+        "received", "queued", "sending", "sent", "error", "scheduled", "canceled",
+    ]  # fmt: skip
     assert list(Direction) == ["in", "out"]
     assert list(DeliveryState) == ["waiting", "delivered", "not-delivered"]
     assert list(ReceiptRequest) == ["none", "all", "error"]

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from trebuchet.server.api import validation as v
+from trebuchet.server.api.message_timing import timing
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.ids import new_message_id
 from trebuchet.server.domain.message import Message
@@ -20,7 +21,6 @@ from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
     DeliveryState,
     Direction,
-    MessageState,
     ReceiptRequest,
 )
 from trebuchet.server.net.guard import AddressPolicy
@@ -51,6 +51,10 @@ class MessageIn(msgspec.Struct, rename={"from_": "from"}):
     # An extension (docs/messaging-controls.md): replace GSM-7 look-alikes before
     # segmenting; None takes the user's default.
     smartEncoding: bool | None = None
+    # Extensions (``message_timing.py``): when to send, until when.
+    sendAt: str | None = None
+    expiration: str | None = None
+    validityPeriod: int | None = None
 
 
 def _media(value: str | list[str] | None) -> tuple[str, ...]:
@@ -106,6 +110,7 @@ def new_message(
         )
     if msg.tag is not None and len(msg.tag) > MAX_TAG:
         raise errors.invalid_property(RESOURCE, "tag", f"exceeds the limit of {MAX_TAG}")
+    when = timing(msg.sendAt, msg.expiration, msg.validityPeriod, now_us)
     return Message(
         id=new_message_id(now_us),
         user_id=user_id,
@@ -114,7 +119,7 @@ def new_message(
         direction=Direction.OUT,
         text=text,
         media=media,
-        state=MessageState.QUEUED,
+        state=when.state,
         time_us=now_us,
         segment_count=segment_count(text, is_mms=bool(media)),
         callback_url=v.callback_url("callbackUrl", msg.callbackUrl, policy),
@@ -125,7 +130,9 @@ def new_message(
         receipt_requested=receipt,
         delivery_state=DeliveryState.WAITING if receipt in WANTS_RECEIPTS else None,
         skip_mms_carrier_validation=bool(msg.skipMMSCarrierValidation),
-        due_us=now_us,
+        due_us=when.due_us,
+        send_at_us=when.send_at_us,
+        expires_us=when.expires_us,
     )
 
 

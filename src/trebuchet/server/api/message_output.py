@@ -46,6 +46,9 @@ class MessageOut(msgspec.Struct, omit_defaults=True, rename={"from_": "from"}):
     deliveryDescription: str | None = None
     # An extension old clients never see on other messages: omitted when NULL.
     keyword: str | None = None
+    # Extensions, shown only when the message was sent with them.
+    sendAt: str | None = None
+    expiration: str | None = None
 
 
 _ID, _FROM, _TO, _DIRECTION = _AT["id"], _AT["from_number"], _AT["to_number"], _AT["direction"]
@@ -56,6 +59,7 @@ _TIMEOUT, _FALLBACK, _TAG = _AT["callback_timeout"], _AT["fallback_url"], _AT["t
 _RECEIPT, _DELIVERY_STATE = _AT["receipt_requested"], _AT["delivery_state"]
 _DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_description"]
 _KEYWORD = _AT["keyword"]
+_SEND_AT, _EXPIRES = _AT["send_at_us"], _AT["expires_us"]
 
 
 def message_out(row: Sequence[Any]) -> MessageOut:
@@ -64,6 +68,7 @@ def message_out(row: Sequence[Any]) -> MessageOut:
     # Only a URL with an "@" can carry credentials; the check inline keeps a page of
     # 1000 rows from paying two calls per row for URLs that are mostly unset.
     callback, fallback = row[_CALLBACK_URL], row[_FALLBACK]
+    send_at, expires = row[_SEND_AT], row[_EXPIRES]
     return MessageOut(
         row[_ID],
         row[_ID],
@@ -86,6 +91,8 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         row[_DELIVERY_CODE],
         row[_DELIVERY_DESCRIPTION],
         row[_KEYWORD],
+        None if send_at is None else format_time(send_at),
+        None if expires is None else format_time(expires),
     )
 
 

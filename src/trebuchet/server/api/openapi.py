@@ -22,6 +22,7 @@ from trebuchet.server.api import (
     applications,
     carrier_events,
     media,
+    message_cancel,
     message_events,
     messages,
     messaging_settings,
@@ -32,6 +33,7 @@ from trebuchet.server.api import (
 )
 from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.domain.controls import MAX_VALIDITY_SECONDS
 from trebuchet.server.domain.keywords import Keyword
 
 # The message resource's properties that are not plain strings.
@@ -47,10 +49,16 @@ _MESSAGE_TYPES: dict[str, Any] = {
     "deliveryState": o.DELIVERY_STATES,
     "deliveryCode": o.INT,
     "keyword": {"enum": [keyword.value for keyword in Keyword]},
+    "sendAt": o.DATE_TIME,
+    "expiration": o.DATE_TIME,
 }
 
 # The properties every message resource has.
 _ALWAYS_PRESENT = ["id", "messageId", "from", "to", "direction", "text", "media", "state", "time"]
+
+
+def _nullable_time(description: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "format": "date-time", "description": description}
 
 
 def _message_schemas() -> dict[str, Any]:
@@ -69,6 +77,15 @@ def _message_schemas() -> dict[str, Any]:
             "tag": {"type": ["string", "null"], "maxLength": 1024},
             "skipMMSCarrierValidation": {"type": ["boolean", "null"]},
             "smartEncoding": {"type": ["boolean", "null"]},
+            # Extensions: scheduling and expiry (docs/messaging-controls.md).
+            "sendAt": _nullable_time("Send then (up to 35 days ahead); `scheduled` until then"),
+            "expiration": _nullable_time("Not sent after this: `error`, `message-expired`"),
+            "validityPeriod": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_VALIDITY_SECONDS,
+                "description": "Seconds from `sendAt` (or now) it may wait; not with `expiration`",
+            },
         },
         "required": ["from", "to"],
     }
@@ -200,6 +217,7 @@ def openapi_document() -> dict[str, Any]:
         **OPENAPI_PATHS,
         **probes.OPENAPI_PATHS,
         **message_events.OPENAPI_PATHS,
+        **message_cancel.OPENAPI_PATHS,
         **admin_inbound.OPENAPI_PATHS,
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,

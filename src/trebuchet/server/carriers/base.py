@@ -36,6 +36,9 @@ class OutboundMessage:
     attempt: int
     # The media's bytes and types, fetched before the carrier is called (MMS only).
     parts: tuple[MediaPart, ...] = ()
+    # Seconds the network may keep trying (the message's expiry, counted from now);
+    # None: the network's default.  SMPP sends it as ``validity_period``.
+    validity_seconds: int | None = None
 
 
 @dataclass(frozen=True)

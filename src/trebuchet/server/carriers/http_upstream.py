@@ -187,6 +187,8 @@ class HttpUpstreamCarrier:
                 body["media"] = message.media
             else:
                 body["receiptRequested"] = "all"
+            if message.validity_seconds is not None:  # ignored by an upstream without it
+                body["validityPeriod"] = message.validity_seconds
             url = f"{c.url.rstrip('/')}/v1/users/{quote(c.user_id)}/messages"
             token = base64.b64encode(f"{c.api_token}:{c.api_secret}".encode()).decode()
             auth = f"Basic {token}"
@@ -195,6 +197,8 @@ class HttpUpstreamCarrier:
         values = {
             "id": message.id, "from": message.from_number, "to": message.to_number,
             "text": message.text, "callback_url": self.callback_url,
+            # Seconds the upstream may keep trying; empty when the message never expires.
+            "validity": "" if message.validity_seconds is None else str(message.validity_seconds),
         }  # fmt: skip
         url_values = {key: quote(value, safe="") for key, value in values.items()}
         headers = {"Idempotency-Key": message.id, **_fill(dict(c.headers), values)}

@@ -13,6 +13,10 @@ K    outcome
 4    sent; no receipt ever (``deliveryState`` stays ``waiting``)
 ===  ==============================================================================
 
+The sandbox honours a message's validity period: a ``delivered`` receipt that would come
+later than the validity allows (scenario 1) comes when the validity runs out instead, with
+code 902 (Message Expired), as a network that could not reach the handset in time says.
+
 A message to a number that the platform owns is also stored as an inbound message for
 that number's owner (spec open point 34), keyed by the outbound id so a resend after a
 crash stores it once, and linked to it, so that redacting the outbound message scrubs the
@@ -35,9 +39,12 @@ from trebuchet.server.carriers.base import (
     UnknownNumber,
 )
 from trebuchet.server.carriers.codes import DELIVERED, DELIVERY_CODES
+from trebuchet.server.domain.controls import EXPIRED_CODE as EXPIRED
 
 MAGIC_PREFIX = "+1555999"
 THROTTLE_RETRY_AFTER = 1.0
+# Marks the reference of a message whose validity runs out before its receipt would come.
+EXPIRES_MARK = "~expires"
 
 RECEIPT_NOW = 0
 RECEIPT_LATER = 1
@@ -94,10 +101,15 @@ class SandboxCarrier:
         await self._loop_back(message)
         ref = f"sbx-{message.id}"
         if found is not None and found.kind == RECEIPT_LATER:
+            validity = message.validity_seconds
+            if validity is not None and validity < found.argument:
+                return Accepted(ref + EXPIRES_MARK, poll_after=float(validity))
             return Accepted(ref, poll_after=float(found.argument))
         return Accepted(ref, receipt=_receipt_for(message))
 
     async def poll_receipt(self, message: OutboundMessage, carrier_ref: str) -> Receipt | None:
+        if carrier_ref.endswith(EXPIRES_MARK):
+            return Receipt.for_code(EXPIRED)
         return _receipt_for(message)
 
     async def close(self) -> None:

@@ -54,6 +54,10 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     origin_id: str | None = None
     # The opt-out keyword an inbound message is, or that an outbound auto-reply answers.
     keyword: Keyword | None = None
+    # Messaging controls (migration 0010): the time ``sendAt`` asked for, and the time
+    # after which the message is not handed to a carrier any more.
+    send_at_us: int | None = None
+    expires_us: int | None = None
 
     @property
     def wants_receipts(self) -> bool:

@@ -4,7 +4,9 @@ Each is a :class:`~enum.StrEnum`: a member equals its text, so rows, filters and
 carry the same strings as before and a value read back from the database compares equal
 to the member.  Message states move ``queued`` → ``sending`` → ``sent`` or ``error``
 (outbound; ``sending`` → ``queued`` again on a transient failure) or start and stay
-``received`` (inbound); receipts change only the delivery state.
+``received`` (inbound); receipts change only the delivery state.  A message sent with
+``sendAt`` starts ``scheduled`` and is claimed like a queued one when its time comes; a
+queued or scheduled one can be cancelled, which ends it ``canceled``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class MessageState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     ERROR = "error"
+    SCHEDULED = "scheduled"
+    CANCELED = "canceled"
 
 
 class Direction(StrEnum):
@@ -58,3 +62,5 @@ class NumberState(StrEnum):
 NOT_SENT = (MessageState.QUEUED, MessageState.SENDING)
 # The receipt requests that ask for receipts at all.
 WANTS_RECEIPTS = (ReceiptRequest.ALL, ReceiptRequest.ERROR)
+# Outbound states a message can be cancelled in: not handed to a carrier, not claimed.
+CANCELABLE = (MessageState.QUEUED, MessageState.SCHEDULED)

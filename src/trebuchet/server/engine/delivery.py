@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trebuchet.server.callbacks.outbox import Outbox
+from trebuchet.server.callbacks.outbox import Outbox, message_destination
 from trebuchet.server.carriers.base import InboundMessage, Receipt
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.clock import Clock, SystemClock
@@ -24,7 +24,8 @@ from trebuchet.server.media.fetch import MediaFetcher, MmsLimits, ReceivedMedia
 from trebuchet.server.media.storage import MediaStorage, media_storage
 from trebuchet.server.net.guard import AddressPolicy
 from trebuchet.server.store import Store
-from trebuchet.server.store.delivery import DeliveryStore
+from trebuchet.server.store.delivery import Cancel, CancelOutcome, DeliveryStore, Row
+from trebuchet.server.store.message_rows import message_from_row
 
 
 def base_url(settings: Settings) -> str:
@@ -104,6 +105,21 @@ class Delivery:
         ``message.to_number``.
         """
         return await self.router.route(message)
+
+    async def cancel(self, user_id: str, message_id: str) -> Cancel:
+        """Cancel a message of ``user_id`` that has not reached a carrier; it ends
+        ``canceled`` and its callback event is queued with the change."""
+        now = self.clock.now_us()
+
+        def events_for(row: Row) -> list[dict[str, object]]:
+            message = message_from_row(row)
+            event = self.outbox.event(message, message_destination(message), now)
+            return [] if event is None else [event]
+
+        done = await self.store.cancel_message(user_id, message_id, now, events_for)
+        if done.outcome == CancelOutcome.CANCELED:
+            self._notify()
+        return done
 
     async def close(self) -> None:
         await self.fetcher.close()

@@ -6,7 +6,9 @@ lease, so a worker that lost its lease changes nothing:
 
 * accepted → ``sent`` (+ a receipt when the carrier already has one);
 * transient failure → back to ``queued`` with backoff, ``error`` after the last attempt;
-* permanent failure → ``error``, with a ``message-delivery-failed`` user error.
+* permanent failure → ``error``, with a ``message-delivery-failed`` user error;
+* past its ``expires_us`` before reaching a carrier → ``error`` with delivery code 902 and
+  a ``message-expired`` user error (retries and rate slots never wait past the expiry).
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.codes import delivery_state
 from trebuchet.server.domain.backoff import SendRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.controls import (
+    EXPIRED_CODE,
+    EXPIRED_ERROR,
+    capped_due,
+    expired,
+    validity_seconds,
+)
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
@@ -71,7 +80,9 @@ def notifies(message: Message, receipt: Receipt) -> bool:
     )
 
 
-def outbound(message: Message, parts: tuple[MediaPart, ...] = ()) -> OutboundMessage:
+def outbound(
+    message: Message, parts: tuple[MediaPart, ...] = (), *, now_us: int = 0
+) -> OutboundMessage:
     return OutboundMessage(
         id=message.id,
         user_id=message.user_id,
@@ -82,6 +93,7 @@ def outbound(message: Message, parts: tuple[MediaPart, ...] = ()) -> OutboundMes
         segment_count=message.segment_count,
         attempt=message.attempts,
         parts=parts,
+        validity_seconds=validity_seconds(message.expires_us, now_us),
     )
 
 
@@ -137,11 +149,18 @@ class SendQueue(LeasedQueue):
         if row.get(OPTED_OUT):
             await self._refuse_opted_out(owner, message)
             return
+        if expired(message.expires_us, self._clock.now_us()):
+            await self._expire(owner, message)
+            return
         if await self._wait_for_slot(owner, message):
             return
         try:
             parts = await self._media_parts(message)
-            accepted = await self._carrier.send(outbound(message, parts))
+            now = self._clock.now_us()
+            if expired(message.expires_us, now):  # the media took that long
+                await self._expire(owner, message)
+                return
+            accepted = await self._carrier.send(outbound(message, parts, now_us=now))
         except MediaFailure as exc:
             await self._media_failed(owner, message, exc)
         except TransientFailure as exc:
@@ -160,6 +179,18 @@ class SendQueue(LeasedQueue):
         if not message.media:
             return ()
         return tuple(await self._media.fetch(message.user_id, list(message.media)))
+
+    async def _expire(self, owner: str, message: Message) -> None:
+        receipt = Receipt.for_code(EXPIRED_CODE)
+        await self._fail(
+            owner,
+            message,
+            "it expired before it was handed to a carrier",
+            code=EXPIRED_ERROR,
+            text=f"The message from {message.from_number} to {message.to_number} expired "
+            "before it could be sent",
+            values={**receipt_values(receipt), "delivery_state": DeliveryState.NOT_DELIVERED},
+        )
 
     async def _media_failed(self, owner: str, message: Message, failure: MediaFailure) -> None:
         """A part could not be fetched or is unusable: ``error`` at once, no retry."""
@@ -214,7 +245,7 @@ class SendQueue(LeasedQueue):
             return False
         values = {
             "state": MessageState.QUEUED,
-            "due_us": slot,
+            "due_us": capped_due(slot, message.expires_us),
             "slot_us": slot,
             "attempts": message.attempts - 1,  # waiting for a slot is not an attempt
         }
@@ -253,7 +284,7 @@ class SendQueue(LeasedQueue):
             return
         values = {
             "state": MessageState.QUEUED,
-            "due_us": self._clock.now_us() + delay,
+            "due_us": capped_due(self._clock.now_us() + delay, message.expires_us),
             "slot_us": None,
         }
         await self._delivery.finish_message(Finish(message.id, owner, values))

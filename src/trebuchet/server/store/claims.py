@@ -33,7 +33,8 @@ from trebuchet.server.domain.states import EventState, MessageState
 Row = Mapping[str, Any]
 
 # States as SQL literals, for the statements below (compiled once, from the enums).
-_QUEUED = f"'{MessageState.QUEUED.value}'"
+# Waiting to be sent: queued now, or scheduled for a time that has come (``due_us``).
+_WAITING = f"'{MessageState.QUEUED.value}', '{MessageState.SCHEDULED.value}'"
 _SENDING = f"'{MessageState.SENDING.value}'"
 _PENDING = f"'{EventState.PENDING.value}'"
 
@@ -42,8 +43,8 @@ CLAIM_MESSAGES = {
     "postgresql": f"""
         UPDATE messages AS m
         SET lease_owner = :owner, lease_until_us = :until,
-            state = CASE WHEN m.state = {_QUEUED} THEN {_SENDING} ELSE m.state END,
-            attempts = CASE WHEN m.state IN ({_QUEUED}, {_SENDING}) THEN m.attempts + 1
+            state = CASE WHEN m.state IN ({_WAITING}) THEN {_SENDING} ELSE m.state END,
+            attempts = CASE WHEN m.state IN ({_WAITING}, {_SENDING}) THEN m.attempts + 1
                             ELSE m.attempts END
         FROM (
             SELECT id FROM messages
@@ -58,8 +59,8 @@ CLAIM_MESSAGES = {
     "sqlite": f"""
         UPDATE messages
         SET lease_owner = :owner, lease_until_us = :until,
-            state = CASE WHEN state = {_QUEUED} THEN {_SENDING} ELSE state END,
-            attempts = CASE WHEN state IN ({_QUEUED}, {_SENDING}) THEN attempts + 1
+            state = CASE WHEN state IN ({_WAITING}) THEN {_SENDING} ELSE state END,
+            attempts = CASE WHEN state IN ({_WAITING}, {_SENDING}) THEN attempts + 1
                             ELSE attempts END
         WHERE id IN (
             SELECT id FROM messages

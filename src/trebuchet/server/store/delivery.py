@@ -41,10 +41,14 @@ from trebuchet.server.store.claims import (
 )
 from trebuchet.server.store.finishes import Finish, finish_leased
 from trebuchet.server.store.group_commit import Batcher
+from trebuchet.server.store.message_cancels import Cancel, CancelOutcome, cancel_message
 from trebuchet.server.store.opt_outs import mark_opted_out
 from trebuchet.server.store.store import Store
 
-__all__ = ["Change", "DeliveryStore", "Finish", "NewMessage", "Recipients", "Row"]
+__all__ = [
+    "Cancel", "CancelOutcome", "Change", "DeliveryStore", "Finish", "NewMessage", "Recipients",
+    "Row",
+]  # fmt: skip
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -125,6 +129,20 @@ class DeliveryStore:
         queues, in one transaction; False when it is unknown or ``decide`` answers None.
         ``decide`` runs inside the transaction (on SQLite, on the writer thread)."""
         return await self.store.transact(lambda conn: change_message(conn, message_id, decide))
+
+    async def cancel_message(
+        self,
+        user_id: str,
+        message_id: str,
+        now: int,
+        events_for: Callable[[Row], Sequence[Mapping[str, Any]]],
+    ) -> Cancel:
+        """Cancel a message that has not reached a carrier, with the events
+        ``events_for`` makes of the cancelled row, in one transaction
+        (:mod:`.message_cancels`)."""
+        return await self.store.transact(
+            lambda conn: cancel_message(conn, user_id, message_id, now, events_for)
+        )
 
     async def receive(
         self,

@@ -3,9 +3,10 @@
 The only place a message row is built: its keys are the table's columns, ``media`` is the
 JSON array of URLs (NULL when there are none) and states are stored as their text.
 
-A message whose delivery bookkeeping (lease, attempts, carrier reference, slot, origin) is
-all at the table's defaults, as every newly accepted one is, leaves those columns out and
-the table fills them in: each bound value costs the group commit's writer on every row.
+A message whose delivery bookkeeping (lease, attempts, carrier reference, slot, origin) and
+controls (``sendAt``, expiry) are all at the table's defaults, as nearly every newly
+accepted one is, leaves those columns out and the table fills them in: each bound value
+costs the group commit's writer on every row.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _decode_media = msgspec.json.Decoder(tuple[str, ...]).decode
 
 # Bookkeeping columns and their defaults in the table (NULL, and 0 attempts).
 _BOOKKEEPING = ("lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id")
+# Scheduling and expiry, left out with them when unset (most messages have neither).
+_CONTROLS = ("send_at_us", "expires_us")
 
 
 def message_to_row(message: Message) -> dict[str, Any]:
@@ -41,8 +44,10 @@ def message_to_row(message: Message) -> dict[str, Any]:
         and message.carrier_ref is None
         and message.slot_us is None
         and message.origin_id is None
+        and message.send_at_us is None
+        and message.expires_us is None
     ):
-        for column in _BOOKKEEPING:
+        for column in (*_BOOKKEEPING, *_CONTROLS):
             del row[column]
     if message.keyword is None:  # every message but keywords and their auto-replies
         del row["keyword"]
@@ -85,4 +90,6 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         slot_us=row["slot_us"],
         origin_id=row["origin_id"],
         keyword=None if keyword is None else Keyword(keyword),
+        send_at_us=row["send_at_us"],
+        expires_us=row["expires_us"],
     )

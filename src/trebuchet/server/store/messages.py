@@ -54,6 +54,8 @@ MESSAGE_COLUMN_NAMES = (
     "skip_mms_carrier_validation",
     "application_id",
     "keyword",
+    "send_at_us",
+    "expires_us",
 )
 MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
 

@@ -134,6 +134,10 @@ messages = Table(
     # The opt-out keyword an inbound message is, or that an outbound auto-reply answers
     # (migration 0009); NULL for every other message.
     Column("keyword", String(8)),
+    # Scheduling and expiry (migration 0010): when ``sendAt`` asked the message to go
+    # (its ``due_us`` until then) and when it expires unsent.  Shown on the API when set.
+    Column("send_at_us", BigInteger),
+    Column("expires_us", BigInteger),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),

@@ -242,6 +242,7 @@ class SmppCarrier:
             source_addr_ton=source_ton, source_addr_npi=source_npi,
             dest_addr_ton=dest_ton, dest_addr_npi=dest_npi,
             registered_delivery=c.registered_delivery, data_coding=encoded.data_coding,
+            validity_period=_validity(message),
         )  # fmt: skip
         parts = encoded.parts
         if len(parts) == 1:
@@ -355,3 +356,9 @@ class SmppCarrier:
 
 def _with(base: p.ShortMessage, **changes: Any) -> p.ShortMessage:
     return replace(base, **changes)
+
+
+def _validity(message: OutboundMessage) -> str:
+    """The message's validity as a relative ``validity_period``; empty: the SMSC's default."""
+    seconds = message.validity_seconds
+    return "" if seconds is None else p.relative_time(seconds)

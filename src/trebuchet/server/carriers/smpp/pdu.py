@@ -150,6 +150,15 @@ class ShortMessage:
     tlvs: dict[int, bytes] = field(default_factory=dict)
 
 
+def relative_time(seconds: int) -> str:
+    """An SMPP relative time (§7.1.1, ``YYMMDDhhmmss000R``) of ``seconds``, as
+    ``validity_period`` takes it; days beyond a month stay days (up to 99)."""
+    minutes, second = divmod(max(seconds, 0), 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    return f"0000{min(days, 99):02d}{hour:02d}{minute:02d}{second:02d}000R"
+
+
 @dataclass(frozen=True)
 class MessageResp:
     """The body of submit_sm_resp and deliver_sm_resp."""
