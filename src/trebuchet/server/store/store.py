@@ -43,6 +43,7 @@ from trebuchet.server.store.meta import Meta, write_probe
 from trebuchet.server.store.numbers import Numbers
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob
+from trebuchet.server.store.retention import Retention
 from trebuchet.server.store.user_errors import UserErrors
 from trebuchet.server.store.users import Users
 from trebuchet.server.store.writer import SqliteWriter
@@ -84,6 +85,7 @@ class Store:
         self.user_errors = UserErrors(self)
         self.meta = Meta(self)
         self.carrier_refs = CarrierRefs(self)
+        self.retention = Retention(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
