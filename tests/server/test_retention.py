@@ -82,3 +82,15 @@ async def test_two_housekeepers_at_once_share_the_work(store: Store, store_url: 
         assert rounds[0][step] + rounds[1][step] == due[step], step
     rows = await store.retention.table_rows()
     assert rows == {**dict.fromkeys(rows, 0)}
+
+
+async def test_a_carrier_ref_batch_takes_receipted_then_expired_each_once(store: Store) -> None:
+    await plant_days(store, [0])  # one reference in twenty never gets its receipt
+    expired = START_US + 4 * DAY_US
+    receipted = PER_DAY - PER_DAY // 20
+
+    first = await store.retention.batch("carrier_refs", expired, receipted + 1)
+    second = await store.retention.batch("carrier_refs", expired, receipted + 1)
+
+    assert (first.handled, second.handled) == (receipted + 1, PER_DAY // 20 - 1)
+    assert (await store.retention.table_rows())["carrier_refs"] == 0

@@ -201,9 +201,11 @@ def prune_carrier_refs(conn: Connection, cutoff: int | None, limit: int) -> Batc
         )
     ]
     if cutoff is not None and len(keys) < limit:
-        expired = select(r.carrier, r.ref).where(r.created_us < cutoff).order_by(r.created_us)
-        more = conn.execute(expired.limit(limit - len(keys)).with_for_update(skip_locked=True))
-        keys.extend(tuple(row) for row in more if tuple(row) not in keys)
+        expired = select(r.carrier, r.ref).where(r.created_us < cutoff)
+        if keys:  # this transaction's own locks do not hide them
+            expired = expired.where(tuple_(r.carrier, r.ref).not_in(keys))
+        more = expired.order_by(r.created_us).limit(limit - len(keys))
+        keys.extend(tuple(row) for row in conn.execute(more.with_for_update(skip_locked=True)))
     if keys:
         conn.execute(delete(t.carrier_refs).where(tuple_(r.carrier, r.ref).in_(keys)))
     return Batch(len(keys))
