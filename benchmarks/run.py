@@ -15,11 +15,19 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send, bench_smpp
+from benchmarks import (
+    bench_e2e,
+    bench_list,
+    bench_memory,
+    bench_purge,
+    bench_sdk,
+    bench_send,
+    bench_smpp,
+)
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
 from benchmarks.processes import ROOT
 from benchmarks.wrk import ensure_wrk
@@ -38,10 +46,13 @@ class Sizes:
     e2e_burst: int
     e2e_paced_seconds: float
     smpp_messages: int = 3000
+    purge_days: int = 20
+    purge_per_day: int = 4000
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
 QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200)
+QUICK = replace(QUICK, purge_days=2, purge_per_day=300)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -104,6 +115,19 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
                     sqlite_database(work, "memory.db"),
                     messages=sizes.memory_messages,
                     max_seconds=150,
+                )
+            ],
+        ),
+        (
+            "sends during a purge, SQLite",
+            lambda: [
+                bench_purge.sends_during_purge(
+                    sqlite_database(work, "purge.db"),
+                    "SQLite",
+                    days=sizes.purge_days,
+                    per_day=sizes.purge_per_day,
+                    rounds=sizes.send_rounds,
+                    seconds=sizes.send_seconds,
                 )
             ],
         ),

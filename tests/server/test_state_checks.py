@@ -220,7 +220,7 @@ async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None
             events = (await conn.execute(text("SELECT id, state FROM events ORDER BY id"))).all()
         assert [dict(row._mapping) for row in messages] == old_rows
         assert [tuple(row) for row in events] == [("ev-1", "pending"), ("ev-2", "delivered")]
-        assert after == before and "ix_messages_due" in after
+        assert before.items() <= after.items() and "ix_messages_due" in after
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:
                 await conn.execute(insert(t.messages), [_message("m-3", state="lost")])

@@ -20,6 +20,7 @@ from trebuchet.cli.common import (
     with_store,
 )
 from trebuchet.cli.numbers import numbers
+from trebuchet.cli.purge import purge
 from trebuchet.server.config import Settings, development_settings, development_start
 from trebuchet.server.store import Conflict, NewUser, Store
 from trebuchet.server.store.database import migrate, sqlite_path
@@ -91,6 +92,7 @@ def main() -> None:
 
 
 main.add_command(numbers)
+main.add_command(purge)
 
 
 @main.command()

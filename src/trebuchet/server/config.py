@@ -70,6 +70,13 @@ DEFAULT_OPT_OUT_START_REPLY = (
     "You have been resubscribed and will receive messages from us again. Reply STOP to unsubscribe."
 )
 DEFAULT_OPT_OUT_HELP_REPLY = "Reply STOP to unsubscribe or START to resubscribe."
+# Retention (spec 3.10) and pruning defaults, in days (docs/operations.md); 0 keeps forever.
+DEFAULT_RETENTION_TEXT_DAYS = 3.0
+DEFAULT_RETENTION_RECORD_DAYS = 30.0
+DEFAULT_RETENTION_DELIVERED_EVENT_DAYS = 7.0
+DEFAULT_RETENTION_CARRIER_REF_DAYS = 3.0
+DEFAULT_HOUSEKEEPING_INTERVAL = 60.0
+DEFAULT_HOUSEKEEPING_BATCH = 500
 
 
 # Ranges of numeric settings, checked by msgspec when settings are loaded.
@@ -78,6 +85,7 @@ NotNegative = Annotated[int, msgspec.Meta(ge=0)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]  # 0 turns the timeout or cache off
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Rate = Annotated[float, msgspec.Meta(ge=0)]  # per second; 0 = unlimited
+Days = Annotated[float, msgspec.Meta(ge=0)]  # 0 = keep forever
 PortNumber = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0 = any free port
 ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]  # an SMS's limit
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -199,6 +207,19 @@ class Settings:
     opt_out_stop_reply: ReplyText = DEFAULT_OPT_OUT_STOP_REPLY
     opt_out_start_reply: ReplyText = DEFAULT_OPT_OUT_START_REPLY
     opt_out_help_reply: ReplyText = DEFAULT_OPT_OUT_HELP_REPLY
+    # -- retention and housekeeping (docs/operations.md) --
+    # Days a message keeps its text, and days its record is kept (with its events,
+    # attempts, carrier refs and received media); 0 keeps it forever.
+    retention_text_days: Days = DEFAULT_RETENTION_TEXT_DAYS
+    retention_record_days: Days = DEFAULT_RETENTION_RECORD_DAYS
+    # Days a delivered callback event (and its attempts) is kept; 0 keeps it with its message.
+    retention_delivered_event_days: Days = DEFAULT_RETENTION_DELIVERED_EVENT_DAYS
+    # Days a carrier reference waits for its receipt; 0 waits as long as the message lives.
+    retention_carrier_ref_days: Days = DEFAULT_RETENTION_CARRIER_REF_DAYS
+    # Seconds between housekeeping rounds in each engine process (0 = none in this one),
+    # and rows per housekeeping transaction.
+    housekeeping_interval: Seconds = DEFAULT_HOUSEKEEPING_INTERVAL
+    housekeeping_batch: AtLeastOne = DEFAULT_HOUSEKEEPING_BATCH
 
 
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}

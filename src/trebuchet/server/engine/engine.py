@@ -25,6 +25,7 @@ from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.clock import Clock, SystemClock
 from trebuchet.server.domain.times import US
 from trebuchet.server.engine.delivery import Delivery
+from trebuchet.server.engine.housekeeping import build_housekeeper
 from trebuchet.server.engine.sending import SendQueue
 from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
@@ -75,6 +76,8 @@ class Engine:
             heartbeat_interval=settings.lease_seconds / 3,
         )
         self.carrier.bind(self.delivery)
+        # Retention and pruning (docs/operations.md); None when this process runs none.
+        self.housekeeper = build_housekeeper(store, settings, self.clock, self.delivery.media)
         self._tasks: list[asyncio.Task[None]] = []
         # Messages accepted by this process wake the send worker at once.
         self._unlisten = store.on_insert(self.send_worker.wake)
@@ -124,12 +127,17 @@ class Engine:
                 asyncio.create_task(self.send_worker.run(), name="trebuchet-send-worker"),
                 asyncio.create_task(self.event_worker.run(), name="trebuchet-event-worker"),
             ]
+            if self.housekeeper is not None:
+                task = asyncio.create_task(self.housekeeper.run(), name="trebuchet-housekeeping")
+                self._tasks.append(task)
 
     async def stop(self, drain_seconds: float | None = None) -> None:
         """Stop claiming, let in-flight work finish (up to ``drain_seconds``), close."""
         drain = self.settings.drain_seconds if drain_seconds is None else drain_seconds
         self.send_worker.stop()
         self.event_worker.stop()
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=drain)
             for task in pending:

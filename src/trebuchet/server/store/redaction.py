@@ -37,12 +37,30 @@ def redact(conn: Connection, user_id: str, message_id: str) -> bool:
     )
     if not changed.rowcount:
         return False
+    scrub_copies_and_events(conn, [message_id])
+    return True
+
+
+def scrub_messages(conn: Connection, message_ids: Sequence[str]) -> None:
+    """Empty the text of ``message_ids`` wherever it is stored: the rows, their copies and
+    the payloads of all their events (retention's scrub, the same as a redaction's)."""
+    if not message_ids:
+        return
+    c = t.messages.c
+    conn.execute(update(t.messages).where(c.id.in_(message_ids)).values(text=""))
+    scrub_copies_and_events(conn, message_ids)
+
+
+def scrub_copies_and_events(conn: Connection, message_ids: Sequence[str]) -> None:
+    """With the rows of ``message_ids`` already emptied: empty their copies, then take the
+    text out of the events of both."""
+    c = t.messages.c
     copies = conn.execute(
-        update(t.messages).where(c.origin_id == message_id).values(text="").returning(c.id)
+        update(t.messages).where(c.origin_id.in_(message_ids)).values(text="").returning(c.id)
     ).scalars()
     e = t.events.c
     events = conn.execute(
-        select(e.id, e.payload).where(e.message_id.in_([message_id, *copies]))
+        select(e.id, e.payload).where(e.message_id.in_([*message_ids, *copies]))
     ).all()
     scrubbed = []
     for row in events:
@@ -50,7 +68,6 @@ def redact(conn: Connection, user_id: str, message_id: str) -> bool:
         if payload != row.payload:
             scrubbed.append({"id": row.id, "payload": payload})
     update_rows(conn, t.events, "id", scrubbed)
-    return True
 
 
 def scrub_payload(payload: str) -> str:

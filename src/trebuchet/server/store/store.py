@@ -45,6 +45,7 @@ from trebuchet.server.store.numbers import Numbers
 from trebuchet.server.store.opt_outs import OptOuts
 from trebuchet.server.store.reader import SqliteReader
 from trebuchet.server.store.records import InsertJob
+from trebuchet.server.store.retention import Retention
 from trebuchet.server.store.user_errors import UserErrors
 from trebuchet.server.store.users import Users
 from trebuchet.server.store.writer import SqliteWriter
@@ -88,6 +89,7 @@ class Store:
         self.carrier_refs = CarrierRefs(self)
         self.opt_outs = OptOuts(self)
         self.messaging_settings = MessagingSettings(self)
+        self.retention = Retention(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

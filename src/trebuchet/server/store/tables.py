@@ -309,3 +309,30 @@ number_settings = Table(
     Column("opt_out_handling", String(16), nullable=False),
     Column("auto_replies", Boolean, nullable=False),
 )
+# -- retention (migration 0011) ----------------------------------------------------------
+
+# Retention and pruning look across users by time: messages whose text is still kept,
+# every message, delivered events by when they finished, receipted carrier refs, errors.
+_KEPT_TEXT = text("text <> ''")
+_DELIVERED = text("state = 'delivered'")
+_RECEIPTED = text("code IS NOT NULL")
+Index("ix_messages_time", messages.c.time_us, messages.c.id)
+Index(
+    "ix_messages_text_kept",
+    messages.c.time_us,
+    sqlite_where=_KEPT_TEXT,
+    postgresql_where=_KEPT_TEXT,
+)
+Index(
+    "ix_events_delivered",
+    events.c.finished_us,
+    sqlite_where=_DELIVERED,
+    postgresql_where=_DELIVERED,
+)
+Index(
+    "ix_carrier_refs_receipted",
+    carrier_refs.c.created_us,
+    sqlite_where=_RECEIPTED,
+    postgresql_where=_RECEIPTED,
+)
+Index("ix_user_errors_time", user_errors.c.time_us)
