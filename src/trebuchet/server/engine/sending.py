@@ -31,6 +31,7 @@ from trebuchet.server.carriers.base import (
 from trebuchet.server.carriers.codes import delivery_state
 from trebuchet.server.domain.backoff import SendRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.dead_letters import parked_message
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
@@ -94,6 +95,11 @@ class SendQueue(LeasedQueue):
     noun = "message"
     lost_note = "its new owner finishes it"
     log = log
+
+    def parked(
+        self, item: Row, now: int, summary: str, crashes: int
+    ) -> tuple[dict[str, Any], dict[str, object]]:
+        return parked_message(item, now, summary, crashes)
 
     def __init__(
         self,
