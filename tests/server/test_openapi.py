@@ -15,6 +15,7 @@ def _openapi_path(path: str) -> str:
         .replace("{number_id}", "{numberId}")
         .replace("{application_id}", "{applicationId}")
         .replace("{error_id}", "{errorId}")
+        .replace("{event_id}", "{eventId}")
         .replace("{media_name:media}", "{mediaName}")
     )
 

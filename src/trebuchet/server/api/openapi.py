@@ -21,6 +21,7 @@ from trebuchet.server.api import (
     admin_numbers,
     applications,
     carrier_events,
+    event_actions,
     media,
     message_events,
     messages,
@@ -175,6 +176,7 @@ def _schemas() -> dict[str, Any]:
         **_phone_number_schemas(),
         **_application_schemas(),
         **_user_error_schemas(),
+        **event_actions.OPENAPI_SCHEMAS,
     }
 
 
@@ -193,6 +195,7 @@ def openapi_document() -> dict[str, Any]:
         **OPENAPI_PATHS,
         **probes.OPENAPI_PATHS,
         **message_events.OPENAPI_PATHS,
+        **event_actions.OPENAPI_PATHS,
         **admin_inbound.OPENAPI_PATHS,
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,
