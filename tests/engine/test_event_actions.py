@@ -3,6 +3,7 @@ real receivers on loopback, on both stores; another user's ids are not found."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -159,3 +160,27 @@ async def test_the_actions_are_in_the_openapi_document(bench: Bench) -> None:
         assert "post" in document["paths"][base + path]
     schema = document["components"]["schemas"]["MessageEvent"]
     assert "processing-crashed" in schema["properties"]["errorCode"]["enum"]
+
+
+async def test_the_operators_redeliver_reaches_the_receiver(
+    bench: Bench, receiver: Receiver, store_url: str
+) -> None:
+    """``trebuchet events redeliver --message`` on the same store as a running engine."""
+    from click.testing import CliRunner
+
+    from trebuchet.cli.main import main
+
+    user = await bench.user([FROM])
+    message_id = await bench.send(user, **_msg(callbackUrl=receiver.url("/cb")))
+    await bench.run()
+    assert len(receiver.at("/cb")) == 1
+    args = ["events", "redeliver", "--db", store_url, "--message", message_id]
+    result = await asyncio.to_thread(CliRunner().invoke, main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "1 event(s) redelivered"
+    listed = await asyncio.to_thread(
+        CliRunner().invoke, main, ["events", "list", "--db", store_url, "--message", message_id]
+    )
+    assert "pending" in listed.output
+    await bench.run()
+    assert [hit.json()["messageId"] for hit in receiver.at("/cb")] == [message_id] * 2

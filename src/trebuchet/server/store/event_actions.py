@@ -75,6 +75,20 @@ class EventActions:
         async with self._store.read() as conn:
             return [dict(row) for row in (await conn.execute(query)).mappings()]
 
+    async def by_ids(self, ids: Sequence[str]) -> list[Row]:
+        """The events with these ids, in (created, id) order, read :data:`BATCH` at a time."""
+        c = t.events.c
+        rows: list[Row] = []
+        async with self._store.read() as conn:
+            for start in range(0, len(ids), BATCH):
+                query = (
+                    select(t.events)
+                    .where(c.id.in_(list(ids[start : start + BATCH])))
+                    .order_by(c.created_us, c.id)
+                )
+                rows += [dict(row) for row in (await conn.execute(query)).mappings()]
+        return sorted(rows, key=lambda row: (row["created_us"], row["id"]))
+
     async def redeliver(self, which: EventFilter, now: int, window_us: int) -> list[str]:
         """Make every event ``which`` names pending and due now, with a fresh retry window
         and no crashes counted; answers their ids.  Attempts already made stay."""
