@@ -18,6 +18,7 @@ from typing import Any
 
 from ._async_client import AsyncClient
 from ._client import Client
+from ._events import EventAttempt, EventRecord
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -80,6 +81,8 @@ __all__ = [
     "Client",
     "ConflictError",
     "CrossOriginLinkError",
+    "EventAttempt",
+    "EventRecord",
     "InternalServerError",
     "MessageEvent",
     "NotFoundError",

@@ -185,13 +185,12 @@ def list_events(
 
 def _act(
     verb: str, db: str | None, config_file: str | None, which: EventFilter, as_json: bool,
-    action: Callable[[Store, int, int], Awaitable[list[str]]],
+    action: Callable[[Store, int, int], Awaitable[list[Row]]],
 ) -> None:  # fmt: skip
     _named(which)
 
     async def run(store: Store, window_us: int) -> list[Row]:
-        ids = await action(store, time.time_ns() // 1000, window_us)
-        return await store.events.by_ids(ids)
+        return await action(store, time.time_ns() // 1000, window_us)
 
     changed = [event_json(row) for row in _run(db, config_file, run)]
     if as_json:

@@ -31,14 +31,15 @@ from trebuchet.server.store.event_actions import EventFilter
 Row = Mapping[str, Any]
 
 
-async def _events(ctx: Ctx, ids: list[str]) -> list[dict[str, Any]]:
-    """The message's events among ``ids``, with their attempts, in sequence order."""
-    wanted = set(ids)
-    events, attempts = await ctx.store.messages.events(ctx.request.path_params["message_id"])
+async def _events(ctx: Ctx, changed: list[Row]) -> list[dict[str, Any]]:
+    """The changed events as the change left them, with their attempts, in sequence
+    order."""
+    _, attempts = await ctx.store.messages.events(ctx.request.path_params["message_id"])
     by_event: dict[str, list[Row]] = {}
     for attempt in attempts:
         by_event.setdefault(attempt["event_id"], []).append(attempt)
-    return [event_json(e, by_event.get(e["id"], [])) for e in events if e["id"] in wanted]
+    ordered = sorted(changed, key=lambda row: row["sequence"])
+    return [event_json(e, by_event.get(e["id"], [])) for e in ordered]
 
 
 async def _target(ctx: Ctx, *, one: bool) -> tuple[EventFilter, Row | None]:
@@ -64,34 +65,34 @@ def _window_us(ctx: Ctx) -> int:
 
 async def redeliver_all(ctx: Ctx) -> Response:
     which, _ = await _target(ctx, one=False)
-    ids = await ctx.store.events.redeliver(which, now_us(), _window_us(ctx))
-    return json_response(await _events(ctx, ids))
+    changed = await ctx.store.events.redeliver(which, now_us(), _window_us(ctx))
+    return json_response(await _events(ctx, changed))
 
 
 async def redeliver_one(ctx: Ctx) -> Response:
     which, _ = await _target(ctx, one=True)
-    ids = await ctx.store.events.redeliver(which, now_us(), _window_us(ctx))
-    [event] = await _events(ctx, ids)
+    changed = await ctx.store.events.redeliver(which, now_us(), _window_us(ctx))
+    [event] = await _events(ctx, changed)
     return json_response(event)
 
 
 async def cancel_all(ctx: Ctx) -> Response:
     which, _ = await _target(ctx, one=False)
-    ids = await ctx.store.events.cancel(which, now_us())
-    return json_response(await _events(ctx, ids))
+    changed = await ctx.store.events.cancel(which, now_us())
+    return json_response(await _events(ctx, changed))
 
 
 async def cancel_one(ctx: Ctx) -> Response:
     which, event = await _target(ctx, one=True)
-    ids = await ctx.store.events.cancel(which, now_us())
-    if not ids:
+    changed = await ctx.store.events.cancel(which, now_us())
+    if not changed:
         assert event is not None
         raise errors.conflict(
             "event-not-pending",
             f"The event '{event['id']}' is {event['state']}: only a pending event can be cancelled",
         )
-    [changed] = await _events(ctx, ids)
-    return json_response(changed)
+    [cancelled] = await _events(ctx, changed)
+    return json_response(cancelled)
 
 
 routes = [

@@ -75,23 +75,10 @@ class EventActions:
         async with self._store.read() as conn:
             return [dict(row) for row in (await conn.execute(query)).mappings()]
 
-    async def by_ids(self, ids: Sequence[str]) -> list[Row]:
-        """The events with these ids, in (created, id) order, read :data:`BATCH` at a time."""
-        c = t.events.c
-        rows: list[Row] = []
-        async with self._store.read() as conn:
-            for start in range(0, len(ids), BATCH):
-                query = (
-                    select(t.events)
-                    .where(c.id.in_(list(ids[start : start + BATCH])))
-                    .order_by(c.created_us, c.id)
-                )
-                rows += [dict(row) for row in (await conn.execute(query)).mappings()]
-        return sorted(rows, key=lambda row: (row["created_us"], row["id"]))
-
-    async def redeliver(self, which: EventFilter, now: int, window_us: int) -> list[str]:
+    async def redeliver(self, which: EventFilter, now: int, window_us: int) -> list[Row]:
         """Make every event ``which`` names pending and due now, with a fresh retry window
-        and no crashes counted; answers their ids.  Attempts already made stay."""
+        and no crashes counted; answers them as this left them, in (created, id) order.
+        Attempts already made stay."""
         values = {
             "state": EventState.PENDING,
             "due_us": now,
@@ -103,9 +90,9 @@ class EventActions:
         }
         return await self._change(which, values)
 
-    async def cancel(self, which: EventFilter, now: int) -> list[str]:
+    async def cancel(self, which: EventFilter, now: int) -> list[Row]:
         """Stop every pending event ``which`` names (``failed``, ``callback-cancelled``),
-        taking their leases; answers their ids."""
+        taking their leases; answers them as this left them, in (created, id) order."""
         values = {
             "state": EventState.FAILED,
             "due_us": None,
@@ -118,16 +105,15 @@ class EventActions:
         pending = EventFilter(**{**which.__dict__, "state": EventState.PENDING})
         return await self._change(pending, values)
 
-    async def _change(self, which: EventFilter, values: Mapping[str, Any]) -> list[str]:
-        changed: list[str] = []
+    async def _change(self, which: EventFilter, values: Mapping[str, Any]) -> list[Row]:
+        changed: list[Row] = []
         after: tuple[int, str] | None = None
         while True:
             ids, after = await self._ids(which, after)
             if ids:
-                await self._update(ids, which, values)
-                changed.extend(ids)
+                changed += await self._update(ids, which, values)
             if len(ids) < BATCH or after is None:
-                return changed
+                return sorted(changed, key=lambda row: (row["created_us"], row["id"]))
 
     async def _ids(
         self, which: EventFilter, after: tuple[int, str] | None
@@ -144,10 +130,13 @@ class EventActions:
 
     async def _update(
         self, ids: Sequence[str], which: EventFilter, values: Mapping[str, Any]
-    ) -> None:
+    ) -> list[Row]:
         # The filter again: an event that changed since it was read is left alone.
         statement = (
-            update(t.events).where(t.events.c.id.in_(list(ids)), which.where()).values(**values)
+            update(t.events)
+            .where(t.events.c.id.in_(list(ids)), which.where())
+            .values(**values)
+            .returning(*t.events.c)
         )
         async with self._store.write() as conn:
-            await conn.execute(statement)
+            return [dict(row) for row in (await conn.execute(statement)).mappings()]
