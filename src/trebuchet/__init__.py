@@ -19,6 +19,7 @@ from typing import Any
 from ._async_client import AsyncClient
 from ._client import Client
 from ._controls import MessagingSettings, NumberSettings, OptOut
+from ._events import EventAttempt, EventRecord
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -81,6 +82,8 @@ __all__ = [
     "Client",
     "ConflictError",
     "CrossOriginLinkError",
+    "EventAttempt",
+    "EventRecord",
     "InternalServerError",
     "MessageEvent",
     "MessagingSettings",

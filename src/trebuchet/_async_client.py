@@ -19,6 +19,7 @@ from ._base import (
     _NotGiven,
 )
 from ._controls import AsyncControlsMixin
+from ._events import AsyncEventsMixin
 from ._media import AsyncMediaMixin
 from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
@@ -30,7 +31,7 @@ async def _default_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-class AsyncClient(AsyncMediaMixin, AsyncControlsMixin):
+class AsyncClient(AsyncMediaMixin, AsyncControlsMixin, AsyncEventsMixin):
     """Asynchronous twin of ``Client``: same arguments, same methods, awaited.
 
     ``list_messages()`` returns an async generator; the other methods are coroutines.

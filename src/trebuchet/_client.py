@@ -20,12 +20,13 @@ from ._base import (
     _NotGiven,
 )
 from ._controls import ControlsMixin
+from ._events import EventsMixin
 from ._media import MediaMixin
 from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
 
-class Client(MediaMixin, ControlsMixin):
+class Client(MediaMixin, ControlsMixin, EventsMixin):
     """Synchronous client for the Catapult v1 Messages API of a Trebuchet server.
 
     Holds one connection pool; close it with ``close()`` or use the client as a context

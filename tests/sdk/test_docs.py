@@ -67,4 +67,5 @@ def test_every_example_runs(
     assert "media pets/cat.jpg 4\ndownloaded 4 image/jpeg\nmms segments 1\n" in out
     assert "404 media-not-found" in out and "copied 300000 bytes" in out
     assert "mms ('https://sms.example.test/a.jpg', 'https://sms.example.test/b.smil')" in out
+    assert "redelivered 0\ncancelled 0\n404 event-not-found\n" in out
     assert namespace["api"]._http.is_closed

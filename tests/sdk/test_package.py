@@ -24,6 +24,8 @@ EXPECTED_ALL = [
     "Client",
     "ConflictError",
     "CrossOriginLinkError",
+    "EventAttempt",
+    "EventRecord",
     "InternalServerError",
     "MessageEvent",
     "MessagingSettings",

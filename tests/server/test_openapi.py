@@ -16,6 +16,7 @@ def _openapi_path(path: str) -> str:
         .replace("{application_id}", "{applicationId}")
         .replace("{error_id}", "{errorId}")
         .replace("{opt_out_id}", "{optOutId}")
+        .replace("{event_id}", "{eventId}")
         .replace("{media_name:media}", "{mediaName}")
     )
 

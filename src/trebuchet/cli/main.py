@@ -19,6 +19,7 @@ from trebuchet.cli.common import (
     store_problem,
     with_store,
 )
+from trebuchet.cli.events import events
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.purge import purge
 from trebuchet.server.config import Settings, development_settings, development_start
@@ -93,6 +94,7 @@ def main() -> None:
 
 main.add_command(numbers)
 main.add_command(purge)
+main.add_command(events)
 
 
 @main.command()

@@ -51,6 +51,9 @@ DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_DRAIN_SECONDS = 10.0
 DEFAULT_SEND_MAX_ATTEMPTS = 8
 DEFAULT_CALLBACK_RETRY_WINDOW = 24 * 3600.0
+# Dead letters and callback ordering (docs/operations.md, docs/callbacks.md).
+DEFAULT_CRASH_MAX_ATTEMPTS = 5
+DEFAULT_CALLBACK_ORDER_HOLD_ROUNDS = 3
 # Media defaults (docs/media.md); sizes in bytes (1 MB = 1024 * 1024 here).
 DEFAULT_MEDIA_DIR = "./media"
 DEFAULT_MEDIA_MAX_UPLOAD_BYTES = 65 * 1024 * 1024
@@ -183,6 +186,11 @@ class Settings:
     callback_allow_private: bool = False
     # Bearer token for the /v1/admin endpoints; they answer 404 while it is unset.
     admin_token: str | None = None
+    # Crashes of the engine's own code on one message or event before it is parked.
+    crash_max_attempts: AtLeastOne = DEFAULT_CRASH_MAX_ATTEMPTS
+    # A message's later events wait for an earlier pending one only during its first
+    # rounds (0: never wait).  docs/callbacks.md.
+    callback_order_hold_rounds: NotNegative = DEFAULT_CALLBACK_ORDER_HOLD_ROUNDS
     # -- media (docs/media.md) --
     # Directory of uploaded and received media files (one subdirectory per user).
     media_dir: str = DEFAULT_MEDIA_DIR

@@ -32,12 +32,21 @@ def attempt_json(row: Row) -> dict[str, Any]:
     return body
 
 
+def _payload(text: str) -> dict[str, Any] | None:
+    """The stored payload; None for a row that cannot be read (a parked poison row)."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
-    payload = json.loads(row["payload"])
+    payload = _payload(row["payload"])
     body: dict[str, Any] = {
         "id": row["id"],
         "sequence": row["sequence"],
-        "eventType": payload["eventType"],
+        "eventType": payload.get("eventType", "unknown") if payload is not None else "unknown",
         "state": row["state"],
         "createdTime": format_time(row["created_us"]),
         "callbackHttpMethod": row["method"],
@@ -52,6 +61,10 @@ def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
         body["nextAttemptTime"] = format_time(row["due_us"])
     if row["finished_us"] is not None:
         body["finishedTime"] = format_time(row["finished_us"])
+    if row.get("failure_code"):
+        body["errorCode"] = row["failure_code"]
+    if row.get("failure"):
+        body["error"] = row["failure"]
     return body
 
 

@@ -21,6 +21,7 @@ from trebuchet.server.api import (
     admin_numbers,
     applications,
     carrier_events,
+    event_actions,
     media,
     message_cancel,
     message_events,
@@ -199,6 +200,7 @@ def _schemas() -> dict[str, Any]:
         **_user_error_schemas(),
         **opt_outs.SCHEMAS,
         **messaging_settings.SCHEMAS,
+        **event_actions.OPENAPI_SCHEMAS,
     }
 
 
@@ -218,6 +220,7 @@ def openapi_document() -> dict[str, Any]:
         **probes.OPENAPI_PATHS,
         **message_events.OPENAPI_PATHS,
         **message_cancel.OPENAPI_PATHS,
+        **event_actions.OPENAPI_PATHS,
         **admin_inbound.OPENAPI_PATHS,
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,

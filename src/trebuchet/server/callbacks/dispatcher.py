@@ -2,9 +2,12 @@
 
 One delivery round tries the primary URL and, if that fails, the fallback; success is
 any 2xx within the timeout (open point 21).  A failed round is retried with backoff
-until the event's window closes (or at once gives up when policy refuses every address);
-then the event is marked failed and a ``callback-failed`` user error is recorded.  Each
-try is stored as an attempt the user can list.
+until the event's window closes, or gives up at once when every address tried refused
+it for good (``callbacks/policy.py``: a 4xx other than 408, 409, 425 and 429, or an
+address the outbound policy refuses); then the event is marked failed, with
+``callback-expired`` or ``callback-refused`` as its failure code, and a
+``callback-failed`` user error is recorded.  Each try is stored as an attempt the user
+can list.  An event whose processing crashes is parked (``store/leases.py``).
 
 Claims are fair: callbacks in flight are capped per receiver and per user
 (``per_destination``, ``per_user``), so a slow receiver delays only its own events.
@@ -19,10 +22,16 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from trebuchet.server.callbacks.policy import is_permanent
 from trebuchet.server.callbacks.request import build_request, redact
 from trebuchet.server.callbacks.sender import CallbackOutcome, WebhookSender
 from trebuchet.server.domain.backoff import CallbackRetry
 from trebuchet.server.domain.clock import Clock
+from trebuchet.server.domain.dead_letters import (
+    CALLBACK_EXPIRED,
+    CALLBACK_REFUSED,
+    parked_event,
+)
 from trebuchet.server.domain.states import EventState
 from trebuchet.server.domain.times import US
 from trebuchet.server.hooks import EngineHooks, MetricsHooks
@@ -40,6 +49,11 @@ class EventQueue(LeasedQueue):
     lost_note = "its new owner delivers it"
     log = log
 
+    def parked(
+        self, item: Row, now: int, summary: str, crashes: int
+    ) -> tuple[dict[str, Any], dict[str, object]]:
+        return parked_event(item, now, summary, crashes)
+
     def __init__(
         self,
         delivery: DeliveryStore,
@@ -51,10 +65,16 @@ class EventQueue(LeasedQueue):
         signing: bool,
         per_destination: int,
         per_user: int,
+        order_hold: int = 3,
         draw: Any = random.random,
         hooks: EngineHooks | None = None,
     ):
-        claim = partial(delivery.claim_events, per_destination=per_destination, per_user=per_user)
+        claim = partial(
+            delivery.claim_events,
+            per_destination=per_destination,
+            per_user=per_user,
+            order_hold=order_hold,
+        )
         super().__init__(
             Leasing(claim, delivery.extend_event_leases, delivery.finish_event), clock, lease_us
         )
@@ -113,7 +133,7 @@ class EventQueue(LeasedQueue):
         if delivered:
             values = {"state": EventState.DELIVERED, "due_us": None, "finished_us": now}
         else:
-            refused = bool(tries) and all(t["refused"] for t in tries)
+            refused = bool(tries) and all(t["permanent"] for t in tries)
             due = (
                 None
                 if refused
@@ -123,11 +143,17 @@ class EventQueue(LeasedQueue):
             )
             if due is None:
                 failed = True
-                values = {"state": EventState.FAILED, "due_us": None, "finished_us": now}
+                values = {
+                    "state": EventState.FAILED,
+                    "due_us": None,
+                    "finished_us": now,
+                    "failure_code": CALLBACK_REFUSED if refused else CALLBACK_EXPIRED,
+                    "failure": _reason(tries[-1]) if tries else None,
+                }
             else:
                 values = {"due_us": due}
         errors = [_callback_failed(event, tries, now)] if failed else []
-        attempts = [{k: v for k, v in t.items() if k != "refused"} for t in tries]
+        attempts = [{k: v for k, v in t.items() if k != "permanent"} for t in tries]
         finish = Finish(event["id"], owner, values, attempts=attempts, user_errors=errors)
         await self.finish(finish)
 
@@ -139,7 +165,7 @@ def _callback_failed(event: Row, tries: list[dict[str, Any]], now: int) -> dict[
         "eventId": event["id"],
         "messageId": event["message_id"],
         "url": last["url"] if last else "",
-        "reason": (last["error"] or f"HTTP {last['status']}") if last else "",
+        "reason": _reason(last) if last else "",
     }
     return {
         "user_id": event["user_id"],
@@ -150,6 +176,10 @@ def _callback_failed(event: Row, tries: list[dict[str, Any]], now: int) -> dict[
         "delivered to its callback URL",
         "details": json.dumps(details),
     }
+
+
+def _reason(attempt: dict[str, Any]) -> str:
+    return str(attempt["error"] or f"HTTP {attempt['status']}")
 
 
 def _attempt(
@@ -164,5 +194,5 @@ def _attempt(
         "duration_us": outcome.duration_us,
         "status": outcome.status,
         "error": outcome.error,
-        "refused": outcome.refused,
+        "permanent": is_permanent(outcome),
     }

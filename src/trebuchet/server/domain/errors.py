@@ -249,7 +249,12 @@ def media_range_not_satisfiable(size: int) -> ApiError:
 
 
 def not_found(kind: str, ident: str) -> ApiError:
-    detail_name = {"message": "messageId", "number": "number", "application": "applicationId"}
+    detail_name = {
+        "message": "messageId",
+        "number": "number",
+        "application": "applicationId",
+        "event": "eventId",
+    }
     return ApiError(
         "not-found",
         f"{kind}-not-found",

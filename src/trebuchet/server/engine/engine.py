@@ -23,6 +23,7 @@ from trebuchet.server.carriers.routing import build_carrier
 from trebuchet.server.config import Settings
 from trebuchet.server.domain.backoff import Backoff, CallbackRetry, SendRetry
 from trebuchet.server.domain.clock import Clock, SystemClock
+from trebuchet.server.domain.dead_letters import CrashPolicy
 from trebuchet.server.domain.times import US
 from trebuchet.server.engine.delivery import Delivery
 from trebuchet.server.engine.housekeeping import build_housekeeper
@@ -75,6 +76,9 @@ class Engine:
             poll_interval=settings.poll_interval,
             heartbeat_interval=settings.lease_seconds / 3,
         )
+        crashes = CrashPolicy(max_crashes=settings.crash_max_attempts)
+        for queue in (self.events, self.sends):
+            queue.crash_policy, queue.crash_draw = crashes, draw
         self.carrier.bind(self.delivery)
         # Retention and pruning (docs/operations.md); None when this process runs none.
         self.housekeeper = build_housekeeper(store, settings, self.clock, self.delivery.media)
@@ -93,6 +97,7 @@ class Engine:
             signing=settings.callback_signing,
             per_destination=settings.callback_concurrency_per_destination,
             per_user=settings.callback_concurrency_per_user,
+            order_hold=settings.callback_order_hold_rounds,
             draw=draw,
             hooks=self.hooks,
         )

@@ -40,6 +40,7 @@ from trebuchet.server.domain.controls import (
     expired,
     validity_seconds,
 )
+from trebuchet.server.domain.dead_letters import parked_message
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
@@ -111,6 +112,11 @@ class SendQueue(LeasedQueue):
     noun = "message"
     lost_note = "its new owner finishes it"
     log = log
+
+    def parked(
+        self, item: Row, now: int, summary: str, crashes: int
+    ) -> tuple[dict[str, Any], dict[str, object]]:
+        return parked_message(item, now, summary, crashes)
 
     def __init__(
         self,

@@ -38,9 +38,12 @@ class WorkQueue(Protocol[Item]):
     async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
         """Extend the leases ``owner`` holds on ``ids``, the items still in flight.
 
-        An item whose processing crashed is not among them, so its lease runs out and it is
-        claimed again.
+        An item whose processing crashed is not among them.
         """
+        ...
+
+    async def crashed(self, owner: str, item: Item, exc: Exception) -> None:
+        """Processing ``item`` raised ``exc``: try it again later, or park it for good."""
         ...
 
 
@@ -124,11 +127,18 @@ class Worker(Generic[Item]):
     async def _process(self, item: Item) -> None:
         try:
             await self.queue.process(self.owner, item)
-        except Exception:
-            # The lease runs out and another worker (or this one) takes the item again.
+        except Exception as exc:
             log.exception("%s: processing failed", self.queue.name)
+            await self._crashed(item, exc)
         finally:
             self.processed += 1
+
+    async def _crashed(self, item: Item, exc: Exception) -> None:
+        # If this fails too, the lease runs out and the item is claimed again.
+        try:
+            await self.queue.crashed(self.owner, item, exc)
+        except Exception:
+            log.exception("%s: recording a crash failed", self.queue.name)
 
     async def _wait(self, seconds: float | None) -> None:
         with contextlib.suppress(TimeoutError):

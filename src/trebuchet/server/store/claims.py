@@ -72,8 +72,9 @@ CLAIM_MESSAGES = {
     """,
 }
 
-# An event waits while an earlier event of the same message is still pending, so each
-# message's events leave in sequence order.
+# An event waits while an earlier event of the same message is still pending and has
+# started fewer than ``:hold`` delivery rounds, so each message's events leave in sequence
+# order unless an earlier one keeps failing (docs/callbacks.md).
 _EVENT_READY = f"""
     due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
     AND NOT EXISTS (
@@ -81,6 +82,7 @@ _EVENT_READY = f"""
         WHERE earlier.message_id = e.message_id
           AND earlier.sequence < e.sequence
           AND earlier.state = {_PENDING}
+          AND earlier.attempts < :hold
     )
 """
 # Fair claiming.  A destination or a user with as many live leases as its cap is skipped.

@@ -52,6 +52,8 @@ __all__ = [
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
+# ``order_hold`` for strict sequence order: an earlier pending event always holds.
+STRICT_ORDER = 2**31 - 1
 
 
 class DeliveryStore:
@@ -99,13 +101,16 @@ class DeliveryStore:
         *,
         per_destination: int,
         per_user: int,
+        order_hold: int = STRICT_ORDER,
     ) -> list[Row]:
         """Lease up to ``limit`` due events, keeping the callbacks in flight (live leases of
-        every worker) within ``per_destination`` per receiver and ``per_user`` per user."""
+        every worker) within ``per_destination`` per receiver and ``per_user`` per user.
+        An earlier pending event of the same message holds an event back while it has
+        started fewer than ``order_hold`` rounds."""
         return await self._claim(
             t.events, CLAIM_EVENTS, owner, limit, now, lease_us,
             per_destination=per_destination, per_user=per_user,
-            window=limit * WINDOW_PER_CLAIMED,
+            window=limit * WINDOW_PER_CLAIMED, hold=order_hold,
         )  # fmt: skip
 
     async def finish_event(self, finish: Finish) -> bool:

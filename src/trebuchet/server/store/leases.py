@@ -6,17 +6,25 @@ its lease (:class:`~trebuchet.server.store.delivery.Finish`).  :class:`LeasedQue
 those three for one kind of row the delivery store leases (:class:`Leasing`); the send
 queue and the event queue subclass it with what they do to an item (``process``) and,
 where they need it, what they look up for a claimed batch (``claimed``).
+
+An item whose processing raised is handed to :meth:`LeasedQueue.crashed`: it is released
+with a backoff, and parked once it has crashed ``crash_policy.max_crashes`` times
+(``domain/dead_letters.py``).  A fault of the store itself is no crash: its lease runs
+out and it is claimed again when the store answers.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from trebuchet.server.domain.clock import Clock
-from trebuchet.server.store.delivery import Finish
+from trebuchet.server.domain.dead_letters import CrashPolicy, crash_summary
+from trebuchet.server.store.faults import unavailable_reason
+from trebuchet.server.store.finishes import Finish
 
 Row = Mapping[str, Any]
 
@@ -44,11 +52,14 @@ class LeasedQueue:
     noun: ClassVar[str]
     lost_note: ClassVar[str]
     log: ClassVar[logging.Logger]
+    # The engine sets it from the settings (``crash_max_attempts``).
+    crash_policy: CrashPolicy = CrashPolicy()
 
     def __init__(self, leasing: Leasing, clock: Clock, lease_us: int):
         self._leasing = leasing
         self._clock = clock
         self._lease_us = lease_us
+        self.crash_draw: Callable[[], float] = random.random
 
     async def claim(self, owner: str, limit: int) -> Sequence[Row]:
         rows = await self._leasing.claim(owner, limit, self._clock.now_us(), self._lease_us)
@@ -61,6 +72,12 @@ class LeasedQueue:
     async def process(self, owner: str, item: Row) -> None:
         raise NotImplementedError
 
+    def parked(
+        self, item: Row, now: int, summary: str, crashes: int
+    ) -> tuple[dict[str, Any], dict[str, object]]:
+        """A parked item's new columns and its user error (``domain/dead_letters.py``)."""
+        raise NotImplementedError
+
     async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:
         until = self._clock.now_us() + self._lease_us
         await self._leasing.extend(owner, ids, until)
@@ -71,3 +88,21 @@ class LeasedQueue:
             return True
         self.log.warning("%s %s: lease lost; %s", self.noun, finish.id, self.lost_note)
         return False
+
+    async def crashed(self, owner: str, item: Row, exc: Exception) -> None:
+        """Release ``item`` to be tried again later, or park it after its last crash."""
+        if unavailable_reason(exc) is not None:
+            return  # the store's fault, not the item's: the lease runs out
+        crashes = int(item.get("crashes") or 0) + 1
+        now = self._clock.now_us()
+        summary = crash_summary(exc)
+        due = self.crash_policy.next_due_us(crashes, now, self.crash_draw())
+        if due is not None:
+            await self.finish(Finish(item["id"], owner, {"crashes": crashes, "due_us": due}))
+            return
+        values, error = self.parked(item, now, summary, crashes)
+        self.log.error("%s %s parked after %d crashes: %s", self.noun, item["id"], crashes,
+                       summary)  # fmt: skip
+        await self.finish(
+            Finish(item["id"], owner, {"crashes": crashes, **values}, user_errors=[error])
+        )

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from trebuchet.server.store.applications import Applications
 from trebuchet.server.store.carrier_refs import CarrierRefs
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
+from trebuchet.server.store.event_actions import EventActions
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.intake import write_jobs
@@ -90,6 +91,7 @@ class Store:
         self.opt_outs = OptOuts(self)
         self.messaging_settings = MessagingSettings(self)
         self.retention = Retention(self)
+        self.events = EventActions(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

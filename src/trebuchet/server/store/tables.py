@@ -138,6 +138,8 @@ messages = Table(
     # (its ``due_us`` until then) and when it expires unsent.  Shown on the API when set.
     Column("send_at_us", BigInteger),
     Column("expires_us", BigInteger),
+    # How often processing this message crashed in the engine (migration 0012).
+    Column("crashes", Integer, nullable=False, server_default=text("0")),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
@@ -218,7 +220,13 @@ events = Table(
     Column("finished_us", BigInteger),
     # The receiver's "host:port" (migration 0007): callbacks in flight are capped per value.
     Column("destination", String(300)),
+    # Dead letters (migration 0012): crashes while processing the event, and why a failed
+    # event stopped (``domain/dead_letters.py`` codes) with the detail.
+    Column("crashes", Integer, nullable=False, server_default=text("0")),
+    Column("failure_code", String(40)),
+    Column("failure", Text),
     Index("ix_events_message", "message_id", "sequence", unique=True),
+    Index("ix_events_created", "created_us", "id"),
     Index(
         "ix_events_due",
         "due_us",
