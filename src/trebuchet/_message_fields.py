@@ -28,4 +28,6 @@ MESSAGE_PROPERTIES = (
     "deliveryState",
     "deliveryCode",
     "deliveryDescription",
+    # Trebuchet's own, beyond the spec: the carrier that took an outbound message.
+    "carrier",
 )

@@ -37,6 +37,7 @@ def _rendered_page() -> bytes:
         deliveryState="delivered",
         deliveryCode=0,
         deliveryDescription="ok",
+        carrier="sandbox",
     )
     return msgspec.json.encode([message])
 

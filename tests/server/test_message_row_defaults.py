@@ -14,7 +14,9 @@ from trebuchet.server.store import tables as t
 from trebuchet.server.store.message_rows import message_from_row, message_to_row
 
 NOW = 1_700_000_000_000_000
-BOOKKEEPING = {"lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id"}
+BOOKKEEPING = {
+    "lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id", "carrier",
+}  # fmt: skip
 
 
 def _accepted(user_id: str, index: int) -> Message:
@@ -34,6 +36,7 @@ def test_any_bookkeeping_value_set_keeps_every_column() -> None:
     changes = [
         ("attempts", 1), ("origin_id", "m-1"), ("slot_us", NOW),
         ("lease_owner", "w-1"), ("lease_until_us", NOW), ("carrier_ref", "r"),
+        ("carrier", "smsc"),
     ]  # fmt: skip
     for column, value in changes:
         row = message_to_row(msgspec.structs.replace(fresh, **{column: value}))

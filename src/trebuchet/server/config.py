@@ -165,6 +165,9 @@ class Settings:
     callback_allow_private: bool = False
     # Bearer token for the /v1/admin endpoints; they answer 404 while it is unset.
     admin_token: str | None = None
+    # Per-carrier failover settings (TOML ``[failover.NAME]`` tables: ``send_timeout``,
+    # ``on_timeout``, ``circuit_failures``, ``circuit_open_seconds``); docs/carriers.md.
+    failover: Mapping[str, Any] = field(default_factory=dict)
     # -- media (docs/media.md) --
     # Directory of uploaded and received media files (one subdirectory per user).
     media_dir: str = DEFAULT_MEDIA_DIR

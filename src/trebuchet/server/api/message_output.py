@@ -44,6 +44,9 @@ class MessageOut(msgspec.Struct, omit_defaults=True, rename={"from_": "from"}):
     deliveryState: str | None = None
     deliveryCode: int | None = None
     deliveryDescription: str | None = None
+    # Trebuchet's own: the carrier that took the message (clients that do not know it
+    # ignore it; docs/api.md).
+    carrier: str | None = None
 
 
 _ID, _FROM, _TO, _DIRECTION = _AT["id"], _AT["from_number"], _AT["to_number"], _AT["direction"]
@@ -53,6 +56,7 @@ _CALLBACK_URL, _METHOD = _AT["callback_url"], _AT["callback_http_method"]
 _TIMEOUT, _FALLBACK, _TAG = _AT["callback_timeout"], _AT["fallback_url"], _AT["tag"]
 _RECEIPT, _DELIVERY_STATE = _AT["receipt_requested"], _AT["delivery_state"]
 _DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_description"]
+_CARRIER = _AT["carrier"]
 
 
 def message_out(row: Sequence[Any]) -> MessageOut:
@@ -82,6 +86,7 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         row[_DELIVERY_STATE],
         row[_DELIVERY_CODE],
         row[_DELIVERY_DESCRIPTION],
+        row[_CARRIER],
     )
 
 

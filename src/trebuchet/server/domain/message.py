@@ -51,6 +51,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     carrier_ref: str | None = None
     slot_us: int | None = None
     origin_id: str | None = None
+    # The carrier that took it (shown on the API).
+    carrier: str | None = None
 
     @property
     def wants_receipts(self) -> bool:

@@ -23,7 +23,9 @@ _decode_media = msgspec.json.Decoder(tuple[str, ...]).decode
 
 
 # Bookkeeping columns and their defaults in the table (NULL, and 0 attempts).
-_BOOKKEEPING = ("lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id")
+_BOOKKEEPING = (
+    "lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id", "carrier",
+)  # fmt: skip
 
 
 def message_to_row(message: Message) -> dict[str, Any]:
@@ -39,6 +41,7 @@ def message_to_row(message: Message) -> dict[str, Any]:
         and message.carrier_ref is None
         and message.slot_us is None
         and message.origin_id is None
+        and message.carrier is None
     ):
         for column in _BOOKKEEPING:
             del row[column]
@@ -79,4 +82,5 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         carrier_ref=row["carrier_ref"],
         slot_us=row["slot_us"],
         origin_id=row["origin_id"],
+        carrier=row["carrier"],
     )

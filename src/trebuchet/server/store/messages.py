@@ -53,6 +53,7 @@ MESSAGE_COLUMN_NAMES = (
     "delivery_description",
     "skip_mms_carrier_validation",
     "application_id",
+    "carrier",
 )
 MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
 

@@ -131,6 +131,9 @@ messages = Table(
     # The message this one is a copy of: an inbound message the sandbox carrier stored
     # for a number of this platform (migration 0006).  Redacting the original scrubs it.
     Column("origin_id", String(40)),
+    # The carrier that took the message: its route's first, or the one it failed over to
+    # (migration 0013).  Shown on the API as ``carrier``.
+    Column("carrier", String(64)),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
