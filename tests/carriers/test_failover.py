@@ -17,13 +17,14 @@ from aiohttp import web
 from tests.carriers.smsc import ACCEPT, FakeSmsc
 from tests.carriers.test_smpp_carrier import out
 from tests.carriers.test_smpp_engine import until
-from tests.conftest import Harness, serve_http
+from tests.conftest import Harness, harnessed, make_settings, serve_http
 from tests.engine.conftest import Bench, BenchFactory, Receiver
 from trebuchet.server.carriers.base import PermanentFailure, TransientFailure, Unanswered
 from trebuchet.server.carriers.failover import CarrierHealth, Circuit, FailoverPolicy
 from trebuchet.server.carriers.routing import Route, RoutingCarrier, build_carrier
 from trebuchet.server.carriers.smpp import pdu as p
 from trebuchet.server.config import Settings
+from trebuchet.server.engine import Engine
 from trebuchet.server.store import Store
 
 FROM, TO = "+15550001111", "+15557654321"
@@ -425,3 +426,42 @@ async def test_an_unanswered_send_passes_on_as_unanswered() -> None:
     with pytest.raises(PermanentFailure, match="on_timeout = fail") as caught:
         await failing.send(out())
     assert caught.value.code == 999
+
+
+# -- health in /ready and /metrics -------------------------------------------------------
+
+
+async def test_each_carriers_health_shows_in_readiness_and_metrics(
+    sqlite_url: str, tmp_path: Path, upstreams: tuple[FakeUpstream, FakeUpstream]
+) -> None:
+    a, b = upstreams
+    a.mode = "busy"
+    settings = make_settings(
+        sqlite_url, media_dir=str(tmp_path / "media"), carriers={"a": a.carrier(),
+        "b": b.carrier()}, routes=({"carriers": ["a", "b"]},),
+        failover={"a": {"circuit_failures": 1, "circuit_open_seconds": 3600}},
+    )  # fmt: skip
+    async with harnessed(settings, engine=lambda store, s: Engine(store, s)) as harness:
+        router = harness.app.state.engine.carrier
+        assert isinstance(router, RoutingCarrier)
+        assert (await router.send(out())).carrier == "b"
+        http = harness.http()
+        ready = await http.get("/ready")
+        assert ready.status_code == 200  # a carrier down does not stop the API taking messages
+        carriers = ready.json()["carriers"]
+        assert carriers["b"] == {"circuit": "closed", "failures": 0}
+        assert carriers["a"]["circuit"] == "open" and carriers["a"]["failures"] == 1
+        assert carriers["a"]["lastFailure"].startswith("upstream answered 503")
+        assert 0 < carriers["a"]["retryInSeconds"] <= 3600
+        text = (await http.get("/metrics")).text
+        assert 'trebuchet_carrier_circuit_state{carrier="a"} 2.0' in text
+        assert 'trebuchet_carrier_circuit_state{carrier="b"} 0.0' in text
+        assert 'trebuchet_carrier_consecutive_failures{carrier="a"} 1.0' in text
+        for line in ('trebuchet_carrier_sends_total{carrier="a",outcome="transient"}',
+                     'trebuchet_carrier_sends_total{carrier="b",outcome="accepted"}',
+                     'trebuchet_carrier_failovers_total{carrier="a"}'):  # fmt: skip
+            assert line in text
+
+
+async def test_readiness_without_a_router_says_nothing_of_carriers(harness: Harness) -> None:
+    assert (await harness.http().get("/ready")).json() == {"status": "ready"}
