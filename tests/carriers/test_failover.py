@@ -5,6 +5,7 @@ both stores.  Counts are taken at the fake upstreams: nothing lost, nothing sent
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from trebuchet.server.carriers.base import PermanentFailure, TransientFailure, U
 from trebuchet.server.carriers.failover import CarrierHealth, Circuit, FailoverPolicy
 from trebuchet.server.carriers.routing import Route, RoutingCarrier, build_carrier
 from trebuchet.server.carriers.smpp import pdu as p
-from trebuchet.server.config import Settings
+from trebuchet.server.config import Settings, dump_settings, load_settings, restore_settings
 from trebuchet.server.engine import Engine
 from trebuchet.server.store import Store
 
@@ -465,3 +466,23 @@ async def test_each_carriers_health_shows_in_readiness_and_metrics(
 
 async def test_readiness_without_a_router_says_nothing_of_carriers(harness: Harness) -> None:
     assert (await harness.http().get("/ready")).json() == {"status": "ready"}
+
+
+def test_failover_settings_from_toml_and_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "trebuchet.toml"
+    path.write_text(
+        "[carriers.relay]\n"
+        'type = "sandbox"\n'
+        "[failover.relay]\n"
+        'send_timeout = 5\non_timeout = "fail"\n'
+        "[[routes]]\n"
+        'carriers = ["relay", "sandbox"]\n'
+    )
+    settings = load_settings(environ={}, config_file=path)
+    assert settings.failover == {"relay": {"send_timeout": 5, "on_timeout": "fail"}}
+    router = build_carrier(settings, Store(f"sqlite:///{tmp_path / 'x.db'}"))
+    assert isinstance(router, RoutingCarrier) and router.chain(out()) == ("relay", "sandbox")
+    assert router.health["relay"].policy == FailoverPolicy(send_timeout=5, on_timeout="fail")
+    environ = {"TREBUCHET_FAILOVER": json.dumps({"relay": {"circuit_failures": 2}})}
+    assert load_settings(environ=environ).failover == {"relay": {"circuit_failures": 2}}
+    assert restore_settings(dump_settings(settings)).failover == settings.failover
