@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.carriers.smsc import ACCEPT, FakeSmsc
+from tests.carriers.smsc import ACCEPT, SILENT, FakeSmsc
 from tests.carriers.test_smpp_carrier import out
 from tests.carriers.test_smpp_engine import until
 from tests.conftest import Harness, harnessed, make_settings, serve_http
@@ -486,3 +486,50 @@ def test_failover_settings_from_toml_and_from_the_environment(tmp_path: Path) ->
     environ = {"TREBUCHET_FAILOVER": json.dumps({"relay": {"circuit_failures": 2}})}
     assert load_settings(environ=environ).failover == {"relay": {"circuit_failures": 2}}
     assert restore_settings(dump_settings(settings)).failover == settings.failover
+
+
+@pytest.mark.parametrize("on_timeout", ["failover", "fail"])
+async def test_a_carriers_own_time_limit_counts_as_no_answer(
+    harness: Harness, upstreams: tuple[FakeUpstream, FakeUpstream], on_timeout: str
+) -> None:
+    a, b = upstreams
+    a.mode = "hang"
+    settings = _settings(
+        harness, {"a": {**a.carrier(), "timeout": 0.2}, "b": b.carrier()}, ["a", "b"],
+        failover={"a": {"on_timeout": on_timeout}},
+    )  # fmt: skip
+    router = build_carrier(settings, harness.store)
+    assert isinstance(router, RoutingCarrier)
+    try:
+        if on_timeout == "failover":
+            assert (await router.send(out())).carrier == "b"
+        else:
+            with pytest.raises(PermanentFailure, match=r"did not answer.*on_timeout = fail"):
+                await router.send(out())
+            assert b.requests == 0
+        assert a.requests == 1
+    finally:
+        await router.close()
+
+
+async def test_an_smpp_submit_left_unanswered_goes_to_the_next_carrier(
+    make_bench: BenchFactory,
+    harness: Harness,
+    upstreams: tuple[FakeUpstream, FakeUpstream],
+    smsc: FakeSmsc,
+) -> None:
+    _, b = upstreams
+    smsc.plan = lambda index, sm: SILENT
+    smpp = {**_smpp(smsc), "response_timeout": 0.3}
+    settings = _settings(harness, {"smsc": smpp, "b": b.carrier()}, ["smsc", "b"])
+    bench, _ = await _routed_bench(make_bench, harness, settings, HandClock())
+    user = await bench.user([FROM])
+    [message_id] = await _send_many(bench, user, 1)
+
+    async def sent() -> bool:
+        await bench.run()
+        return (await bench.message(user, message_id))["state"] == "sent"
+
+    await until(sent, seconds=15)
+    assert (smsc.submits, b.taken) == (1, [message_id])
+    assert (await bench.message(user, message_id))["carrier"] == "b"

@@ -152,8 +152,14 @@ def auth_failed() -> None:
     AUTH_FAILURES.inc()
 
 
+_carrier_sends: dict[tuple[str, str], Counter] = {}
+
+
 def carrier_send(carrier: str, outcome: str) -> None:
-    CARRIER_SENDS.labels(carrier, outcome).inc()
+    counter = _carrier_sends.get((carrier, outcome))
+    if counter is None:
+        counter = _carrier_sends[(carrier, outcome)] = CARRIER_SENDS.labels(carrier, outcome)
+    counter.inc()
 
 
 def carrier_failover(carrier: str) -> None:
