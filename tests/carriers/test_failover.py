@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 
 from tests.carriers.smsc import ACCEPT, SILENT, FakeSmsc
 from tests.carriers.test_smpp_carrier import out
 from tests.carriers.test_smpp_engine import until
-from tests.conftest import Harness, harnessed, make_settings, serve_http
+from tests.conftest import Harness, harnessed, make_settings, running_server, serve_http
 from tests.engine.conftest import Bench, BenchFactory, Receiver
 from trebuchet.server.carriers.base import PermanentFailure, TransientFailure, Unanswered
 from trebuchet.server.carriers.failover import CarrierHealth, Circuit, FailoverPolicy
@@ -533,3 +534,41 @@ async def test_an_smpp_submit_left_unanswered_goes_to_the_next_carrier(
     await until(sent, seconds=15)
     assert (smsc.submits, b.taken) == (1, [message_id])
     assert (await bench.message(user, message_id))["carrier"] == "b"
+
+
+# -- the real server on a socket ---------------------------------------------------------
+
+
+async def test_the_live_server_fails_over_and_reports_it(
+    sqlite_url: str, tmp_path: Path, upstreams: tuple[FakeUpstream, FakeUpstream]
+) -> None:
+    a, b = upstreams
+    a.mode = "busy"
+    settings = make_settings(
+        sqlite_url, media_dir=str(tmp_path / "media"), poll_interval=0.05,
+        carriers={"a": a.carrier(), "b": b.carrier()}, routes=({"carriers": ["a", "b"]},),
+        failover={"a": {"circuit_failures": 2, "circuit_open_seconds": 3600}},
+    )  # fmt: skip
+    with running_server(settings) as live:
+        user = live.create_user([FROM])
+        async with httpx.AsyncClient(base_url=live.base_url, auth=user.auth) as http:
+            path = f"/v1/users/{user.user_id}/messages"
+            ids = []
+            for index in range(6):
+                sent = await http.post(path, json={"from": FROM, "to": TO, "text": f"{index}"})
+                assert sent.status_code == 201, sent.text
+                ids.append(sent.headers["location"].rsplit("/", 1)[1])
+
+            async def all_sent() -> bool:
+                found = [(await http.get(f"{path}/{m}")).json() for m in ids]
+                return all(m["state"] == "sent" for m in found)
+
+            await until(all_sent, seconds=20)
+            for message_id in ids:
+                assert (await http.get(f"{path}/{message_id}")).json()["carrier"] == "b"
+            ready = (await http.get("/ready")).json()
+            metrics = (await http.get("/metrics")).text
+    assert sorted(b.taken) == sorted(ids) and a.taken == []
+    assert 2 <= a.requests <= 6
+    assert ready["carriers"]["a"]["circuit"] == "open"
+    assert 'trebuchet_carrier_circuit_state{carrier="a"} 2.0' in metrics
