@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send, bench_smpp
+from benchmarks import (
+    bench_e2e,
+    bench_failover,
+    bench_list,
+    bench_memory,
+    bench_sdk,
+    bench_send,
+    bench_smpp,
+)
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
 from benchmarks.processes import ROOT
 from benchmarks.wrk import ensure_wrk
@@ -38,10 +46,13 @@ class Sizes:
     e2e_burst: int
     e2e_paced_seconds: float
     smpp_messages: int = 3000
+    failover_sends: int = 20_000
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
-QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200)
+QUICK = Sizes(
+    1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200, failover_sends=500
+)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -109,6 +120,7 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
         ),
         # Optional: one row saying "skipped" when the Jasmin peer cannot start here.
         ("SMPP to Jasmin", lambda: bench_smpp.smpp(sizes.smpp_messages)),
+        ("failover router", lambda: bench_failover.failover(sizes.failover_sends)),
     ]
     if with_postgres:
 

@@ -137,9 +137,10 @@ class CarrierHealth:
     def answered(self, outcome: str) -> None:
         """The carrier answered (accepted or refused for good): it is up."""
         metrics.carrier_send(self.name, outcome)
-        self.failures = 0
         self._trial = False
-        self._set(Circuit.CLOSED)
+        if self.failures or self.circuit != Circuit.CLOSED:  # else nothing changes
+            self.failures = 0
+            self._set(Circuit.CLOSED)
 
     def failed(self, outcome: str, reason: str) -> None:
         """No usable answer: a transient failure, a timeout, a carrier error."""

@@ -187,14 +187,18 @@ class RoutingCarrier:
         """One carrier's send under its policy, its outcome told to its health."""
         health = self.health[name]
         policy = health.policy
+        limit: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(policy.send_timeout or None) as limit:
+            if policy.send_timeout:
+                async with asyncio.timeout(policy.send_timeout) as limit:
+                    accepted = await self.carriers[name].send(message)
+            else:  # no timer to arm and cancel on every send
                 accepted = await self.carriers[name].send(message)
         except asyncio.CancelledError:
             health.abandoned()
             raise
         except TimeoutError as exc:
-            if not limit.expired():
+            if limit is None or not limit.expired():
                 self._carrier_bug(name, message, exc)
             reason = f"{name}: no answer within {policy.send_timeout:g} s"
             health.failed("timeout", reason)
