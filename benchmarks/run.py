@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_e2e,
+    bench_failover,
     bench_list,
     bench_memory,
     bench_purge,
@@ -48,10 +49,13 @@ class Sizes:
     smpp_messages: int = 3000
     purge_days: int = 20
     purge_per_day: int = 4000
+    failover_sends: int = 20_000
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
-QUICK = Sizes(1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200)
+QUICK = Sizes(
+    1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200, failover_sends=500
+)
 QUICK = replace(QUICK, purge_days=2, purge_per_day=300)
 
 
@@ -133,6 +137,7 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
         ),
         # Optional: one row saying "skipped" when the Jasmin peer cannot start here.
         ("SMPP to Jasmin", lambda: bench_smpp.smpp(sizes.smpp_messages)),
+        ("failover router", lambda: bench_failover.failover(sizes.failover_sends)),
     ]
     if with_postgres:
 

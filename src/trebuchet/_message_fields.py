@@ -33,4 +33,6 @@ MESSAGE_PROPERTIES = (
     # Extensions, present only on messages sent with them.
     "sendAt",
     "expiration",
+    # Trebuchet's own, beyond the spec: the carrier that took an outbound message.
+    "carrier",
 )

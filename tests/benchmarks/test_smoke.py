@@ -9,7 +9,7 @@ import pytest
 from benchmarks.common import sqlite_database
 from benchmarks.run import table
 
-from benchmarks import bench_e2e, bench_list, bench_memory, bench_sdk, bench_send
+from benchmarks import bench_e2e, bench_failover, bench_list, bench_memory, bench_sdk, bench_send
 
 pytestmark = pytest.mark.slow
 
@@ -49,3 +49,7 @@ def test_send_benchmarks_run(tmp_path: Path) -> None:
         [bench_send.single_send(sqlite_database(tmp_path, "a.db"), "SQLite", rounds=1, seconds=0.5)]
     )
     _check([bench_send.bulk_send(sqlite_database(tmp_path, "b.db"), "SQLite", seconds=0.5)])
+
+
+def test_failover_benchmark_runs() -> None:
+    _check(bench_failover.failover(count=200, rounds=1))

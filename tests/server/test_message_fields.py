@@ -40,6 +40,7 @@ def _rendered_page() -> bytes:
         keyword="stop",
         sendAt="2026-11-27T03:00:00.000Z",
         expiration="2026-11-28T03:00:00.000Z",
+        carrier="sandbox",
     )
     return msgspec.json.encode([message])
 

@@ -29,11 +29,7 @@ from trebuchet.server.store.message_rows import message_to_row
 
 NOW = 1_700_000_000_000_000
 # Message columns added by migrations after 0008, absent from a database at 0007.
-LATER_COLUMNS = frozenset({"keyword", "send_at_us", "expires_us", "crashes"})
-
-
-def _at_0007(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in row.items() if name not in LATER_COLUMNS}
+LATER_COLUMNS = frozenset({"keyword", "send_at_us", "expires_us", "crashes", "carrier"})
 
 
 def _load_migration(name: str) -> Any:
@@ -65,6 +61,10 @@ def _message(message_id: str, **changes: Any) -> dict[str, Any]:
     every_column = {column.name: None for column in t.messages.columns}
     every_column |= {"attempts": 0, "crashes": 0}
     return {**every_column, **message_to_row(record), **changes}  # as the table reads back
+
+
+def _at_0007(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in LATER_COLUMNS} for row in rows]
 
 
 def _event(event_id: str, state: str = EventState.PENDING) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def _indexes(connection: Connection) -> dict[str, Any]:
 
 def _before_controls(row: dict[str, Any]) -> dict[str, Any]:
     """The row as a database before migration 0010 takes it."""
-    return _at_0007(row)
+    return _at_0007([row])[0]
 
 
 async def test_the_new_states_are_stored_and_go_back_as_error(empty_url: str) -> None:
@@ -212,7 +212,7 @@ async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_alembic, "0007")
-            await conn.execute(insert(t.messages), [_at_0007(row) for row in old_rows])
+            await conn.execute(insert(t.messages), _at_0007(old_rows))
             await conn.execute(
                 insert(t.events), [_event("ev-1"), _event("ev-2", EventState.DELIVERED)]
             )
@@ -231,7 +231,7 @@ async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None
                 await conn.execute(insert(t.messages), [_message("m-3", state="lost")])
         async with engine.begin() as conn:  # and back: the constraints go, the rows stay
             await conn.run_sync(_alembic, "0007", down=True)
-            await conn.execute(insert(t.messages), [_at_0007(_message("m-3", state="lost"))])
+            await conn.execute(insert(t.messages), _at_0007([_message("m-3", state="lost")]))
             count = await conn.scalar(text("SELECT count(*) FROM messages"))
         assert count == 3
     finally:

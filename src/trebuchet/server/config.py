@@ -191,6 +191,9 @@ class Settings:
     # A message's later events wait for an earlier pending one only during its first
     # rounds (0: never wait).  docs/callbacks.md.
     callback_order_hold_rounds: NotNegative = DEFAULT_CALLBACK_ORDER_HOLD_ROUNDS
+    # Per-carrier failover settings (TOML ``[failover.NAME]`` tables: ``send_timeout``,
+    # ``on_timeout``, ``circuit_failures``, ``circuit_open_seconds``); docs/carriers.md.
+    failover: Mapping[str, Any] = field(default_factory=dict)
     # -- media (docs/media.md) --
     # Directory of uploaded and received media files (one subdirectory per user).
     media_dir: str = DEFAULT_MEDIA_DIR

@@ -9,6 +9,7 @@ calls the small functions below rather than touching prometheus objects::
     metrics.message_failed()
     metrics.callback_attempt("ok")      # or "failed"
     metrics.set_queue_depth(42)
+    metrics.carrier_send("smsc", "accepted")
 
 Counters are per process; scrape each API/worker process.
 """
@@ -78,6 +79,32 @@ LIMITER_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+CARRIER_SENDS = Counter(
+    "trebuchet_carrier_sends",
+    "Sends tried per carrier behind a router, by outcome (accepted, transient, unanswered,"
+    " timeout, permanent, error, skipped = circuit open)",
+    ["carrier", "outcome"],
+    registry=REGISTRY,
+)
+CARRIER_FAILOVERS = Counter(
+    "trebuchet_carrier_failovers",
+    "Messages passed on from this carrier to the next one of their route",
+    ["carrier"],
+    registry=REGISTRY,
+)
+CARRIER_CIRCUIT = Gauge(
+    "trebuchet_carrier_circuit_state",
+    "Each carrier's circuit in this process: 0 closed, 1 half-open, 2 open",
+    ["carrier"],
+    registry=REGISTRY,
+)
+CARRIER_FAILURES = Gauge(
+    "trebuchet_carrier_consecutive_failures",
+    "Failures of each carrier in a row, in this process (a success resets it)",
+    ["carrier"],
+    registry=REGISTRY,
+)
+
 # Children bound once: ``labels()`` takes a lock and hashes on every call.
 _requests: dict[tuple[str, str, int], Counter] = {}
 _latency: dict[tuple[str, str], Histogram] = {}
@@ -123,6 +150,25 @@ def throttled(reason: str) -> None:
 
 def auth_failed() -> None:
     AUTH_FAILURES.inc()
+
+
+_carrier_sends: dict[tuple[str, str], Counter] = {}
+
+
+def carrier_send(carrier: str, outcome: str) -> None:
+    counter = _carrier_sends.get((carrier, outcome))
+    if counter is None:
+        counter = _carrier_sends[(carrier, outcome)] = CARRIER_SENDS.labels(carrier, outcome)
+    counter.inc()
+
+
+def carrier_failover(carrier: str) -> None:
+    CARRIER_FAILOVERS.labels(carrier).inc()
+
+
+def carrier_health(carrier: str, circuit: int, failures: int) -> None:
+    CARRIER_CIRCUIT.labels(carrier).set(circuit)
+    CARRIER_FAILURES.labels(carrier).set(failures)
 
 
 def exposition() -> tuple[bytes, str]:

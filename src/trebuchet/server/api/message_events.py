@@ -1,5 +1,9 @@
 """``GET /v1/users/{userId}/messages/{messageId}/events``: a message's callback events
-with every delivery attempt, so users can see what their receivers were sent and said."""
+with every delivery attempt, so users can see what their receivers were sent and said.
+
+The events of an outbound message from the moment a carrier took it (``sent`` and its
+receipts) name that carrier (``carrier``), the route's first or the one it failed over to;
+the callback payloads themselves stay as the spec has them."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.callbacks.request import redact
 from trebuchet.server.domain import errors
+from trebuchet.server.domain.states import MessageState
 from trebuchet.server.domain.times import format_time
 
 Row = Mapping[str, Any]
@@ -41,7 +46,7 @@ def _payload(text: str) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
+def event_json(row: Row, attempts: list[Row], carrier: str | None = None) -> dict[str, Any]:
     payload = _payload(row["payload"])
     body: dict[str, Any] = {
         "id": row["id"],
@@ -53,6 +58,8 @@ def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
         "attempts": [attempt_json(a) for a in attempts],
         "payload": payload,
     }
+    if carrier is not None and payload is not None and payload.get("state") == MessageState.SENT:
+        body["carrier"] = carrier
     if row["url"]:
         body["url"] = redact(row["url"])
     if row["fallback_url"]:
@@ -70,13 +77,15 @@ def event_json(row: Row, attempts: list[Row]) -> dict[str, Any]:
 
 async def list_events(ctx: Ctx) -> Response:
     message_id = ctx.request.path_params["message_id"]
-    if await ctx.store.messages.get(ctx.user.id, message_id) is None:
+    message = await ctx.store.messages.get(ctx.user.id, message_id)
+    if message is None:
         raise errors.not_found("message", message_id)
     events, attempts = await ctx.store.messages.events(message_id)
     by_event: dict[str, list[Row]] = {}
     for attempt in attempts:
         by_event.setdefault(attempt["event_id"], []).append(attempt)
-    return json_response([event_json(e, by_event.get(e["id"], [])) for e in events])
+    carrier = message.carrier
+    return json_response([event_json(e, by_event.get(e["id"], []), carrier) for e in events])
 
 
 routes = [user_route("/messages/{message_id}/events", list_events, ["GET"])]

@@ -49,6 +49,9 @@ class MessageOut(msgspec.Struct, omit_defaults=True, rename={"from_": "from"}):
     # Extensions, shown only when the message was sent with them.
     sendAt: str | None = None
     expiration: str | None = None
+    # Trebuchet's own: the carrier that took the message (clients that do not know it
+    # ignore it; docs/api.md).
+    carrier: str | None = None
 
 
 _ID, _FROM, _TO, _DIRECTION = _AT["id"], _AT["from_number"], _AT["to_number"], _AT["direction"]
@@ -60,6 +63,7 @@ _RECEIPT, _DELIVERY_STATE = _AT["receipt_requested"], _AT["delivery_state"]
 _DELIVERY_CODE, _DELIVERY_DESCRIPTION = _AT["delivery_code"], _AT["delivery_description"]
 _KEYWORD = _AT["keyword"]
 _SEND_AT, _EXPIRES = _AT["send_at_us"], _AT["expires_us"]
+_CARRIER = _AT["carrier"]
 
 
 def message_out(row: Sequence[Any]) -> MessageOut:
@@ -93,6 +97,7 @@ def message_out(row: Sequence[Any]) -> MessageOut:
         row[_KEYWORD],
         None if send_at is None else format_time(send_at),
         None if expires is None else format_time(expires),
+        row[_CARRIER],
     )
 
 

@@ -14,6 +14,7 @@ from trebuchet.server import metrics
 from trebuchet.server.api import openapi_parts as o
 from trebuchet.server.api.context import Services
 from trebuchet.server.api.responses import json_response
+from trebuchet.server.carriers.routing import RoutingCarrier
 from trebuchet.server.domain import errors
 
 log = logging.getLogger("trebuchet.api")
@@ -50,14 +51,27 @@ async def _store_writes(services: Services) -> str | None:
 
 async def ready(request: Request) -> Response:
     """200 when the store answers within ``ready_timeout_seconds`` and takes writes,
-    else 503."""
+    else 503.  With an engine and a router in the process, the answer shows each
+    carrier's health (``carriers``); a carrier down does not make the API unready, since
+    messages still queue (docs/carriers.md, Failover)."""
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None or not await _store_answers(services):
         raise errors.unavailable("The store does not answer")
     refused = await _store_writes(services)
     if refused is not None:
         raise errors.unavailable(refused)
-    return json_response({"status": "ready"})
+    body: dict[str, Any] = {"status": "ready"}
+    carriers = _carrier_health(request)
+    if carriers:
+        body["carriers"] = carriers
+    return json_response(body)
+
+
+def _carrier_health(request: Request) -> dict[str, Any]:
+    """Each carrier's circuit as this process's engine sees it (empty: no router here)."""
+    engine = getattr(request.app.state, "engine", None)
+    carrier = getattr(engine, "carrier", None)
+    return carrier.describe() if isinstance(carrier, RoutingCarrier) else {}
 
 
 async def prometheus(request: Request) -> Response:
@@ -91,7 +105,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/health": {"get": o.public("Liveness", {"200": {"description": "OK"}})},
     "/ready": {
         "get": o.public(
-            "Readiness: the store answers",
+            "Readiness: the store answers (and, with a router, each carrier's circuit)",
             {
                 "200": {"description": "Ready", **o.json_content({"type": "object"})},
                 "503": o.error("The store does not answer"),

@@ -5,6 +5,7 @@ one of::
 
     CarrierError
     ├── TransientFailure   try again later (throttled, gateway down, timeout)
+    │   └── Unanswered     sent, but no answer came: the carrier may have taken it
     └── PermanentFailure   never going to work (rejected number, bad content)
 
 Receipts and inbound messages travel the other way through a :class:`CarrierSink` that
@@ -57,6 +58,9 @@ class Accepted:
     receipt: Receipt | None = None
     # Seconds after which the engine should ask poll_receipt (None: never).
     poll_after: float | None = None
+    # The name of the carrier that took the message, when a router chose among several
+    # (None: the carrier the engine holds).
+    carrier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,12 @@ class TransientFailure(CarrierError):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class Unanswered(TransientFailure):
+    """The message was handed over and no answer came in time: the carrier may have taken
+    it.  Retried like any transient failure; a router decides by its ``on_timeout``
+    setting whether another carrier may send it (docs/carriers.md, Failover)."""
 
 
 class PermanentFailure(CarrierError):

@@ -10,8 +10,10 @@ Two kinds (docs/carriers.md):
 * ``http``: any JSON API, described by a URL template, headers (auth) and a body template
   whose strings may hold ``{id}``, ``{from}``, ``{to}``, ``{text}`` and ``{callback_url}``.
 
-Errors are translated here: connection failures, timeouts, 408, 425, 429 and 5xx are
-transient (``Retry-After`` honoured); other 4xx answers are permanent.  At most
+Errors are translated here: connection failures, 408, 425, 429 and 5xx are transient
+(``Retry-After`` honoured); no answer within ``timeout`` is transient too, but
+:class:`~trebuchet.server.carriers.base.Unanswered` (the upstream may have taken it); other
+4xx answers are permanent.  At most
 :data:`ANSWER_BYTES` of an answer are read (a longer one is cut off by closing the
 connection; an ``http`` upstream's ref is then not found and our message id stands in).
 Receipts and inbound messages come back through
@@ -37,6 +39,7 @@ from trebuchet.server.carriers.base import (
     PermanentFailure,
     Receipt,
     TransientFailure,
+    Unanswered,
 )
 from trebuchet.server.carriers.refs import Part, Refs, SqlRefs
 from trebuchet.server.config import Settings
@@ -212,7 +215,9 @@ class HttpUpstreamCarrier:
                 if resp.status >= 300:
                     raise translate_status(resp.status, text, resp.headers)
                 ref = self._ref(message, resp.headers.get("Location", ""), text)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TimeoutError as exc:  # the request may have arrived: maybe taken
+            raise Unanswered(f"upstream did not answer: {type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientError as exc:
             raise TransientFailure(f"upstream unreachable: {type(exc).__name__}: {exc}") from exc
         await self.refs.record(self.name, [Part(message.id, 1, 1, ref)])
         return Accepted(ref)

@@ -58,6 +58,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     # after which the message is not handed to a carrier any more.
     send_at_us: int | None = None
     expires_us: int | None = None
+    # The carrier that took it (shown on the API).
+    carrier: str | None = None
 
     @property
     def wants_receipts(self) -> bool:

@@ -263,6 +263,7 @@ class SendQueue(LeasedQueue):
         values: dict[str, Any] = {
             "state": MessageState.SENT,
             "carrier_ref": accepted.carrier_ref,
+            "carrier": accepted.carrier or self._carrier.name,
             "due_us": None,
             "slot_us": None,
         }

@@ -25,7 +25,15 @@ _decode_media = msgspec.json.Decoder(tuple[str, ...]).decode
 
 
 # Bookkeeping columns and their defaults in the table (NULL, and 0 attempts).
-_BOOKKEEPING = ("lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id")
+_BOOKKEEPING = (
+    "lease_owner",
+    "lease_until_us",
+    "attempts",
+    "carrier_ref",
+    "slot_us",
+    "origin_id",
+    "carrier",
+)
 # Scheduling and expiry, left out with them when unset (most messages have neither).
 _CONTROLS = ("send_at_us", "expires_us")
 
@@ -46,6 +54,7 @@ def message_to_row(message: Message) -> dict[str, Any]:
         and message.origin_id is None
         and message.send_at_us is None
         and message.expires_us is None
+        and message.carrier is None
     ):
         for column in (*_BOOKKEEPING, *_CONTROLS):
             del row[column]
@@ -92,4 +101,5 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         keyword=None if keyword is None else Keyword(keyword),
         send_at_us=row["send_at_us"],
         expires_us=row["expires_us"],
+        carrier=row["carrier"],
     )

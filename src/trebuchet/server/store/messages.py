@@ -56,6 +56,7 @@ MESSAGE_COLUMN_NAMES = (
     "keyword",
     "send_at_us",
     "expires_us",
+    "carrier",
 )
 MESSAGE_COLUMNS = [t.messages.c[name] for name in MESSAGE_COLUMN_NAMES]
 

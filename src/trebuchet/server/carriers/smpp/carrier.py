@@ -29,6 +29,7 @@ from trebuchet.server.carriers.base import (
     PermanentFailure,
     Receipt,
     TransientFailure,
+    Unanswered,
     UnknownNumber,
 )
 from trebuchet.server.carriers.refs import Part, Refs
@@ -163,6 +164,29 @@ class SmppCarrier:
                 items[number] = self._queue.submit(sm)
                 items[number].late = self._late_recorder(message.id, number, len(pieces))
         accepted: list[Part] = []
+        try:
+            failure = await self._answers(message, items, len(pieces), accepted)
+        except asyncio.CancelledError:  # a router gave up waiting: write nothing more
+            for item in items.values():
+                item.result.cancel()  # still queued: withdrawn; written: recorded late
+            self._record_later(accepted)
+            raise
+        await self.refs.record(self.name, accepted)
+        self._trim_recent()
+        if failure is not None:
+            raise self._translate(failure)
+        refs = {**done, **{part.part: part.ref for part in accepted}}
+        return Accepted(refs[1])
+
+    async def _answers(
+        self,
+        message: OutboundMessage,
+        items: dict[int, Submission],
+        total: int,
+        accepted: list[Part],
+    ) -> Exception | None:
+        """Wait for each submit's answer, adding accepted parts to ``accepted``; the
+        first failure, if any."""
         failure: Exception | None = None
         for number, item in items.items():
             try:
@@ -171,7 +195,7 @@ class SmppCarrier:
                 )
                 ref = answer.body.message_id if isinstance(answer.body, p.MessageResp) else ""
                 self._check(answer)
-                part = Part(message.id, number, len(pieces), ref)
+                part = Part(message.id, number, total, ref)
                 accepted.append(part)
                 self._recent[ref] = part
             except (TransientFailure, PermanentFailure, LinkLost, ResponseTimeout) as exc:
@@ -179,12 +203,12 @@ class SmppCarrier:
             except TimeoutError:
                 item.result.cancel()  # still queued: never written; else outcome unknown
                 failure = failure or TransientFailure("no SMPP session took the message in time")
-        await self.refs.record(self.name, accepted)
-        self._trim_recent()
-        if failure is not None:
-            raise self._translate(failure)
-        refs = {**done, **{part.part: part.ref for part in accepted}}
-        return Accepted(refs[1])
+        return failure
+
+    def _record_later(self, parts: list[Part]) -> None:
+        if parts:
+            task = asyncio.ensure_future(self.refs.record(self.name, parts))
+            task.add_done_callback(lambda t: t.exception())
 
     def _refuse_if_unbindable(self) -> None:
         senders = [s for s in self.sessions if s.queue is not None]
@@ -199,7 +223,7 @@ class SmppCarrier:
             return failure
         if self.config.unanswered == "fail":
             return SmppRejected(f"{failure}; not sent again (unanswered = fail)", UNANSWERED_CODE)
-        return TransientFailure(f"{failure}; will be sent again")
+        return Unanswered(f"{failure}; will be sent again")
 
     def _check(self, answer: p.Pdu) -> None:
         status = answer.status
