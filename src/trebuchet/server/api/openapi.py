@@ -22,6 +22,7 @@ from trebuchet.server.api import (
     applications,
     carrier_events,
     media,
+    media_links,
     message_events,
     messages,
     phone_numbers,
@@ -197,6 +198,7 @@ def openapi_document() -> dict[str, Any]:
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,
         **carrier_events.OPENAPI_PATHS,
+        **media_links.OPENAPI_PATHS,
     }
     return {
         "openapi": "3.1.0",
