@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -16,13 +17,14 @@ from twilio.request_validator import RequestValidator
 
 from tests.carriers.conftest import RecordingSink
 from tests.carriers.providers.conftest import BANDWIDTH, TWILIO_ACCOUNT, TWILIO_TOKEN
-from tests.conftest import serve_http
+from tests.carriers.providers.fakes import FakeBandwidth, FakeTwilio
+from tests.conftest import make_settings, serve_http
 from trebuchet.server.carriers import upstream_events
 from trebuchet.server.carriers.bandwidth import BandwidthCarrier, BandwidthConfig, delivery_code
-from trebuchet.server.carriers.base import OutboundMessage, TransientFailure
+from trebuchet.server.carriers.base import OutboundMessage, PermanentFailure, TransientFailure
 from trebuchet.server.carriers.provider_http import ANSWER_BYTES, ProviderClient
 from trebuchet.server.carriers.refs import MemoryRefs, Part
-from trebuchet.server.carriers.twilio import TwilioCarrier, TwilioConfig
+from trebuchet.server.carriers.twilio import TwilioCarrier, TwilioConfig, build_twilio_carrier
 from trebuchet.server.carriers.twilio_events import TwilioEvents, compute_signature, verified
 from trebuchet.server.carriers.upstream_events import NotYet
 from trebuchet.server.domain.states import MessageState
@@ -155,3 +157,39 @@ def test_bandwidth_error_codes_map_onto_delivery_codes() -> None:
     assert [delivery_code(c) for c in (4720, 4775, 5600, 5610, 9902, 4432, 4998, 5998, None)] == [
         720, 775, 600, 610, 902, 750, 750, 650, 999,
     ]  # fmt: skip
+
+
+async def test_a_request_twilio_would_refuse_fails_against_its_document(
+    fake_twilio: FakeTwilio,
+) -> None:
+    config = TwilioConfig("ACnot-an-account-sid", TWILIO_TOKEN, url=fake_twilio.base_url)
+    carrier = TwilioCarrier("tw", config, MemoryRefs(), ProviderClient(LOOPBACK, 5.0), "http://x/")
+    with pytest.raises(PermanentFailure):
+        await carrier.send(MESSAGE)
+    await carrier.close()
+    assert fake_twilio.violations  # the fixture would fail the test on this
+    fake_twilio.violations.clear()
+
+
+async def test_a_request_bandwidth_would_refuse_fails_against_its_document(
+    fake_bandwidth: FakeBandwidth,
+) -> None:
+    carrier = _bandwidth(fake_bandwidth.api_url)
+    with pytest.raises(PermanentFailure):
+        await carrier.send(replace(MESSAGE, text="x" * 2049))  # the document's maxLength
+    await carrier.close()
+    assert fake_bandwidth.violations
+    fake_bandwidth.violations.clear()
+
+
+def test_settings_are_checked_when_the_carrier_is_built() -> None:
+    with pytest.raises(ValueError, match="missing auth_token"):
+        TwilioConfig.from_mapping("tw", {"type": "twilio", "account_sid": TWILIO_ACCOUNT})
+    with pytest.raises(ValueError, match="unknown settings region"):
+        BandwidthConfig.from_mapping("bw", {**BANDWIDTH, "region": "eu"})
+    with pytest.raises(ValueError, match="missing callback_password"):
+        BandwidthConfig.from_mapping("bw", {**BANDWIDTH, "callback_password": ""})
+    values = {"type": "twilio", "account_sid": TWILIO_ACCOUNT, "auth_token": TWILIO_TOKEN}
+    settings = make_settings("sqlite:///unused.db", public_url=None)
+    with pytest.raises(ValueError, match="set public_url"):
+        build_twilio_carrier("tw", values, None, settings)  # type: ignore[arg-type]

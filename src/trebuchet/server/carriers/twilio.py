@@ -175,6 +175,11 @@ def build_twilio_carrier(
     name: str, values: Mapping[str, Any], store: Store, settings: Settings
 ) -> TwilioCarrier:
     config = TwilioConfig.from_mapping(name, values)
+    if not (config.events_url or settings.public_url):
+        raise ValueError(
+            f"carrier {name!r}: set public_url (or the carrier's events_url) to the address"
+            " Twilio calls: its signatures cover that URL"
+        )
     client = ProviderClient(AddressPolicy.from_settings(settings), config.timeout)
     callback = events_url(name, config.events_url, settings)
     return TwilioCarrier(
