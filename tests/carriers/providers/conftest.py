@@ -83,6 +83,16 @@ class Setup:
         """The message's events that carry a receipt."""
         return [e for e in self.events(message_id) if (e.get("payload") or {}).get("deliveryState")]
 
+    def application(self, url: str) -> None:
+        """An application that hears of inbound messages at ``url``, linked to ``FROM``."""
+        with self.client() as http:
+            users = f"/v1/users/{self.user.user_id}"
+            made = http.post(f"{users}/applications",
+                             json={"name": "app", "incomingMessageUrl": url})  # fmt: skip
+            app_id = made.headers["location"].rsplit("/", 1)[1]
+            linked = http.post(f"{users}/phoneNumbers/{FROM}", json={"applicationId": app_id})
+            assert linked.status_code == 200, linked.text
+
     def inbound(self) -> list[dict[str, Any]]:
         with self.client() as http:
             found = http.get(f"/v1/users/{self.user.user_id}/messages", params={"direction": "in"})

@@ -85,6 +85,73 @@ class Seen:
 Behaviour = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class ThreadedServer:
+    """An aiohttp app on 127.0.0.1 in a thread with its own event loop."""
+
+    def __init__(self, routes: Callable[[web.Application], None]):
+        self._routes = routes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        """Start it; answers its base URL."""
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            loop.run_until_complete(self._start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-server", daemon=True)
+        self._thread.start()
+        assert ready.wait(10)
+        return self.base_url
+
+    async def _start(self) -> None:
+        app = web.Application()
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+
+class AppReceiver:
+    """A user's application: records the callbacks Trebuchet posts to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[Any] = []
+        self._server = ThreadedServer(self.routes)
+        self.base_url = ""
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/{tail:.*}", self.receive)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        self.posts.append(json.loads(await request.read()))
+        return web.Response(status=200)
+
+    def __enter__(self) -> AppReceiver:
+        self.base_url = self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+
 @dataclass
 class FakeProvider:
     """A threaded aiohttp app; ``script`` holds behaviours for the next sends, in order."""
@@ -98,9 +165,7 @@ class FakeProvider:
     script: list[Behaviour] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     base_url: str = ""
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
-    _thread: threading.Thread | None = None
+    _server: ThreadedServer | None = None
 
     # -- the server ------------------------------------------------------------------------
 
@@ -108,35 +173,12 @@ class FakeProvider:
         raise NotImplementedError
 
     def start(self) -> None:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-provider", daemon=True)
-        self._thread.start()
-        assert ready.wait(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
-        self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._server = ThreadedServer(self.routes)
+        self.base_url = self._server.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+        if self._server is not None:
+            self._server.stop()
 
     # -- checks ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.carriers.providers.conftest import BANDWIDTH, FROM, OTHER, Setup, wait_for
-from tests.carriers.providers.fakes import PNG, FakeBandwidth, garbage, status
+from tests.carriers.providers.fakes import PNG, AppReceiver, FakeBandwidth, garbage, status
 from trebuchet.server.carriers import upstream_events
 
 CALLBACK_AUTH = (BANDWIDTH["callback_username"], BANDWIDTH["callback_password"])
@@ -124,12 +124,19 @@ def test_callbacks_without_the_application_credentials_are_refused(bandwidth: Se
     assert bandwidth.inbound() == []
 
 
-def test_an_inbound_mms_reaches_the_user_with_its_media_in_our_store(bandwidth: Setup) -> None:
+def test_an_inbound_mms_reaches_the_users_application_with_its_media_in_our_store(
+    bandwidth: Setup,
+) -> None:
     fake: FakeBandwidth = bandwidth.fake
     event = fake.inbound_event(OTHER, FROM, "a picture", media=1)
-    answer = _post(bandwidth, [event])
-    assert answer.json() == {"done": ["inbound"]}
+    with AppReceiver() as receiver:
+        bandwidth.application(f"{receiver.base_url}/incoming")
+        answer = _post(bandwidth, [event])
+        assert answer.json() == {"done": ["inbound"]}
+        [heard] = wait_for(lambda: receiver.posts)
+    assert (heard["direction"], heard["from"], heard["text"]) == ("in", OTHER, "a picture")
     [message] = wait_for(bandwidth.inbound)
+    assert heard["messageId"] == message["id"]
     assert (message["from"], message["to"], message["text"]) == (OTHER, FROM, "a picture")
     [url] = message["media"]
     assert url.startswith(f"{bandwidth.live.base_url}/v1/users/{bandwidth.user.user_id}/media/")

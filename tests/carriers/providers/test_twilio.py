@@ -9,7 +9,14 @@ import httpx
 import pytest
 
 from tests.carriers.providers.conftest import FROM, OTHER, Setup, wait_for
-from tests.carriers.providers.fakes import PNG, FakeTwilio, garbage, status, twilio_error
+from tests.carriers.providers.fakes import (
+    PNG,
+    AppReceiver,
+    FakeTwilio,
+    garbage,
+    status,
+    twilio_error,
+)
 from trebuchet.server.carriers import upstream_events
 from trebuchet.server.carriers.base import OutboundMessage
 from trebuchet.server.carriers.media_links import MediaLinks
@@ -137,12 +144,19 @@ def test_unsigned_and_wrongly_signed_callbacks_are_refused(twilio: Setup) -> Non
     assert twilio.inbound() == []
 
 
-def test_an_inbound_mms_reaches_the_user_with_its_media_in_our_store(twilio: Setup) -> None:
-    form = twilio.fake.inbound_form(OTHER, FROM, "a picture", media=1)
-    answer = _signed(twilio, form)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/xml")
+def test_an_inbound_mms_reaches_the_users_application_with_its_media_in_our_store(
+    twilio: Setup,
+) -> None:
+    with AppReceiver() as receiver:
+        twilio.application(f"{receiver.base_url}/incoming")
+        form = twilio.fake.inbound_form(OTHER, FROM, "a picture", media=1)
+        answer = _signed(twilio, form)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/xml")
+        [heard] = wait_for(lambda: receiver.posts)
+    assert (heard["direction"], heard["from"], heard["text"]) == ("in", OTHER, "a picture")
     [message] = wait_for(twilio.inbound)
+    assert heard["messageId"] == message["id"]
     assert (message["from"], message["to"], message["text"]) == (OTHER, FROM, "a picture")
     [url] = message["media"]
     assert url.startswith(f"{twilio.live.base_url}/v1/users/{twilio.user.user_id}/media/")
