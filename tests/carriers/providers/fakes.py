@@ -165,7 +165,9 @@ class FakeProvider:
     script: list[Behaviour] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     base_url: str = ""
+    early_answers: list[int] = field(default_factory=list)
     _server: ThreadedServer | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     # -- the server ------------------------------------------------------------------------
 
@@ -213,6 +215,12 @@ class FakeProvider:
         )
         assert not result.errors, result.errors
         return web.Response(body=data, status=status, content_type="application/json")
+
+    def later(self, coroutine: Awaitable[Any]) -> None:
+        """Run ``coroutine`` on the fake's loop, after the current answer has left."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def next_behaviour(self, request: web.Request) -> web.StreamResponse | None:
         if self.script:
@@ -266,6 +274,8 @@ class FakeTwilio(FakeProvider):
     def __init__(self, account_sid: str, auth_token: str):
         super().__init__(twilio_openapi(), TWILIO_HOST, account_sid, auth_token)
         self.callbacks: dict[str, str] = {}  # message sid → StatusCallback
+        # A status to post as soon as a message is created, before our side stored it.
+        self.early_status = ""
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
@@ -286,6 +296,10 @@ class FakeTwilio(FakeProvider):
         sid = twilio_sid("MM" if form.get("MediaUrl") else "SM")
         uri = f"/2010-04-01/Accounts/{self.user}/Messages/{sid}"
         self.callbacks[sid] = form.get("StatusCallback", "")
+        if self.early_status:  # faster than the sender: the callback leaves with the answer
+            self.later(
+                self.post_form_async(self.callbacks[sid], self.status_form(sid, self.early_status))
+            )
         now = format_datetime(datetime.now(UTC))
         return self.answer(mock, 201, {
             "account_sid": self.user, "api_version": "2010-04-01", "body": form.get("Body", ""),
@@ -314,6 +328,14 @@ class FakeTwilio(FakeProvider):
         if signature:
             headers["X-Twilio-Signature"] = signature
         return httpx.post(url, content=urlencode(form), headers=headers, timeout=30)
+
+    async def post_form_async(self, url: str, form: dict[str, str]) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Twilio-Signature": self.sign(url, form)}  # fmt: skip
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(url, content=urlencode(form), headers=headers)
+        self.early_answers.append(answer.status_code)
+        return answer.status_code
 
     def status_form(self, sid: str, state: str, error_code: int | None = None) -> dict[str, str]:
         form = {
@@ -356,6 +378,11 @@ class FakeBandwidth(FakeProvider):
         self.account_id = account_id
         self.application_id = application_id
         self.sent: dict[str, dict[str, Any]] = {}  # message id → the message
+        # The application's callback URL and credentials, and a status to post as soon as
+        # a message is created, before our side stored it.
+        self.callback_url = ""
+        self.callback_auth: tuple[str, str] = ("", "")
+        self.early_status = ""
 
     @property
     def api_url(self) -> str:
@@ -385,6 +412,9 @@ class FakeBandwidth(FakeProvider):
             "tag": body.get("tag", ""), "priority": "default",
         }  # fmt: skip
         self.sent[message_id] = message
+        if self.early_status:  # faster than the sender: the callback leaves with the answer
+            event = self.status_event(message_id, self.early_status)
+            self.later(self.post_events_async(self.callback_url, [event]))
         return self.answer(mock, 202, message)
 
     async def get_media(self, request: web.Request) -> web.StreamResponse:
@@ -444,6 +474,12 @@ class FakeBandwidth(FakeProvider):
         document = json.loads(json.dumps(event.to_dict(), default=_iso))
         bandwidth_schema_check("inboundMessageCallback", document)
         return document
+
+    async def post_events_async(self, url: str, events: list[Any]) -> int:
+        async with httpx.AsyncClient(timeout=30, auth=self.callback_auth) as client:
+            answer = await client.post(url, json=events)
+        self.early_answers.append(answer.status_code)
+        return answer.status_code
 
     def post_events(
         self, url: str, events: list[Any], credentials: tuple[str, str] | None

@@ -172,3 +172,19 @@ def test_a_callback_for_a_message_we_never_sent_is_ignored_and_garbage_refused(
     garbled = httpx.post(bandwidth.events_url, content=b"[{not json", auth=CALLBACK_AUTH)
     assert garbled.status_code == 400
     assert httpx.post(bandwidth.events_url, json=[1, 2], auth=CALLBACK_AUTH).status_code == 400
+
+
+def test_a_delivery_report_faster_than_our_own_sent_still_comes_after_it(
+    bandwidth: Setup,
+) -> None:
+    fake: FakeBandwidth = bandwidth.fake
+    fake.callback_url, fake.callback_auth = bandwidth.events_url, CALLBACK_AUTH
+    fake.early_status = "message-delivered"
+    message_id = bandwidth.send(text="quick", receiptRequested="all",
+                                callbackUrl="http://127.0.0.1:9/events")  # fmt: skip
+    done = bandwidth.settled(message_id, lambda m: m.get("deliveryState") == "delivered")
+    assert done["state"] == "sent"
+    assert wait_for(lambda: fake.early_answers) == [200]
+    states = [(e["payload"]["state"], e["payload"].get("deliveryState")) for e in
+              bandwidth.events(message_id)]  # fmt: skip
+    assert states.index(("sent", None)) < states.index(("sent", "delivered"))

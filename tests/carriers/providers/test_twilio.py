@@ -202,3 +202,16 @@ def test_signatures_cover_the_public_url_behind_a_proxy(
         message_id = setup.send(text="x")
         setup.settled(message_id, lambda m: m["state"] == "sent")
         assert fake_twilio.seen[-1].parsed["StatusCallback"] == public
+
+
+def test_a_delivery_report_faster_than_our_own_sent_still_comes_after_it(twilio: Setup) -> None:
+    twilio.fake.early_status = "delivered"
+    message_id = twilio.send(text="quick", receiptRequested="all",
+                             callbackUrl="http://127.0.0.1:9/events")  # fmt: skip
+    done = twilio.settled(message_id, lambda m: m.get("deliveryState") == "delivered")
+    assert done["state"] == "sent"
+    assert wait_for(lambda: twilio.fake.early_answers) == [200]
+    states = [(e["payload"]["state"], e["payload"].get("deliveryState")) for e in
+              twilio.events(message_id)]  # fmt: skip
+    assert states[-1] == ("sent", "delivered")
+    assert states.index(("sent", None)) < states.index(("sent", "delivered"))
