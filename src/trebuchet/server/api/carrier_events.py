@@ -14,7 +14,8 @@ upstream posts JSON whose fields are named by ``event_fields``: ``type`` is ``re
 (``ref``, ``status`` or ``code``) or ``inbound`` (``from``, ``to``, ``text``, ``media``,
 ``id``).  Both go through the app's delivery assembly (``app.state.delivery``): the
 media of an inbound MMS is copied into the recipient's media store.  The translation of
-an event is ``carriers/upstream_events.py``.
+an event is ``carriers/upstream_events.py``.  Hosted providers' callbacks (``twilio``,
+``bandwidth``) are handled by ``api/provider_events.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trebuchet.server.api.body import read_body
+from trebuchet.server.api.provider_events import PROVIDER_TYPES, provider_events
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.carriers.base import UnknownNumber
 from trebuchet.server.carriers.http_upstream import UpstreamConfig
@@ -49,6 +51,8 @@ async def carrier_events(request: Request) -> Response:
     settings: Settings = services.settings
     name = request.path_params["name"]
     values = settings.carriers.get(name)
+    if isinstance(values, dict) and values.get("type") in PROVIDER_TYPES:
+        return await provider_events(request, name, values)
     if not isinstance(values, dict) or values.get("type") not in UPSTREAM_TYPES:
         raise errors.resource_not_found()
     config = UpstreamConfig.from_mapping(name, values)
@@ -84,7 +88,7 @@ routes = [Route("/v1/carriers/{name}/events", carrier_events, methods=["POST"])]
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/carriers/{name}/events": {
         "post": {
-            "summary": "Receipts and inbound messages from an HTTP upstream carrier",
+            "summary": "Receipts and inbound messages from an HTTP upstream or hosted provider",
             "parameters": [
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
             ],

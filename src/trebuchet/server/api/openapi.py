@@ -23,6 +23,7 @@ from trebuchet.server.api import (
     carrier_events,
     event_actions,
     media,
+    media_links,
     message_cancel,
     message_events,
     messages,
@@ -227,6 +228,7 @@ def openapi_document() -> dict[str, Any]:
         **carrier_events.OPENAPI_PATHS,
         **opt_outs.OPENAPI_PATHS,
         **messaging_settings.OPENAPI_PATHS,
+        **media_links.OPENAPI_PATHS,
     }
     return {
         "openapi": "3.1.0",

@@ -288,11 +288,25 @@ def _http(name: str, values: Mapping[str, Any], store: Store, settings: Settings
     return build_http_carrier(name, values, store, settings)
 
 
+def _twilio(name: str, values: Mapping[str, Any], store: Store, settings: Settings) -> Carrier:
+    from trebuchet.server.carriers.twilio import build_twilio_carrier
+
+    return build_twilio_carrier(name, values, store, settings)
+
+
+def _bandwidth(name: str, values: Mapping[str, Any], store: Store, settings: Settings) -> Carrier:
+    from trebuchet.server.carriers.bandwidth import build_bandwidth_carrier
+
+    return build_bandwidth_carrier(name, values, store, settings)
+
+
 FACTORIES: dict[str, CarrierFactory] = {
     "sandbox": _sandbox,
     "smpp": _smpp,
     "catapult": _http,
     "http": _http,
+    "twilio": _twilio,
+    "bandwidth": _bandwidth,
 }
 
 

@@ -25,6 +25,7 @@ from trebuchet.server.carriers.http_upstream import UpstreamConfig, dig
 from trebuchet.server.carriers.refs import Refs
 from trebuchet.server.domain.states import NOT_SENT, DeliveryState, Direction, MessageState
 from trebuchet.server.domain.tokens import token_matches
+from trebuchet.server.media.parts import MediaPart
 
 SIGNATURE_HEADER = "x-trebuchet-signature"
 UPSTREAM_TYPES = ("catapult", "http")
@@ -57,14 +58,58 @@ def authorised(
     return any(token_matches(c, token) for c in candidates if c)
 
 
-class UpstreamEvents:
+class PushedEvents:
+    """Hands pushed receipts and inbound messages to the sink: the part every carrier
+    whose events arrive at the events endpoint shares (HTTP upstreams, hosted providers)."""
+
+    def __init__(self, name: str, refs: Refs, sink: CarrierSink):
+        self.name = name
+        self.refs = refs
+        self.sink = sink
+
+    async def _receipt(self, ref: Any, code: int) -> str:
+        if not isinstance(ref, str) or not ref:
+            return "ignored"
+        deadline = time.monotonic() + REF_WAIT_SECONDS
+        part = await self.refs.find(self.name, ref)
+        while part is None and time.monotonic() < deadline:  # our send is recording it
+            await asyncio.sleep(0.05)
+            part = await self.refs.find(self.name, ref)
+        if part is None:
+            return "ignored"
+        while await self.refs.message_state(part.message_id) in NOT_SENT:
+            if time.monotonic() >= deadline:  # our send is storing its outcome
+                raise NotYet(part.message_id)
+            await asyncio.sleep(0.05)
+        if await self.refs.report(self.name, ref, code, "first") is None:
+            return "ignored"  # a repeat
+        await self.sink.receipt(part.message_id, Receipt.for_code(code))
+        return "receipt"
+
+    async def _inbound(
+        self, sender: Any, to: Any, text: Any, media: Any, ident: Any,
+        parts: tuple[MediaPart, ...] = (),
+    ) -> str:  # fmt: skip
+        if not isinstance(sender, str) or not isinstance(to, str):
+            return "ignored"
+        message = InboundMessage(
+            from_number=sender,
+            to_number=to,
+            text=text if isinstance(text, str) else "",
+            media=[str(url) for url in media] if isinstance(media, list) else [],
+            key=f"{self.name}:{ident}" if ident else None,
+            parts=parts,
+        )
+        await self.sink.inbound(message)
+        return "inbound"
+
+
+class UpstreamEvents(PushedEvents):
     """Turns one upstream event into a receipt or an inbound message for the sink."""
 
     def __init__(self, name: str, config: UpstreamConfig, refs: Refs, sink: CarrierSink):
-        self.name = name
+        super().__init__(name, refs, sink)
         self.config = config
-        self.refs = refs
-        self.sink = sink
 
     async def handle(self, event: dict[str, Any]) -> str:
         """What was done: "receipt", "inbound" or "ignored"."""
@@ -94,36 +139,6 @@ class UpstreamEvents:
                 code = self.config.codes().get(str(dig(event, f["status"])).lower(), 999)
             return await self._receipt(dig(event, f["ref"]), _code(code))
         return "ignored"
-
-    async def _receipt(self, ref: Any, code: int) -> str:
-        if not isinstance(ref, str) or not ref:
-            return "ignored"
-        deadline = time.monotonic() + REF_WAIT_SECONDS
-        part = await self.refs.find(self.name, ref)
-        while part is None and time.monotonic() < deadline:  # our send is recording it
-            await asyncio.sleep(0.05)
-            part = await self.refs.find(self.name, ref)
-        if part is None:
-            return "ignored"
-        if await self.refs.message_state(part.message_id) in NOT_SENT:
-            raise NotYet(part.message_id)
-        if await self.refs.report(self.name, ref, code, "first") is None:
-            return "ignored"  # a repeat
-        await self.sink.receipt(part.message_id, Receipt.for_code(code))
-        return "receipt"
-
-    async def _inbound(self, sender: Any, to: Any, text: Any, media: Any, ident: Any) -> str:
-        if not isinstance(sender, str) or not isinstance(to, str):
-            return "ignored"
-        message = InboundMessage(
-            from_number=sender,
-            to_number=to,
-            text=text if isinstance(text, str) else "",
-            media=[str(url) for url in media] if isinstance(media, list) else [],
-            key=f"{self.name}:{ident}" if ident else None,
-        )
-        await self.sink.inbound(message)
-        return "inbound"
 
 
 def _code(value: Any) -> int:
