@@ -179,6 +179,11 @@ class Settings:
     media_fetch_timeout: PositiveSeconds = DEFAULT_MEDIA_FETCH_TIMEOUT
     # Error code for MMS from a toll-free number ("" lets toll-free numbers send MMS).
     toll_free_mms_error: str = DEFAULT_TOLL_FREE_MMS_ERROR
+    # -- web console (docs/console.md) --
+    # Serve the console at /console (and redirect / there).
+    console_enabled: bool = True
+    # Minutes a console session lives without a request before it must sign in again.
+    console_idle_minutes: PositiveSeconds = 30.0
 
 
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}

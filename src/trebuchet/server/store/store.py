@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.store.applications import Applications
 from trebuchet.server.store.carrier_refs import CarrierRefs
+from trebuchet.server.store.console import ConsoleQueries
+from trebuchet.server.store.console_sessions import ConsoleSessions
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
@@ -84,6 +86,8 @@ class Store:
         self.user_errors = UserErrors(self)
         self.meta = Meta(self)
         self.carrier_refs = CarrierRefs(self)
+        self.console_sessions = ConsoleSessions(self)
+        self.console = ConsoleQueries(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

@@ -266,3 +266,20 @@ carrier_refs = Table(
     Index("ix_carrier_refs_message", "message_id", "part"),
     Index("ix_carrier_refs_created", "created_us"),
 )
+
+# -- web console (migration 0014) --------------------------------------------------------
+
+# A signed-in browser: the cookie holds a random key, the row its SHA-256, so a leaked
+# table signs no one in.  ``user_id`` is NULL while the operator has not yet picked a
+# user; ``seen_us`` moves with use, and a row idle past the setting is refused.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(40)),
+    Column("operator", Boolean, nullable=False, server_default=text("false")),
+    Column("csrf", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("seen_us", BigInteger, nullable=False),
+    Index("ix_console_sessions_seen", "seen_us"),
+)
