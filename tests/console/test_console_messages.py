@@ -120,6 +120,11 @@ async def test_every_console_route_keeps_tenants_apart(console: Harness) -> None
     alice = await console.create_user(["+15550100001"])
     bob = await console.create_user(["+15550100002"])
     secret = await _send(console, alice, "alice's private words")
+    upload = await console.http(alice).put(
+        f"/v1/users/{alice.user_id}/media/pic.png",
+        content=b"alice's private words", headers={"Content-Type": "image/png"},
+    )  # fmt: skip
+    assert upload.status_code in (200, 201, 204), upload.text
     client = console.http()
     await sign_in(client, bob)
     csrf = csrf_of((await client.get("/console/messages")).text)
@@ -129,6 +134,7 @@ async def test_every_console_route_keeps_tenants_apart(console: Harness) -> None
             continue
         url = path.replace("{message_id}", secret)
         url = url.replace("{ours}", alice.numbers[0]).replace("{theirs}", "+15550109999")
+        url = url.replace("{media_name:media}", "pic.png")
         if method == "GET":
             response = await client.get(url)
         else:

@@ -14,7 +14,14 @@ from starlette.staticfiles import StaticFiles
 
 from trebuchet.server.api.app import create_app as create_api_app
 from trebuchet.server.config import Settings
-from trebuchet.server.console import auth, live, message_pages, pages
+from trebuchet.server.console import (
+    auth,
+    conversations,
+    live,
+    message_pages,
+    pages,
+    sandbox_phone,
+)
 from trebuchet.server.console.session import PREFIX
 from trebuchet.server.engine import Engine
 from trebuchet.server.store import Store
@@ -33,6 +40,8 @@ def console_routes() -> list[BaseRoute]:
         *auth.routes,
         *live.routes,
         *message_pages.routes,
+        *conversations.routes,
+        *sandbox_phone.routes,
         *pages.routes,
     ]
 

@@ -36,7 +36,7 @@ SEARCH_DAYS = 7
 SEARCH_CURSOR = "before"
 
 
-def _with_query(ctx: Ctx, pairs: Sequence[tuple[str, str]]) -> Ctx:
+def with_query(ctx: Ctx, pairs: Sequence[tuple[str, str]]) -> Ctx:
     """``ctx`` whose request carries ``pairs`` as its query string."""
     scope = {**ctx.request.scope, "query_string": urlencode(pairs).encode()}
     return Ctx(Request(scope, ctx.request.receive), ctx.services, ctx.user, ctx.base_url)
@@ -55,7 +55,7 @@ async def _listed(p: Page, filters: dict[str, str]) -> tuple[list[Any], str | No
     pairs += [("sortOrder", "desc"), ("size", str(PAGE_SIZE))]
     if query.get("sortKeyLT"):
         pairs.append(("sortKeyLT", query["sortKeyLT"]))
-    result = await message_page(_with_query(p.ctx, pairs))
+    result = await message_page(with_query(p.ctx, pairs))
     rows = [message_out(row) for row in result.rows]
     if result.next_params is None:
         return rows, None
