@@ -57,6 +57,9 @@ class LiveFeed:
             if not queues:
                 self._watchers.pop(user_id, None)
                 self._known.pop(user_id, None)
+            if not self._watchers and self._task is not None:
+                self._task.cancel()  # nobody watches: no reading until someone does
+                self._task = None
 
     async def _run(self) -> None:
         while self._watchers:
