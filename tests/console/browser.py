@@ -66,4 +66,4 @@ def sign_in(page: Any, base_url: str, creds: Credentials) -> None:
     page.get_by_label("API token").fill(creds.api_token)
     page.get_by_label("API secret").fill(creds.api_secret)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url("**/console/messages")
+    page.wait_for_url("**/console/dashboard")

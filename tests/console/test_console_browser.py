@@ -37,6 +37,8 @@ def test_a_day_in_the_console(chromium: Any, console_server: ConsoleServer) -> N
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     sign_in(page, console_server.url, creds)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.get_by_role("link", name="Messages").click()
     expect(page.get_by_role("heading", name="Messages")).to_be_visible()
 
     # A message sent elsewhere appears on the open list and changes state live.
@@ -99,6 +101,7 @@ def test_script_in_a_message_renders_as_text(chromium: Any, console_server: Cons
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     sign_in(page, console_server.url, creds)
+    page.goto(f"{console_server.url}/console/messages")
     expect(page.get_by_role("link", name=XSS)).to_be_visible()
     page.goto(f"{console_server.url}/console/messages/{message_id}")
     expect(page.get_by_text(XSS, exact=True)).to_be_visible()

@@ -19,7 +19,9 @@ from trebuchet.server.console import (
     conversations,
     live,
     message_pages,
+    overview,
     pages,
+    resources,
     sandbox_phone,
 )
 from trebuchet.server.console.session import PREFIX
@@ -42,6 +44,8 @@ def console_routes() -> list[BaseRoute]:
         *message_pages.routes,
         *conversations.routes,
         *sandbox_phone.routes,
+        *resources.routes,
+        *overview.routes,
         *pages.routes,
     ]
 

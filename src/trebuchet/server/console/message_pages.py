@@ -116,14 +116,16 @@ def _timeline(message: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]
     }]  # fmt: skip
     for event in events:
         payload = event["payload"]
-        detail = payload.get("description") or ""
-        if payload.get("deliveryCode") is not None:
-            detail = f"code {payload['deliveryCode']}: {detail}"
-        steps.append({
-            "time": payload.get("time") or event["createdTime"],
-            "title": payload["eventType"].replace("-", " ").capitalize(),
-            "detail": detail, "tone": "bad" if "fail" in payload["eventType"] else "good",
-        })  # fmt: skip
+        kind = payload["eventType"].upper()
+        if payload.get("deliveryState"):
+            title = f"Receipt: {payload['deliveryState']}"
+            detail = f"code {payload.get('deliveryCode')}: {payload.get('deliveryDescription')}"
+            bad = payload["deliveryState"] == "not-delivered"
+        else:
+            title, bad = f"{payload['state'].capitalize()}", payload["state"] == "error"
+            detail = f"{kind} event for the {'application' if inbound else 'callback URL'}"
+        steps.append({"time": event["createdTime"], "title": title, "detail": detail,
+                      "tone": "bad" if bad else "good"})  # fmt: skip
         for attempt in event["attempts"]:
             status = attempt.get("status", attempt.get("error", "no answer"))
             steps.append({

@@ -1,4 +1,4 @@
-"""The console's home: it opens on the messages list."""
+"""The console's home: it opens on the dashboard."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from trebuchet.server.console.session import PREFIX, Page, console_route
 
 
 async def home(p: Page) -> Response:
-    return RedirectResponse(f"{PREFIX}/messages", 303)
+    return RedirectResponse(f"{PREFIX}/dashboard", 303)
 
 
 routes = [console_route(f"{PREFIX}/", home), console_route(PREFIX, home)]

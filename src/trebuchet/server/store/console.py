@@ -162,7 +162,7 @@ class ConsoleQueries:
             .where(e.user_id == user_id, e.created_us >= since_us, a.time_us >= since_us)
         )
         step = max(1, (now_us - since_us) // buckets)
-        bucket = ((m.time_us - literal(since_us)) / literal(step)).label("bucket")
+        bucket = ((m.time_us - literal(since_us)) // literal(step)).label("bucket")
         series = (
             select(bucket, counted(out), counted(m.direction == Direction.IN.value))
             .where(window)
@@ -172,7 +172,11 @@ class ConsoleQueries:
             sent, failed, received, queued = (await conn.execute(totals)).one()
             delivered, undelivered = (await conn.execute(events)).one()
             tried, mean_us = (await conn.execute(attempts)).one()
-            counts = {int(b): (int(o), int(i)) for b, o, i in await conn.execute(series)}
+            counts: dict[int, tuple[int, int]] = {}
+            for b, o, i in await conn.execute(series):
+                index = min(int(b), buckets - 1)  # a message at ``now_us`` joins the last
+                before = counts.get(index, (0, 0))
+                counts[index] = (before[0] + int(o), before[1] + int(i))
         throughput = [
             (since_us + index * step, *counts.get(index, (0, 0))) for index in range(buckets)
         ]

@@ -43,5 +43,11 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
 
+  function showCurrentSection() {
+    var current = document.querySelector(".nav [aria-current]");
+    if (current && current.scrollIntoView) { current.scrollIntoView({ block: "nearest", inline: "center" }); }
+  }
+
   document.addEventListener("DOMContentLoaded", startLive);
+  document.addEventListener("DOMContentLoaded", showCurrentSection);
 })();
