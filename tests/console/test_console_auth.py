@@ -32,7 +32,7 @@ async def test_signing_in_sets_a_strict_http_only_cookie(console: Harness) -> No
     client = console.http()
     response = await sign_in(client, creds)
     assert response.status_code == 303
-    assert response.headers["location"] == "/console/messages"
+    assert response.headers["location"] == "/console/dashboard"
     cookie = next(
         value for name, value in response.headers.multi_items()
         if name == "set-cookie" and value.startswith("trebuchet_console=")

@@ -35,8 +35,8 @@ USERS_PAGE = 50
 def _next_path(value: str | None) -> str:
     """Where to go after signing in: a console path only (no open redirect)."""
     if value and value.startswith(f"{PREFIX}/") and not value.startswith("//"):
-        return value if "\\" not in value else f"{PREFIX}/messages"
-    return f"{PREFIX}/messages"
+        return value if "\\" not in value else f"{PREFIX}/dashboard"
+    return f"{PREFIX}/dashboard"
 
 
 def _sign_in_page(request: Request, problem: str | None, status: int = 200) -> Response:
@@ -130,7 +130,7 @@ async def operator_users(request: Request) -> Response:
         except errors.ApiError as exc:
             return error_page(request, exc, session)
         await services.store.console_sessions.choose_user(request.cookies[COOKIE], user.id)
-        return RedirectResponse(f"{PREFIX}/messages", 303)
+        return RedirectResponse(f"{PREFIX}/dashboard", 303)
     after = request.query_params.get("after") or None
     users = await services.store.console.users(after, USERS_PAGE + 1)
     more = users[USERS_PAGE - 1]["id"] if len(users) > USERS_PAGE else None
