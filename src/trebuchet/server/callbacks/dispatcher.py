@@ -98,7 +98,7 @@ class EventQueue(LeasedQueue):
             )
             outcome = await self._sender.send(request, event["timeout_ms"] / 1000)
             self._hooks.callback_attempt(outcome.ok)
-            tries.append(_attempt(event, kind, url, started, outcome))
+            tries.append(_attempt(event, kind, url, started, outcome, request.headers))
             if outcome.ok:
                 delivered = True
                 break
@@ -153,8 +153,16 @@ def _callback_failed(event: Row, tries: list[dict[str, Any]], now: int) -> dict[
 
 
 def _attempt(
-    event: Row, kind: str, url: str, started: int, outcome: CallbackOutcome
+    event: Row,
+    kind: str,
+    url: str,
+    started: int,
+    outcome: CallbackOutcome,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
+    # The headers it sent (event, signature, type), kept for the user; the credentials
+    # a URL carried (its Authorization) never.
+    shown = {name: value for name, value in headers.items() if name.lower() != "authorization"}
     return {
         "event_id": event["id"],
         "round": event["attempts"],
@@ -165,4 +173,6 @@ def _attempt(
         "status": outcome.status,
         "error": outcome.error,
         "refused": outcome.refused,
+        "request_headers": json.dumps(shown),
+        "answer": outcome.answer,
     }

@@ -155,7 +155,16 @@ async def _message(p: Page) -> tuple[Any, list[dict[str, Any]]]:
     by_event: dict[str, list[Any]] = {}
     for attempt in attempts:
         by_event.setdefault(attempt["event_id"], []).append(attempt)
-    return message_out(row), [event_json(e, by_event.get(e["id"], [])) for e in events]
+    shown = []
+    for event in events:
+        tries = by_event.get(event["id"], [])
+        body = event_json(event, tries)
+        for attempt, raw in zip(body["attempts"], tries, strict=True):
+            headers = raw.get("request_headers")
+            attempt["headers"] = json.loads(headers) if headers else {}
+            attempt["answer"] = raw.get("answer")
+        shown.append(body)
+    return message_out(row), shown
 
 
 async def message_detail(p: Page) -> Response:

@@ -239,6 +239,10 @@ event_attempts = Table(
     Column("duration_us", BigInteger, nullable=False),
     Column("status", Integer),
     Column("error", Text),
+    # What the try sent and heard (migration 0014): the event and signature headers as
+    # JSON (never an Authorization header), and the start of the receiver's answer.
+    Column("request_headers", Text),
+    Column("answer", Text),
     Index("ix_event_attempts_event", "event_id", "time_us"),
 )
 

@@ -1,4 +1,6 @@
-"""Web console sessions: one row per signed-in browser, keyed by the SHA-256 of its cookie.
+"""Web console sessions: one row per signed-in browser, keyed by the SHA-256 of its cookie;
+and, for the console's callback attempts, what each try sent (its event and signature
+headers) and the start of the answer it got.
 
 Revision ID: 0014
 Revises: 0008
@@ -27,8 +29,14 @@ def upgrade() -> None:
         sa.Column("seen_us", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_console_sessions_seen", "console_sessions", ["seen_us"])
+    with op.batch_alter_table("event_attempts") as batch:
+        batch.add_column(sa.Column("request_headers", sa.Text))
+        batch.add_column(sa.Column("answer", sa.Text))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("event_attempts") as batch:
+        batch.drop_column("answer")
+        batch.drop_column("request_headers")
     op.drop_index("ix_console_sessions_seen", table_name="console_sessions")
     op.drop_table("console_sessions")
