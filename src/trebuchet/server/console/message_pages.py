@@ -184,8 +184,19 @@ async def redact(p: Page) -> Response:
     return RedirectResponse(f"{PREFIX}/messages/{message_id}", 303)
 
 
+async def redeliver(p: Page) -> Response:
+    """Deliver the message's callbacks again (its finished events, in their order)."""
+    message_id = p.request.path_params["message_id"]
+    if await p.ctx.store.messages.get(p.user_id, message_id) is None:
+        raise errors.not_found("message", message_id)
+    window = int(p.ctx.settings.callback_retry_window * 1_000_000)
+    await p.ctx.store.console.redeliver(p.user_id, message_id, now_us(), window)
+    return RedirectResponse(f"{PREFIX}/messages/{message_id}", 303)
+
+
 routes = [
     console_route(f"{PREFIX}/messages", messages_list),
     console_route(f"{PREFIX}/messages/{{message_id}}", message_detail),
     console_route(f"{PREFIX}/messages/{{message_id}}/redact", redact, ("POST",)),
+    console_route(f"{PREFIX}/messages/{{message_id}}/redeliver", redeliver, ("POST",)),
 ]
