@@ -14,6 +14,10 @@ from tests.console.browser import ConsoleServer, chromium, console_server, sign_
 
 __all__ = ["chromium", "console_server"]  # fixtures, imported for pytest
 
+# A loaded machine (two cores shared by many) can take seconds to serve a page: waits are
+# for states, never sleeps, so a longer ceiling costs nothing when things are quick.
+expect.set_options(timeout=15_000)
+
 OURS = "+15550100001"
 HANDSET = "+15557654321"
 # The sandbox throttles the first two tries to this number, so it stays queued a moment.
