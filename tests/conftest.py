@@ -204,10 +204,11 @@ class LiveServer:
 
 
 def start_live_server(
-    settings: Settings, port: int = 0
+    settings: Settings, port: int = 0, app_factory: Callable[[Settings], Any] = create_app
 ) -> tuple[LiveServer, uvicorn.Server, threading.Thread]:
-    """The real server in a background thread, on ``port`` (0: any free port)."""
-    app = create_app(settings)
+    """The real server in a background thread, on ``port`` (0: any free port), running
+    the app ``app_factory`` builds (the API's unless told)."""
+    app = app_factory(settings)
     config = uvicorn_config(
         app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
@@ -240,9 +241,11 @@ def live_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @contextmanager
-def running_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
+def running_server(
+    settings: Settings, port: int = 0, app_factory: Callable[[Settings], Any] = create_app
+) -> Iterator[LiveServer]:
     """:func:`start_live_server` for the length of a block, stopped and joined after it."""
-    live, server, thread = start_live_server(settings, port)
+    live, server, thread = start_live_server(settings, port, app_factory)
     try:
         yield live
     finally:

@@ -231,6 +231,11 @@ class Settings:
     # and rows per housekeeping transaction.
     housekeeping_interval: Seconds = DEFAULT_HOUSEKEEPING_INTERVAL
     housekeeping_batch: AtLeastOne = DEFAULT_HOUSEKEEPING_BATCH
+    # -- web console (docs/console.md) --
+    # Serve the console at /console (and redirect / there).
+    console_enabled: bool = True
+    # Minutes a console session lives without a request before it must sign in again.
+    console_idle_minutes: PositiveSeconds = 30.0
 
 
 _BOOL_WORDS = {"yes": True, "on": True, "no": False, "off": False}

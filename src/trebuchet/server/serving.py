@@ -245,7 +245,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
 
 def worker_app() -> ASGIApp:
     """The app of one ``serve --workers`` process, from the settings its parent passed."""
-    from trebuchet.server.api.app import create_app
+    from trebuchet.server.console.app import create_app
     from trebuchet.server.logs import configure_logging
 
     settings = restore_settings(os.environ[WORKER_SETTINGS_ENV])
@@ -257,7 +257,7 @@ def worker_app() -> ASGIApp:
 def run(settings: Settings) -> None:
     """Serve until stopped: in this process, or in ``settings.workers`` processes."""
     if settings.workers <= 1:
-        from trebuchet.server.api.app import create_app
+        from trebuchet.server.console.app import create_app
 
         uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
         return

@@ -16,20 +16,26 @@ from trebuchet.server.domain.tokens import token_matches
 ADMIN_PRINCIPAL = "admin"
 
 
-def _bearer_matches(request: Request, token: str) -> bool:
+def _bearer(request: Request) -> str | None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token_matches(given.strip(), token)
+    return given.strip() if scheme.lower() == "bearer" else None
 
 
-async def admin_services(request: Request) -> Services:
-    """The app's services once the request carries the admin token; 404, 401 or 429."""
-    services: Services = request.app.state.services
+async def check_admin_token(request: Request, services: Services, given: str | None) -> None:
+    """Pass when ``given`` is the admin token; 404 while none is set, else 401 or 429
+    (the admin routes' bearer header and the console's operator sign-in come here)."""
     token = services.settings.admin_token
     if not token:
         raise errors.resource_not_found()
 
     async def verify() -> bool | None:
-        return True if _bearer_matches(request, token) else None
+        return True if given is not None and token_matches(given, token) else None
 
     await services.guard.attempt(request, ADMIN_PRINCIPAL, verify)
+
+
+async def admin_services(request: Request) -> Services:
+    """The app's services once the request carries the admin token; 404, 401 or 429."""
+    services: Services = request.app.state.services
+    await check_admin_token(request, services, _bearer(request))
     return services

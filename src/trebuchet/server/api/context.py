@@ -176,8 +176,11 @@ async def _user_for(services: Services, token: str) -> User | None:
     return found
 
 
-async def _verify(request: Request, services: Services, authorization: str | None) -> User:
-    credentials = _credentials(authorization)
+async def verify_credentials(
+    request: Request, services: Services, credentials: tuple[str, str] | None
+) -> User:
+    """The user of API ``(token, secret)`` through the failed-auth throttle: 401 or 429
+    otherwise.  The API's Basic header and the console's sign-in form both come here."""
 
     async def verify() -> User | None:
         if credentials is None:
@@ -191,6 +194,10 @@ async def _verify(request: Request, services: Services, authorization: str | Non
     return await services.guard.attempt(
         request, principal(credentials[0]) if credentials else None, verify
     )
+
+
+async def _verify(request: Request, services: Services, authorization: str | None) -> User:
+    return await verify_credentials(request, services, _credentials(authorization))
 
 
 async def authenticate(request: Request) -> Ctx:

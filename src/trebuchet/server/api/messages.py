@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -72,10 +74,22 @@ async def send(ctx: Ctx) -> Response:
     if first != b"{":
         decode_json(raw, dict[str, Any], "message")  # names the JSON error precisely
         raise errors.invalid_body("The request body must be a JSON object or an array of them")
+    return await _send_one(ctx, raw, idempotency_key(ctx.request.scope))
+
+
+async def send_one(ctx: Ctx, raw: bytes) -> str:
+    """Accept one message (a JSON object, as ``POST /messages`` takes it) exactly as the
+    API does, without an idempotency key; its id.  The console sends through here."""
+    message = await _accept(ctx, raw, now_us())
+    await ctx.store.messages.insert(InsertJob([message_to_row(message)]))
+    metrics.messages_accepted()
+    return message.id
+
+
+async def _send_one(ctx: Ctx, raw: bytes, key: str | None) -> Response:
     message = await _accept(ctx, raw, now_us())
     row = message_to_row(message)
     location = ctx.user_url(f"/messages/{message.id}")
-    key = idempotency_key(ctx.request.scope)
     job = InsertJob([row])
     if key is not None:
         response = StoredResponse(201, location, None)
@@ -182,7 +196,18 @@ def page_size(ctx: Ctx, cursor: str = "sortKeyGT") -> int:
     return size
 
 
-async def list_messages(ctx: Ctx) -> Response:
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of a user's messages as the query asks, and the next page's parameters
+    (None on the last page)."""
+
+    rows: Sequence[Sequence[Any]]
+    next_params: list[tuple[str, str]] | None
+
+
+async def message_page(ctx: Ctx) -> MessagePage:
+    """The page ``GET /messages`` answers: its filters, order, size and cursor read and
+    checked from the request's query (the console reads its pages here too)."""
     where = MessageFilter(
         from_number=_number_filter(ctx, "from"),
         to_number=_number_filter(ctx, "to"),
@@ -206,18 +231,24 @@ async def list_messages(ctx: Ctx) -> Response:
     rows = await ctx.store.messages.list(
         ctx.user.id, where, descending=descending, after=after, limit=size + 1
     )
+    if len(rows) <= size:
+        return MessagePage(rows, None)
+    rows = rows[:size]
+    params = [(name, value) for name in FILTER_PARAMS if (value := _query_value(ctx, name))]
+    params += [
+        ("sortOrder", order),
+        ("size", str(size)),
+        (cursor_param, ctx.services.cursors.encode(scope, *page_key(rows[-1]))),
+    ]
+    return MessagePage(rows, params)
+
+
+async def list_messages(ctx: Ctx) -> Response:
+    page = await message_page(ctx)
     headers = {}
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        params = [(name, value) for name in FILTER_PARAMS if (value := _query_value(ctx, name))]
-        params += [
-            ("sortOrder", order),
-            ("size", str(size)),
-            (cursor_param, ctx.services.cursors.encode(scope, *page_key(last))),
-        ]
-        headers["Link"] = link_next(ctx.user_url("/messages"), params)
-    return json_response([message_out(row) for row in rows], headers=headers)
+    if page.next_params is not None:
+        headers["Link"] = link_next(ctx.user_url("/messages"), page.next_params)
+    return json_response([message_out(row) for row in page.rows], headers=headers)
 
 
 async def get_message(ctx: Ctx) -> Response:

@@ -34,20 +34,27 @@ def error_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-async def list_errors(ctx: Ctx) -> Response:
+async def error_page(ctx: Ctx) -> tuple[list[Mapping[Any, Any]], str | None]:
+    """The page of error rows the query asks for, and the next page's cursor (None on the
+    last page); the console reads its pages here too."""
     size = page_size(ctx, _CURSOR)
     scope = f"{ctx.user.id}:errors"
     cursor = ctx.request.query_params.get(_CURSOR)
     after = None if not cursor else ctx.services.cursors.decode(scope, cursor, _CURSOR)
     rows = await ctx.store.user_errors.list(ctx.user.id, after, size + 1)
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]
+    return rows[:size], ctx.services.cursors.encode(scope, last["time_us"], last["id"])
+
+
+async def list_errors(ctx: Ctx) -> Response:
+    rows, token = await error_page(ctx)
     headers = {}
-    if len(rows) > size:
-        last = rows[size - 1]
-        token = ctx.services.cursors.encode(scope, last["time_us"], last["id"])
-        headers["Link"] = link_next(
-            ctx.user_url("/errors"), [("size", str(size)), (_CURSOR, token)]
-        )
-    return json_response([error_json(row) for row in rows[:size]], headers=headers)
+    if token is not None:
+        size = str(len(rows))
+        headers["Link"] = link_next(ctx.user_url("/errors"), [("size", size), (_CURSOR, token)])
+    return json_response([error_json(row) for row in rows], headers=headers)
 
 
 async def get_error(ctx: Ctx) -> Response:

@@ -118,7 +118,7 @@ class EventQueue(LeasedQueue):
             )
             outcome = await self._sender.send(request, event["timeout_ms"] / 1000)
             self._hooks.callback_attempt(outcome.ok)
-            tries.append(_attempt(event, kind, url, started, outcome))
+            tries.append(_attempt(event, kind, url, started, outcome, request.headers))
             if outcome.ok:
                 delivered = True
                 break
@@ -183,8 +183,16 @@ def _reason(attempt: dict[str, Any]) -> str:
 
 
 def _attempt(
-    event: Row, kind: str, url: str, started: int, outcome: CallbackOutcome
+    event: Row,
+    kind: str,
+    url: str,
+    started: int,
+    outcome: CallbackOutcome,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
+    # The headers it sent (event, signature, type), kept for the user; the credentials
+    # a URL carried (its Authorization) never.
+    shown = {name: value for name, value in headers.items() if name.lower() != "authorization"}
     return {
         "event_id": event["id"],
         "round": event["attempts"],
@@ -195,4 +203,6 @@ def _attempt(
         "status": outcome.status,
         "error": outcome.error,
         "permanent": is_permanent(outcome),
+        "request_headers": json.dumps(shown),
+        "answer": outcome.answer,
     }

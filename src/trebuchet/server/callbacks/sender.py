@@ -35,6 +35,8 @@ class CallbackOutcome:
     duration_us: int
     # The policy refused the address: trying again will not help.
     refused: bool = False
+    # The start of the receiver's answer body (up to ANSWER_PREFIX_BYTES), when one came.
+    answer: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,12 +76,15 @@ class AiohttpSender:
         started = time.perf_counter()
 
         def outcome(
-            status: int | None, error: str | None = None, refused: bool = False
+            status: int | None,
+            error: str | None = None,
+            refused: bool = False,
+            answer: str | None = None,
         ) -> CallbackOutcome:
             elapsed = round((time.perf_counter() - started) * 1_000_000)
             if status is None and error is not None:
                 error = error[:_MAX_ERROR]
-            return CallbackOutcome(status, error, elapsed, refused)
+            return CallbackOutcome(status, error, elapsed, refused, answer)
 
         try:  # an address as written never reaches the resolver
             self._policy.check_host(urlsplit(request.url).hostname or "")
@@ -95,9 +100,10 @@ class AiohttpSender:
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 answer = await read_prefix(response, ANSWER_PREFIX_BYTES)
+                body = answer.text(response.charset)
                 if response.status < 300:
-                    return outcome(response.status)
-                return outcome(response.status, _failed_answer(response, answer))
+                    return outcome(response.status, answer=body)
+                return outcome(response.status, _failed_answer(response, answer), answer=body)
         except AddressRefused as exc:
             return outcome(None, str(exc), True)
         except aiohttp.ClientConnectorError as exc:

@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trebuchet.server.store.applications import Applications
 from trebuchet.server.store.carrier_refs import CarrierRefs
+from trebuchet.server.store.console import ConsoleQueries
+from trebuchet.server.store.console_sessions import ConsoleSessions
 from trebuchet.server.store.database import BEGIN_MODE, create_engine, migrate, sqlite_path
 from trebuchet.server.store.event_actions import EventActions
 from trebuchet.server.store.faults import unavailable_reason
@@ -92,6 +94,8 @@ class Store:
         self.messaging_settings = MessagingSettings(self)
         self.retention = Retention(self)
         self.events = EventActions(self)
+        self.console_sessions = ConsoleSessions(self)
+        self.console = ConsoleQueries(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

@@ -257,6 +257,10 @@ event_attempts = Table(
     Column("duration_us", BigInteger, nullable=False),
     Column("status", Integer),
     Column("error", Text),
+    # What the try sent and heard (migration 0014): the event and signature headers as
+    # JSON (never an Authorization header), and the start of the receiver's answer.
+    Column("request_headers", Text),
+    Column("answer", Text),
     Index("ix_event_attempts_event", "event_id", "time_us"),
 )
 
@@ -347,3 +351,19 @@ Index(
     postgresql_where=_RECEIPTED,
 )
 Index("ix_user_errors_time", user_errors.c.time_us)
+# -- web console (migration 0014) --------------------------------------------------------
+
+# A signed-in browser: the cookie holds a random key, the row its SHA-256, so a leaked
+# table signs no one in.  ``user_id`` is NULL while the operator has not yet picked a
+# user; ``seen_us`` moves with use, and a row idle past the setting is refused.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(40)),
+    Column("operator", Boolean, nullable=False, server_default=text("false")),
+    Column("csrf", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("seen_us", BigInteger, nullable=False),
+    Index("ix_console_sessions_seen", "seen_us"),
+)
