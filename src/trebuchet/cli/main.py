@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from trebuchet.cli.applications import applications
 from trebuchet.cli.common import (
     STORE_PROBLEMS,
     check_numbers,
@@ -20,6 +21,7 @@ from trebuchet.cli.common import (
     with_store,
 )
 from trebuchet.cli.numbers import numbers
+from trebuchet.cli.users import COMMANDS as USER_COMMANDS
 from trebuchet.server.config import Settings, development_settings, development_start
 from trebuchet.server.store import Conflict, NewUser, Store
 from trebuchet.server.store.database import migrate, sqlite_path
@@ -91,6 +93,7 @@ def main() -> None:
 
 
 main.add_command(numbers)
+main.add_command(applications)
 
 
 @main.command()
@@ -166,6 +169,10 @@ def migrate_command(db: str | None, config_file: str | None) -> None:
 @main.group()
 def users() -> None:
     """Manage users."""
+
+
+for _command in USER_COMMANDS:
+    users.add_command(_command)
 
 
 @users.command("create")
