@@ -20,6 +20,7 @@ from trebuchet.cli.common import (
     store_problem,
     with_store,
 )
+from trebuchet.cli.doctor import doctor
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.users import COMMANDS as USER_COMMANDS
 from trebuchet.server.config import Settings, development_settings, development_start
@@ -94,6 +95,7 @@ def main() -> None:
 
 main.add_command(numbers)
 main.add_command(applications)
+main.add_command(doctor)
 
 
 @main.command()
