@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from trebuchet.cli.applications import applications
+from trebuchet.cli.backup import backup
 from trebuchet.cli.common import (
     STORE_PROBLEMS,
     check_numbers,
@@ -96,6 +97,7 @@ def main() -> None:
 main.add_command(numbers)
 main.add_command(applications)
 main.add_command(doctor)
+main.add_command(backup)
 
 
 @main.command()
