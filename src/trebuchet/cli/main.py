@@ -22,6 +22,7 @@ from trebuchet.cli.common import (
     with_store,
 )
 from trebuchet.cli.doctor import doctor
+from trebuchet.cli.export import export
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.users import COMMANDS as USER_COMMANDS
 from trebuchet.server.config import Settings, development_settings, development_start
@@ -98,6 +99,7 @@ main.add_command(numbers)
 main.add_command(applications)
 main.add_command(doctor)
 main.add_command(backup)
+main.add_command(export)
 
 
 @main.command()

@@ -19,6 +19,7 @@ from trebuchet.server.api import (
     probes,
     user_errors,
 )
+from trebuchet.server.api import export as export_routes
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
@@ -43,6 +44,7 @@ ROUTES = [
     *user_errors.routes,
     *media_routes.routes,
     *event_routes.routes,
+    *export_routes.routes,
     *admin_inbound.routes,
     *admin_numbers.routes,
     *carrier_events.routes,

@@ -21,6 +21,7 @@ from trebuchet.server.api import (
     admin_numbers,
     applications,
     carrier_events,
+    export,
     media,
     message_events,
     messages,
@@ -197,6 +198,7 @@ def openapi_document() -> dict[str, Any]:
         **admin_numbers.OPENAPI_PATHS,
         **media.OPENAPI_PATHS,
         **carrier_events.OPENAPI_PATHS,
+        **export.OPENAPI_PATHS,
     }
     return {
         "openapi": "3.1.0",
