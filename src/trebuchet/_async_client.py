@@ -19,6 +19,7 @@ from ._base import (
     _NotGiven,
 )
 from ._media import AsyncMediaMixin
+from ._resources import AsyncResourcesMixin
 from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
@@ -29,7 +30,7 @@ async def _default_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-class AsyncClient(AsyncMediaMixin):
+class AsyncClient(AsyncMediaMixin, AsyncResourcesMixin):
     """Asynchronous twin of ``Client``: same arguments, same methods, awaited.
 
     ``list_messages()`` returns an async generator; the other methods are coroutines.
