@@ -44,6 +44,12 @@ class _ResourceRequests(BaseClient):
         url = self._user_url(f"/messages/{_id('id', id)}")
         return RequestOptions("PATCH", url, json={"text": ""}, has_body=True)
 
+    def _post(self, path: str, body: dict[str, Any]) -> RequestOptions:
+        return RequestOptions("POST", self._user_url(path), json=body, has_body=True)
+
+    def _delete(self, path: str) -> RequestOptions:
+        return RequestOptions("DELETE", self._user_url(path))
+
     def _create_application_options(self, name: str, fields: dict[str, Any]) -> RequestOptions:
         body = {"name": name, **fields}
         return RequestOptions("POST", self._user_url("/applications"), json=body, has_body=True)
@@ -88,6 +94,15 @@ class ResourcesMixin(_ResourceRequests):
         """One number, by E.164 number or id."""
         return parse_message(self._send(self._get(f"/phoneNumbers/{_id('number', number_or_id)}")))
 
+    def update_phone_number(self, number_or_id: str, **fields: Any) -> None:
+        """Set a number's properties (camelCase ``fields``: ``name``, ``applicationId``,
+        ``fallbackNumber``)."""
+        self._send(self._post(f"/phoneNumbers/{_id('number', number_or_id)}", fields))
+
+    def release_phone_number(self, number_or_id: str) -> None:
+        """Release a number for good: it cannot be ordered again."""
+        self._send(self._delete(f"/phoneNumbers/{_id('number', number_or_id)}"))
+
     def list_applications(self) -> Generator[Message, None, None]:
         """Iterate over the user's applications."""
         return self._iterate(self._get("/applications"))
@@ -105,8 +120,16 @@ class ResourcesMixin(_ResourceRequests):
     def get_application(self, id: str) -> Message:
         return parse_message(self._send(self._get(f"/applications/{_id('id', id)}")))
 
+    def update_application(self, id: str, **fields: Any) -> None:
+        """Change an application's properties (camelCase ``fields``)."""
+        self._send(self._post(f"/applications/{_id('id', id)}", fields))
+
     def delete_application(self, id: str) -> None:
-        self._send(RequestOptions("DELETE", self._user_url(f"/applications/{_id('id', id)}")))
+        self._send(self._delete(f"/applications/{_id('id', id)}"))
+
+    def get_error(self, id: str) -> Message:
+        """One entry of the user error log."""
+        return parse_message(self._send(self._get(f"/errors/{_id('id', id)}")))
 
     def list_errors(self) -> Generator[Message, None, None]:
         """Iterate over the user error log, newest first."""
@@ -161,6 +184,12 @@ class AsyncResourcesMixin(_ResourceRequests):
         path = f"/phoneNumbers/{_id('number', number_or_id)}"
         return parse_message(await self._send(self._get(path)))
 
+    async def update_phone_number(self, number_or_id: str, **fields: Any) -> None:
+        await self._send(self._post(f"/phoneNumbers/{_id('number', number_or_id)}", fields))
+
+    async def release_phone_number(self, number_or_id: str) -> None:
+        await self._send(self._delete(f"/phoneNumbers/{_id('number', number_or_id)}"))
+
     def list_applications(self) -> AsyncGenerator[Message, None]:
         return self._iterate(self._get("/applications"))
 
@@ -170,9 +199,14 @@ class AsyncResourcesMixin(_ResourceRequests):
     async def get_application(self, id: str) -> Message:
         return parse_message(await self._send(self._get(f"/applications/{_id('id', id)}")))
 
+    async def update_application(self, id: str, **fields: Any) -> None:
+        await self._send(self._post(f"/applications/{_id('id', id)}", fields))
+
     async def delete_application(self, id: str) -> None:
-        url = self._user_url(f"/applications/{_id('id', id)}")
-        await self._send(RequestOptions("DELETE", url))
+        await self._send(self._delete(f"/applications/{_id('id', id)}"))
+
+    async def get_error(self, id: str) -> Message:
+        return parse_message(await self._send(self._get(f"/errors/{_id('id', id)}")))
 
     def list_errors(self) -> AsyncGenerator[Message, None]:
         return self._iterate(self._get("/errors"))

@@ -34,6 +34,11 @@ async def test_async_client_covers_the_resources(harness: Any, creds: Any) -> No
             "incoming_message_url"
         ] == "https://example.com/in"
         assert [a["id"] async for a in api.list_applications()] == [app_id]
+        await api.update_application(app_id, name="Renamed")
+        assert (await api.get_application(app_id))["name"] == "Renamed"
+        await api.update_phone_number(OWN, name="Support", applicationId=app_id)
+        number = await api.get_phone_number(OWN)
+        assert (number["name"], number["application_id"]) == ("Support", app_id)
         await api.delete_application(app_id)
         with pytest.raises(trebuchet.NotFoundError):
             await api.get_application(app_id)
@@ -50,6 +55,10 @@ async def test_async_client_covers_the_resources(harness: Any, creds: Any) -> No
             [c async for c in api.export_messages(state="nonsense")]
         with pytest.raises(ValueError, match="format"):
             api.export_messages("xml")
+        await api.release_phone_number(NUMBERS[1])
+        assert [n["number"] async for n in api.list_phone_numbers()] == [OWN]
+        with pytest.raises(trebuchet.NotFoundError):
+            await api.get_error("ue-nothing")
 
 
 def test_sync_client_covers_the_resources(live_server: Any) -> None:
@@ -61,8 +70,14 @@ def test_sync_client_covers_the_resources(live_server: Any) -> None:
         assert api.get_phone_number(OWN)["number"] == OWN
         app_id = api.create_application("In", incomingMessageUrl="https://example.com/in")
         assert [a["id"] for a in api.list_applications()] == [app_id]
+        api.update_application(app_id, name="Renamed")
+        assert api.get_application(app_id)["name"] == "Renamed"
+        api.update_phone_number(OWN, name="Support")
+        assert api.get_phone_number(OWN)["name"] == "Support"
         api.delete_application(app_id)
         assert list(api.list_errors()) == []
+        api.release_phone_number(NUMBERS[1])
+        assert [n["number"] for n in api.list_phone_numbers()] == [OWN]
         message_id = api.send_message(OWN, PEER, "secret words")
         api.redact_message(message_id)
         assert api.get_message(message_id)["text"] == ""
