@@ -21,6 +21,7 @@ from ._base import (
 from ._controls import AsyncControlsMixin
 from ._events import AsyncEventsMixin
 from ._media import AsyncMediaMixin
+from ._resources import AsyncResourcesMixin
 from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
@@ -31,7 +32,7 @@ async def _default_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-class AsyncClient(AsyncMediaMixin, AsyncControlsMixin, AsyncEventsMixin):
+class AsyncClient(AsyncMediaMixin, AsyncControlsMixin, AsyncEventsMixin, AsyncResourcesMixin):
     """Asynchronous twin of ``Client``: same arguments, same methods, awaited.
 
     ``list_messages()`` returns an async generator; the other methods are coroutines.

@@ -22,11 +22,12 @@ from ._base import (
 from ._controls import ControlsMixin
 from ._events import EventsMixin
 from ._media import MediaMixin
+from ._resources import ResourcesMixin
 from ._responses import parse_bulk, parse_location, parse_message
 from ._retry import RetryPolicy
 
 
-class Client(MediaMixin, ControlsMixin, EventsMixin):
+class Client(MediaMixin, ControlsMixin, EventsMixin, ResourcesMixin):
     """Synchronous client for the Catapult v1 Messages API of a Trebuchet server.
 
     Holds one connection pool; close it with ``close()`` or use the client as a context

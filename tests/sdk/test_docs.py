@@ -32,6 +32,7 @@ def test_the_guide_has_examples_for_every_topic() -> None:
         "## Retries",
         "## Idempotency",
         "## Media",
+        "## Phone numbers, applications, errors, redaction and export",
         "## Async",
         "## Webhooks",
     ):
@@ -68,4 +69,6 @@ def test_every_example_runs(
     assert "404 media-not-found" in out and "copied 300000 bytes" in out
     assert "mms ('https://sms.example.test/a.jpg', 'https://sms.example.test/b.smil')" in out
     assert "redelivered 0\ncancelled 0\n404 event-not-found\n" in out
+    assert "one +15550001111\napps ['Inbound']\napp url https://app.example.test/in" in out
+    assert "redacted ''\nexported True" in out
     assert namespace["api"]._http.is_closed

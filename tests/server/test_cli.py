@@ -34,7 +34,8 @@ def test_users_create_prints_credentials_and_stores_a_hash(store_url: str) -> No
     assert data["userId"].startswith("u-")
 
     added = runner.invoke(
-        main, ["numbers", "add", "--db", store_url, "--user", data["userId"], "+15550002222"]
+        main,
+        ["numbers", "add", "--db", store_url, "--json", "--user", data["userId"], "+15550002222"],
     )
     assert added.exit_code == 0, added.output
     assert json.loads(added.output)["number"] == "+15550002222"

@@ -172,7 +172,8 @@ def test_cli_manages_the_inventory(store_url: str) -> None:
     runner = CliRunner()
 
     def run(*args: str) -> str:
-        result = runner.invoke(main, [*args[:2], "--db", store_url, *args[2:]])
+        scripted = ["--json"] if args[0] == "numbers" else []
+        result = runner.invoke(main, [*args[:2], "--db", store_url, *scripted, *args[2:]])
         assert result.exit_code == 0, (args, result.output)
         return result.output
 

@@ -1,3 +1,3 @@
-from trebuchet.cli.main import main
+from trebuchet.cli import run
 
-main()
+run()

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from trebuchet.cli.applications import applications
+from trebuchet.cli.backup import backup
 from trebuchet.cli.common import (
     STORE_PROBLEMS,
     check_numbers,
@@ -19,9 +21,12 @@ from trebuchet.cli.common import (
     store_problem,
     with_store,
 )
+from trebuchet.cli.doctor import doctor
 from trebuchet.cli.events import events
+from trebuchet.cli.export import export
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.purge import purge
+from trebuchet.cli.users import COMMANDS as USER_COMMANDS
 from trebuchet.server.config import Settings, development_settings, development_start
 from trebuchet.server.store import Conflict, NewUser, Store
 from trebuchet.server.store.database import migrate, sqlite_path
@@ -95,6 +100,10 @@ def main() -> None:
 main.add_command(numbers)
 main.add_command(purge)
 main.add_command(events)
+main.add_command(applications)
+main.add_command(doctor)
+main.add_command(backup)
+main.add_command(export)
 
 
 @main.command()
@@ -170,6 +179,10 @@ def migrate_command(db: str | None, config_file: str | None) -> None:
 @main.group()
 def users() -> None:
     """Manage users."""
+
+
+for _command in USER_COMMANDS:
+    users.add_command(_command)
 
 
 @users.command("create")

@@ -1,14 +1,17 @@
-"""``trebuchet numbers add | assign | unassign | release | list``: the number inventory."""
+"""``trebuchet numbers add | assign | unassign | move | release | list``: the inventory.
+
+Every command prints a table, or JSON with ``--json`` (one object per line).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import click
 
 from trebuchet.cli.common import check_numbers, config_option, db_option, settings_from, with_store
+from trebuchet.cli.output import emit_list, json_option
 from trebuchet.server.store import Conflict, Store
 from trebuchet.server.store.inventory import STATES, Inventory, UnknownNumber, UnknownUser
 
@@ -47,61 +50,71 @@ def numbers() -> None:
 @numbers.command("add")
 @db_option
 @config_option
+@json_option
 @click.option("--user", "user_id", help="Assign the numbers to this user (u-...) at once")
 @click.argument("number_list", metavar="NUMBER...", nargs=-1, required=True)
 def add(
-    db: str | None, config_file: str | None, user_id: str | None, number_list: tuple[str, ...]
+    db: str | None,
+    config_file: str | None,
+    as_json: bool,
+    user_id: str | None,
+    number_list: tuple[str, ...],
 ) -> None:
     """Add numbers (E.164) to the inventory, all or none; released numbers cannot return."""
     check_numbers(number_list)
     rows = _run(db, config_file, lambda inventory: inventory.add(number_list, user_id))
-    for row in rows:
-        click.echo(json.dumps(number_json(row)))
+    emit_list([number_json(row) for row in rows], as_json)
 
 
 @numbers.command("assign")
 @db_option
 @config_option
+@json_option
 @click.option("--user", "user_id", required=True, help="The user (u-...) to assign to")
 @click.argument("number")
-def assign(db: str | None, config_file: str | None, user_id: str, number: str) -> None:
+def assign(
+    db: str | None, config_file: str | None, as_json: bool, user_id: str, number: str
+) -> None:
     """Assign an available inventory number to a user."""
     check_numbers((number,))
     row = _run(db, config_file, lambda inventory: inventory.assign(number, user_id))
-    click.echo(json.dumps(number_json(row)))
+    emit_list([number_json(row)], as_json)
 
 
 @numbers.command("unassign")
 @db_option
 @config_option
+@json_option
 @click.argument("number")
-def unassign(db: str | None, config_file: str | None, number: str) -> None:
+def unassign(db: str | None, config_file: str | None, as_json: bool, number: str) -> None:
     """Take a number back from its user; it stays in the inventory, available."""
     check_numbers((number,))
     row = _run(db, config_file, lambda inventory: inventory.unassign(number))
-    click.echo(json.dumps(number_json(row)))
+    emit_list([number_json(row)], as_json)
 
 
 @numbers.command("release")
 @db_option
 @config_option
+@json_option
 @click.argument("number")
-def release(db: str | None, config_file: str | None, number: str) -> None:
+def release(db: str | None, config_file: str | None, as_json: bool, number: str) -> None:
     """Release a number for good: nobody can use it, and it cannot be added again."""
     check_numbers((number,))
     row = _run(db, config_file, lambda inventory: inventory.release(number))
-    click.echo(json.dumps(number_json(row)))
+    emit_list([number_json(row)], as_json)
 
 
 @numbers.command("list")
 @db_option
 @config_option
+@json_option
 @click.option("--state", type=click.Choice(STATES), help="Only numbers in this state")
 @click.option("--user", "user_id", help="Only this user's numbers")
 def list_numbers(
-    db: str | None, config_file: str | None, state: str | None, user_id: str | None
+    db: str | None, config_file: str | None, as_json: bool, state: str | None, user_id: str | None
 ) -> None:
-    """Print the inventory, one JSON object per line, in number order."""
+    """Print the inventory in number order."""
 
     async def every(inventory: Inventory) -> list[Row]:
         rows: list[Row] = []
@@ -113,5 +126,17 @@ def list_numbers(
                 return rows
             after = page[-1]["number"]
 
-    for row in _run(db, config_file, every):
-        click.echo(json.dumps(number_json(row)))
+    emit_list([number_json(row) for row in _run(db, config_file, every)], as_json)
+
+
+@numbers.command("move")
+@db_option
+@config_option
+@json_option
+@click.option("--to", "user_id", required=True, help="The user (u-...) who gets the number")
+@click.argument("number")
+def move(db: str | None, config_file: str | None, as_json: bool, user_id: str, number: str) -> None:
+    """Move a user's number to another user; the old holder's settings on it are cleared."""
+    check_numbers((number,))
+    row = _run(db, config_file, lambda inventory: inventory.move(number, user_id))
+    emit_list([number_json(row)], as_json)

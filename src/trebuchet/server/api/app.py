@@ -24,6 +24,7 @@ from trebuchet.server.api import (
     probes,
     user_errors,
 )
+from trebuchet.server.api import export as export_routes
 from trebuchet.server.api import media as media_routes
 from trebuchet.server.api import message_events as event_routes
 from trebuchet.server.api.context import Services
@@ -51,6 +52,7 @@ ROUTES = [
     *event_routes.routes,
     *message_cancel.routes,
     *event_actions.routes,
+    *export_routes.routes,
     *admin_inbound.routes,
     *admin_numbers.routes,
     *carrier_events.routes,

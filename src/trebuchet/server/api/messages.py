@@ -12,11 +12,16 @@ from starlette.responses import Response
 
 from trebuchet.server import metrics
 from trebuchet.server.api import openapi_parts as o
-from trebuchet.server.api import validation as v
 from trebuchet.server.api.body import decode_json, read_body
 from trebuchet.server.api.context import Ctx, user_route
 from trebuchet.server.api.idempotency import idempotency_key, key_reused, replay, request_hash
 from trebuchet.server.api.media import check_message_media
+from trebuchet.server.api.message_filters import (
+    FILTER_PARAMS,
+    enum_filter,
+    message_filter,
+    query_value,
+)
 from trebuchet.server.api.message_input import MessageIn, new_message
 from trebuchet.server.api.message_output import message_out, page_key
 from trebuchet.server.api.pagination import link_next, refuse_page_numbers
@@ -28,22 +33,16 @@ from trebuchet.server.api.responses import (
 )
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.message import Message
-from trebuchet.server.domain.states import DeliveryState, Direction, MessageState
-from trebuchet.server.domain.times import now_us, parse_filter_time
-from trebuchet.server.store import InsertJob, MessageFilter, StoredResponse
+from trebuchet.server.domain.times import now_us
+from trebuchet.server.store import InsertJob, StoredResponse
 from trebuchet.server.store.message_rows import message_to_row
 
 # Method and route of sends, hashed with the body under an idempotency key.
 SEND_ROUTE = "POST /messages"
-DIRECTIONS = tuple(Direction)
-STATES = tuple(MessageState)
-DELIVERY_STATES = tuple(DeliveryState)
 SORT_ORDERS = ("asc", "desc")
 # ASCII digits only (str.isdigit() accepts "²", which int() refuses).
 INTEGER = re.compile(r"-?[0-9]+")
 MAX_INTEGER_DIGITS = 12
-# Query parameters repeated in every next-page link, in this order.
-FILTER_PARAMS = ("from", "to", "fromDateTime", "toDateTime", "direction", "state", "deliveryState")
 
 
 async def _check_sender(ctx: Ctx, number: str) -> None:
@@ -140,41 +139,11 @@ async def _send_many(ctx: Ctx, raw: bytes) -> Response:
 
 
 def _query_value(ctx: Ctx, name: str) -> str | None:
-    value = ctx.request.query_params.get(name)
-    return None if value is None or value == "" else value
-
-
-def _time_filter(ctx: Ctx, name: str, *, upper: bool) -> int | None:
-    value = _query_value(ctx, name)
-    if value is None:
-        return None
-    try:
-        micros = parse_filter_time(value)
-    except ValueError:
-        raise errors.invalid_parameter(
-            name, f"must be a date like 2014-05-25 or 2014-05-25 12:00:00.000, not '{value}'"
-        ) from None
-    # Inclusive at millisecond precision: an upper bound covers its whole millisecond.
-    return micros + 999 if upper else micros
+    return query_value(ctx.request.query_params, name)
 
 
 def _enum_filter(ctx: Ctx, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = _query_value(ctx, name)
-    if value is not None and value not in allowed:
-        raise errors.invalid_parameter(
-            name, f"must be one of the following values: {', '.join(allowed)}"
-        )
-    return value
-
-
-def _number_filter(ctx: Ctx, name: str) -> str | None:
-    value = _query_value(ctx, name)
-    if value is None:
-        return None
-    try:
-        return v.phone_number("message", name, value, short_code=True)
-    except errors.ApiError:
-        raise errors.invalid_parameter(name, f"must be an E.164 number, not '{value}'") from None
+    return enum_filter(ctx.request.query_params, name, allowed)
 
 
 def page_size(ctx: Ctx, cursor: str = "sortKeyGT") -> int:
@@ -208,15 +177,7 @@ class MessagePage:
 async def message_page(ctx: Ctx) -> MessagePage:
     """The page ``GET /messages`` answers: its filters, order, size and cursor read and
     checked from the request's query (the console reads its pages here too)."""
-    where = MessageFilter(
-        from_number=_number_filter(ctx, "from"),
-        to_number=_number_filter(ctx, "to"),
-        from_us=_time_filter(ctx, "fromDateTime", upper=False),
-        to_us=_time_filter(ctx, "toDateTime", upper=True),
-        direction=_enum_filter(ctx, "direction", DIRECTIONS),
-        state=_enum_filter(ctx, "state", STATES),
-        delivery_state=_enum_filter(ctx, "deliveryState", DELIVERY_STATES),
-    )
+    where = message_filter(ctx.request.query_params)
     order = _enum_filter(ctx, "sortOrder", SORT_ORDERS) or "asc"
     descending = order == "desc"
     cursor_param, wrong_param = (

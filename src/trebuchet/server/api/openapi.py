@@ -22,6 +22,7 @@ from trebuchet.server.api import (
     applications,
     carrier_events,
     event_actions,
+    export,
     media,
     media_links,
     message_cancel,
@@ -229,6 +230,7 @@ def openapi_document() -> dict[str, Any]:
         **opt_outs.OPENAPI_PATHS,
         **messaging_settings.OPENAPI_PATHS,
         **media_links.OPENAPI_PATHS,
+        **export.OPENAPI_PATHS,
     }
     return {
         "openapi": "3.1.0",

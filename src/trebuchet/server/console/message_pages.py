@@ -17,14 +17,14 @@ from starlette.responses import RedirectResponse, Response
 
 from trebuchet.server.api.context import Ctx
 from trebuchet.server.api.message_events import event_json
-from trebuchet.server.api.message_output import message_out, page_key
-from trebuchet.server.api.messages import (
+from trebuchet.server.api.message_filters import (
     DELIVERY_STATES,
     DIRECTIONS,
     FILTER_PARAMS,
     STATES,
-    message_page,
 )
+from trebuchet.server.api.message_output import message_out, page_key
+from trebuchet.server.api.messages import message_page
 from trebuchet.server.console.session import PREFIX, Page, console_route
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.segments import gsm7_septets

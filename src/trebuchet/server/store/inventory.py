@@ -189,6 +189,22 @@ class Inventory:
                 return row
             return await _set(conn, row, released_columns())
 
+    async def move(self, number: str, user_id: str) -> Row:
+        """Give a number that is enabled for one user to ``user_id`` (a no-op when it is
+        theirs already); what its old holder set on it is cleared.  Raises
+        :class:`UnknownNumber`, :class:`UnknownUser`, or :class:`Conflict` when the number
+        is not held by anyone."""
+        await self._check_user(user_id)
+        async with self.store.write() as conn:
+            row = await _row(conn, number)
+            if row is None:
+                raise UnknownNumber(number)
+            if row["number_state"] != NumberState.ENABLED:
+                raise Conflict(f"the number {number} is {row['number_state']}, not held by a user")
+            if row["user_id"] == user_id:
+                return row
+            return await _set(conn, row, {**_HOLDER_COLUMNS, "user_id": user_id})
+
     async def get(self, number: str) -> Row | None:
         async with self.store.read() as conn:
             query = select(t.phone_numbers).where(t.phone_numbers.c.number == number)

@@ -54,6 +54,8 @@ users = Table(
     Column("secret_hash", String(128), nullable=False),
     Column("callback_secret", String(128)),
     Column("created_us", BigInteger, nullable=False),
+    # When the operator disabled the user (migration 0015); NULL while active.
+    Column("disabled_us", BigInteger),
 )
 
 # The operator's inventory of numbers (migration 0004): ``number_state`` is "available"

@@ -56,12 +56,10 @@ class Users:
         return NewUser(user=user, api_secret=secret, numbers=list(numbers))
 
     async def by_token(self, token: str) -> User | None:
+        """The token's user; a disabled user's token authenticates nobody (``accounts.py``)."""
+        active = (t.users.c.api_token == token) & t.users.c.disabled_us.is_(None)
         async with self._store.read() as conn:
-            row = (
-                (await conn.execute(select(t.users).where(t.users.c.api_token == token)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(select(t.users).where(active))).mappings().first()
         return None if row is None else _user(row)
 
     async def get(self, user_id: str) -> User | None:
