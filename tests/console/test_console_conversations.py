@@ -77,16 +77,16 @@ async def test_the_sandbox_phone_sends_through_the_inbound_path(console: Harness
     assert "+15559992000" in page.text  # the magic numbers are listed
     sent = await post_form(
         client, "/console/phone?handset=%2B15557654321", "/console/phone",
-        {"handset": HANDSET, "to": OURS, "text": "STOP", "media": ""},
+        {"handset": HANDSET, "to": OURS, "text": "Hi there", "media": ""},
     )  # fmt: skip
     assert sent.status_code == 303
     [message] = (await console.http(creds).get(console.messages_path(creds))).json()
-    assert (message["direction"], message["from"], message["text"]) == ("in", HANDSET, "STOP")
+    assert (message["direction"], message["from"], message["text"]) == ("in", HANDSET, "Hi there")
     # No application on the number: the inbound path records the user error.
     errors = await console.http(creds).get(f"/v1/users/{creds.user_id}/errors")
     assert errors.json()[0]["code"] == "no-application-for-number"
     thread = await client.get(f"/console/conversations/{OURS}/{HANDSET}")
-    assert "STOP" in thread.text
+    assert "Hi there" in thread.text
 
 
 async def test_the_phone_sends_only_to_the_users_own_numbers(console: Harness) -> None:

@@ -87,8 +87,16 @@ async def _bobs_ids(harness: Harness, bob: Credentials) -> dict[str, str]:
     await http.put(
         f"{base}/media/bob/photo.png", content=b"bob's", headers={"Content-Type": "image/png"}
     )
+    opt_out = await http.post(f"{base}/optOuts", json={"recipient": "+15550002222"})
+    message_id = sent.headers["location"].rsplit("/", 1)[1]
+    events = (await http.get(f"{base}/messages/{message_id}/events")).json()
     return {
-        "message_id": sent.headers["location"].rsplit("/", 1)[1],
+        "message_id": message_id,
+        # An event of Bob's message where it has one; any id serves where it has none,
+        # since Alice reaches it only through Bob's message.
+        "event_id": events[0]["id"] if events else "ev-of-bob",
+        "opt_out_id": opt_out.json()["id"],
+        "number": bob.numbers[0],
         "application_id": app.headers["location"].rsplit("/", 1)[1],
         "number_id": numbers[0]["id"],
         "error_id": error_id,

@@ -58,6 +58,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     # after which the message is not handed to a carrier any more.
     send_at_us: int | None = None
     expires_us: int | None = None
+    # How often processing it crashed in the engine (migration 0012; dead letters).
+    crashes: int = 0
     # The carrier that took it (shown on the API).
     carrier: str | None = None
 

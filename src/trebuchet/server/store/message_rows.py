@@ -32,6 +32,7 @@ _BOOKKEEPING = (
     "carrier_ref",
     "slot_us",
     "origin_id",
+    "crashes",
     "carrier",
 )
 # Scheduling and expiry, left out with them when unset (most messages have neither).
@@ -54,6 +55,7 @@ def message_to_row(message: Message) -> dict[str, Any]:
         and message.origin_id is None
         and message.send_at_us is None
         and message.expires_us is None
+        and message.crashes == 0
         and message.carrier is None
     ):
         for column in (*_BOOKKEEPING, *_CONTROLS):
@@ -101,5 +103,6 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         keyword=None if keyword is None else Keyword(keyword),
         send_at_us=row["send_at_us"],
         expires_us=row["expires_us"],
+        crashes=row.get("crashes") or 0,
         carrier=row["carrier"],
     )
