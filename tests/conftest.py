@@ -130,7 +130,11 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(db: str, **overrides: Any) -> Settings:
-    return replace(Settings(db=db, demo_user=False, outbound_allow_loopback=True), **overrides)
+    """Settings for a test server.  Housekeeping is off: the fixed corpora are dated years
+    back, so a round at start-up would purge them while a test reads them.  The retention
+    tests turn it on."""
+    base = Settings(db=db, demo_user=False, outbound_allow_loopback=True, housekeeping_interval=0)
+    return replace(base, **overrides)
 
 
 @dataclass

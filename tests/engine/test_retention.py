@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import Credentials
@@ -26,12 +27,18 @@ REMOTE = "+15557654321"
 DAY = 24 * 3600.0
 
 
+@pytest.fixture
+async def bench(make_bench: BenchFactory) -> Bench:
+    """An engine with the housekeeper every engine runs by default (test servers run none)."""
+    return await make_bench(housekeeping_interval=60)
+
+
 def secret() -> str:
     return f"SECRET-{uuid.uuid4().hex}"
 
 
 def housekeeper(bench: Bench, policy: RetentionPolicy | None = None) -> Housekeeper:
-    assert bench.engine.housekeeper is not None  # every engine runs one by default
+    assert bench.engine.housekeeper is not None
     keeper = bench.engine.housekeeper
     return keeper if policy is None else replace_policy(keeper, policy)
 
@@ -150,7 +157,9 @@ async def test_messages_not_yet_sent_are_left_alone(bench: Bench) -> None:
 
 
 async def test_zero_keeps_forever(make_bench: BenchFactory, receiver: Receiver) -> None:
-    bench = await make_bench(retention_text_days=0, retention_record_days=0)
+    bench = await make_bench(
+        retention_text_days=0, retention_record_days=0, housekeeping_interval=60
+    )
     words = secret()
     creds, message_id = await sent_with_copy(bench, receiver, words)
     bench.clock.advance(400 * DAY)
@@ -189,7 +198,9 @@ async def test_delivered_events_and_receipted_refs_are_pruned_before_their_messa
 
 
 async def test_housekeeping_settings_reach_the_engine(make_bench: BenchFactory) -> None:
-    bench = await make_bench(retention_text_days=1.5, housekeeping_batch=7)
+    bench = await make_bench(
+        retention_text_days=1.5, housekeeping_batch=7, housekeeping_interval=60
+    )
     keeper = housekeeper(bench)
     assert keeper.policy.text_us == round(1.5 * DAY * 1_000_000)
     assert keeper.batch == 7
