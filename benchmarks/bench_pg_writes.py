@@ -198,6 +198,7 @@ async def run(db: str, count: int) -> list[Step]:
                       "carrier": "sandbox", "due_us": None, "slot_us": None}  # fmt: skip
             updated = msgspec.structs.replace(message, **values)
             event = outbox.event(updated, message_destination(message), now_us())
+            assert event is not None, "the benchmark's callback URL is reachable"
             return await delivery.finish_message(Finish(message.id, owner, values, [event]))
 
         steps.append(

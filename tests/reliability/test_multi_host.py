@@ -92,7 +92,7 @@ def _moto_server() -> Iterator[str]:
 
 @asynccontextmanager
 async def site(
-    db: str, work_dir: Path, *, env: dict[str, str] | None = None, **settings: object
+    db: str, work_dir: Path, *, env: dict[str, str] | None = None, **settings: Any
 ) -> AsyncIterator[Site]:
     """``HOSTS`` API processes (engine off) and ``WORKERS`` workers, each host with its
     own media directory, behind nginx.  The API processes build their URLs from the
@@ -129,7 +129,7 @@ async def _served_elsewhere(
 
 
 def _next_link(response: httpx.Response) -> str | None:
-    link = response.headers.get("Link")
+    link: str | None = response.headers.get("Link")
     if not link:
         return None
     assert link.startswith("<") and link.endswith('>; rel="next"'), link
@@ -249,8 +249,7 @@ async def test_media_uploaded_through_one_host_is_read_through_another(
     postgres_url: str, work_dir: Path
 ) -> None:
     with _moto_server() as endpoint:
-        import boto3
-
+        boto3 = pytest.importorskip("boto3")
         bucket, region = f"trebuchet-{uuid.uuid4().hex[:8]}", "us-east-1"
         credentials = {
             "AWS_ACCESS_KEY_ID": "rehearsal",
