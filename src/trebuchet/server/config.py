@@ -8,6 +8,7 @@ wrong one is refused with the setting's name and where it came from.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -37,6 +38,7 @@ DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_BODY_MIN_BYTES_PER_SECOND = 1024
 DEFAULT_READY_TIMEOUT_SECONDS = 2.0
+DEFAULT_TRUSTED_PROXIES = "127.0.0.1,::1"
 ENV_PREFIX = "TREBUCHET_"
 # Delivery engine defaults (docs/callbacks.md, docs/sandbox.md).
 DEFAULT_CARRIER = "sandbox"
@@ -104,6 +106,10 @@ class Settings:
     workers: AtLeastOne = 1
     # Scheme and host used in Location and Link URLs; by default taken from each request.
     public_url: str | None = None
+    # Peers whose X-Forwarded-Proto and X-Forwarded-For are believed (the load balancer's
+    # addresses or networks, comma-separated; "*" for any, "" for none): the scheme of the
+    # Link and Location URLs and the client IP failed-auth throttling counts come from them.
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
     max_body_bytes: AtLeastOne = DEFAULT_MAX_BODY_BYTES
     bulk_limit: AtLeastOne = DEFAULT_BULK_LIMIT
     default_page_size: AtLeastOne = DEFAULT_PAGE_SIZE
@@ -269,6 +275,23 @@ def _expected(name: str, problem: str) -> str:
     return _GOT.sub("", problem)
 
 
+def proxy_hosts(trusted: str) -> list[str]:
+    """The addresses and networks of ``trusted_proxies``, blanks left out."""
+    return [item.strip() for item in trusted.split(",") if item.strip()]
+
+
+def _bad_proxy(trusted: str) -> str | None:
+    """The first entry of ``trusted_proxies`` that is no address, network or ``*``."""
+    for item in proxy_hosts(trusted):
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return item
+    return None
+
+
 def _checked(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
     """``values`` as Settings, each checked against its field; a wrong one is named."""
     coerced = {}
@@ -288,6 +311,12 @@ def _checked(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
             f"setting {name} ({sources[name]}): {_expected(name, str(exc)[: match.start()])},"
             f" got {values[name]!r}"
         ) from None
+    bad_proxy = _bad_proxy(settings.trusted_proxies)
+    if bad_proxy is not None:
+        raise ValueError(
+            f"setting trusted_proxies ({sources.get('trusted_proxies', 'default')}): "
+            f"{bad_proxy!r} is not an IP address, a network or *"
+        )
     if settings.default_page_size > settings.max_page_size:
         raise ValueError(
             f"setting default_page_size ({settings.default_page_size}) is larger than "

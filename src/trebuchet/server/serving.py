@@ -35,7 +35,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from trebuchet.server.config import Settings, dump_settings, restore_settings
+from trebuchet.server.config import Settings, dump_settings, proxy_hosts, restore_settings
 
 # The settings ``run`` hands to its worker processes (outside the ``TREBUCHET_`` names).
 WORKER_SETTINGS_ENV = "_TREBUCHET_WORKER_SETTINGS"
@@ -231,6 +231,9 @@ def _options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "server_header": False,
+        # X-Forwarded-Proto and -For are believed from these peers only (docs/scaling.md).
+        "proxy_headers": bool(proxy_hosts(settings.trusted_proxies)),
+        "forwarded_allow_ips": proxy_hosts(settings.trusted_proxies) or None,
         "access_log": False,
         "log_config": None,
     }
