@@ -6,7 +6,8 @@ configured: Twilio then picks the sender from the service, ``From`` still naming
 ``Body``, one ``MediaUrl`` per media URL and ``StatusCallback`` pointing at our events
 endpoint.  The answer's ``sid`` is the carrier reference.  Twilio's error answers
 (``{"code", "message", "more_info", "status"}``) are mapped by :func:`refusal`:
-408/425/429/5xx and timeouts are retried; every other refusal is final, with the delivery
+408/425/429/5xx and no connection in time are retried, a timeout once the request went out
+is unanswered (``provider_http.py``); every other refusal is final, with the delivery
 code Twilio's error code means (:data:`ERROR_CODES`) and Twilio's words as the reason.
 
 Status callbacks and inbound messages come back to ``/v1/carriers/{name}/events``
