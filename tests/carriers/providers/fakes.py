@@ -294,6 +294,10 @@ class FakeTwilio(FakeProvider):
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         seen, mock = await self.checked(request)
+        validity = seen.parsed.get("ValidityPeriod") if seen.valid else None
+        if validity is not None and not 1 <= validity <= 36000:  # the document's words
+            self.violations.append(f"ValidityPeriod {validity} outside 1 to 36000")
+            seen.valid = False
         if not seen.valid:
             return web.json_response({"code": 21604, "message": "invalid request"}, status=400)
         if not self.authorised(request) or request.match_info["sid"] != self.user:
