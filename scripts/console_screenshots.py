@@ -114,6 +114,13 @@ def seed(base: str, app_loop: Any, hooks: str) -> Any:
                                 "text": "Done — moved to 11:00. See you Tuesday!"})  # fmt: skip
     api.post("/messages", json={"from": OURS[1], "to": "+15553332222",
                                 "text": "<script>alert(1)</script> is shown as text"})  # fmt: skip
+    send_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2 * 3600))
+    api.post("/messages", json={"from": OURS[0], "to": "+15552368841", "sendAt": send_at,
+                                "text": "Your table for 4 is booked for Friday at 19:30",
+                                "validityPeriod": 3600})  # fmt: skip
+    api.post("/optOuts", json={"recipient": "+15558675309", "number": OURS[0]})
+    api.post("/optOuts", json={"recipient": "+15550009999"})  # from every number
+    admin.post("/v1/admin/inbound", json={"from": "+15551234567", "to": OURS[0], "text": "STOP"})
     time.sleep(3)
     return created
 
@@ -156,6 +163,13 @@ def pages(base: str, page: Any) -> list[tuple[str, str]]:
     page.goto(f"{base}/console/messages?q=appointment")
     link = page.get_by_role("link", name="Hi Sam", exact=False).first
     listed.insert(2, ("message", str(link.get_attribute("href"))))
+    page.goto(f"{base}/console/messages?q=table+for+4")
+    link = page.get_by_role("link", name="Your table", exact=False).first
+    listed.append(("scheduled", str(link.get_attribute("href"))))
+    page.goto(f"{base}/console/numbers")
+    listed.append(
+        ("opt-outs", str(page.get_by_role("link", name="Opt-outs").first.get_attribute("href")))
+    )
     return listed
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import httpx
+from sqlalchemy import select
 
 from tests.conftest import Harness
 from tests.console.conftest import console_harness, csrf_of, post_form, sign_in
+from trebuchet.server.store import tables as t
+from trebuchet.server.store.console_sessions import key_hash
 
 
 async def test_a_page_without_a_session_redirects_to_sign_in(console: Harness) -> None:
@@ -164,3 +167,34 @@ async def test_a_user_session_cannot_use_the_operator_picker(console: Harness) -
     assert response.status_code == 303
     assert response.headers["location"].startswith("/console/sign-in")
     assert alice.user_id in (await client.get("/console/messages")).text
+
+
+DOCUMENTED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+async def test_what_the_security_page_promises_about_the_console(console: Harness) -> None:
+    creds = await console.create_user(["+15550100001"])
+    client = console.http()
+    signed_in = await sign_in(client, creds)
+    key = client.cookies["trebuchet_console"]
+    pages = [await console.http().get("/console/sign-in"), await client.get("/console/messages"),
+             await client.get("/console/messages/m-nosuchmessage")]  # fmt: skip
+    assert [page.status_code for page in pages] == [200, 200, 404]
+    for page in pages:
+        assert page.headers["content-security-policy"] == DOCUMENTED_CSP
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "same-origin"
+        assert page.headers["cache-control"] == "no-store"
+    # The cookie is no API credential, and the store holds only the key's hash.
+    api = console.http(cookies={"trebuchet_console": key})
+    assert (await api.get(console.messages_path(creds))).status_code == 401
+    async with console.store.read() as conn:
+        rows = (await conn.execute(select(t.console_sessions))).mappings().all()
+    assert [row["id"] for row in rows] == [key_hash(key)] and key not in str(rows)
+    # After signing in, only a console path is a destination (no open redirect).
+    other = console.http()
+    away = await sign_in(other, creds, next="https://evil.example/")
+    assert signed_in.headers["location"] == away.headers["location"] == "/console/dashboard"

@@ -19,6 +19,7 @@ from trebuchet.server.engine.housekeeping import Housekeeper
 from trebuchet.server.media.parts import MediaPart
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.carrier_refs import Part
+from trebuchet.server.store.console_sessions import key_hash
 from trebuchet.server.store.retention import RetentionPolicy
 
 OWN = "+15550001111"
@@ -207,3 +208,26 @@ async def test_housekeeping_settings_reach_the_engine(make_bench: BenchFactory) 
     off = await make_bench(housekeeping_interval=0)
     assert off.engine.housekeeper is None
     assert replace(keeper.policy, text_us=None).cutoffs(10)["text"] is None
+
+
+async def test_idle_console_sessions_go_in_a_round(bench: Bench) -> None:
+    creds = await bench.user([OWN])
+    sessions = bench.store.console_sessions
+    idle_key, _ = await sessions.start(creds.user_id, operator=False)
+    used_key, used = await sessions.start(creds.user_id, operator=False)
+    keeper = housekeeper(bench)
+
+    bench.clock.advance(20 * 60)  # one browser keeps using its session
+    async with bench.store.write() as conn:
+        used_at = bench.clock.now_us()
+        table = t.console_sessions
+        await conn.execute(update(table).where(table.c.id == used.key_hash).values(seen_us=used_at))
+    bench.clock.advance(9 * 60)
+    assert (await keeper.run_once())["console_sessions"] == 0
+
+    bench.clock.advance(2 * 60)  # the other is now 31 minutes idle
+    assert (await keeper.due())["console_sessions"] == 1
+    assert (await keeper.run_once())["console_sessions"] == 1
+    hashes = [key_hash(idle_key), key_hash(used_key)]
+    assert await count(bench, "console_sessions", "id", hashes) == 1
+    assert await count(bench, "console_sessions", "id", [used.key_hash]) == 1

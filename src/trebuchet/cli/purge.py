@@ -19,6 +19,7 @@ WHAT = {
     "carrier_refs": "carrier references",
     "user_errors": "user error log entries",
     "records": "messages deleted, with their events, attempts and references",
+    "console_sessions": "idle web console sessions",
 }
 
 

@@ -85,6 +85,14 @@ class Seen:
 Behaviour = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+async def _cancel_the_rest() -> None:
+    """Cancel the loop's other tasks (handlers still waiting on a slow answer), and wait."""
+    left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+
+
 class ThreadedServer:
     """An aiohttp app on 127.0.0.1 in a thread with its own event loop."""
 
@@ -106,6 +114,7 @@ class ThreadedServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
+            loop.run_until_complete(_cancel_the_rest())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="fake-server", daemon=True)
@@ -285,6 +294,10 @@ class FakeTwilio(FakeProvider):
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         seen, mock = await self.checked(request)
+        validity = seen.parsed.get("ValidityPeriod") if seen.valid else None
+        if validity is not None and not 1 <= validity <= 36000:  # the document's words
+            self.violations.append(f"ValidityPeriod {validity} outside 1 to 36000")
+            seen.valid = False
         if not seen.valid:
             return web.json_response({"code": 21604, "message": "invalid request"}, status=400)
         if not self.authorised(request) or request.match_info["sid"] != self.user:

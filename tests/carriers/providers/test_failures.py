@@ -5,8 +5,9 @@ before our ``sent`` state is stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import pytest
@@ -17,13 +18,20 @@ from twilio.request_validator import RequestValidator
 
 from tests.carriers.conftest import RecordingSink
 from tests.carriers.providers.conftest import BANDWIDTH, TWILIO_ACCOUNT, TWILIO_TOKEN
-from tests.carriers.providers.fakes import FakeBandwidth, FakeTwilio
+from tests.carriers.providers.fakes import FakeBandwidth, FakeTwilio, slow
 from tests.conftest import make_settings, serve_http
 from trebuchet.server.carriers import upstream_events
 from trebuchet.server.carriers.bandwidth import BandwidthCarrier, BandwidthConfig, delivery_code
-from trebuchet.server.carriers.base import OutboundMessage, PermanentFailure, TransientFailure
+from trebuchet.server.carriers.base import (
+    OutboundMessage,
+    PermanentFailure,
+    TransientFailure,
+    Unanswered,
+)
+from trebuchet.server.carriers.failover import FailoverPolicy
 from trebuchet.server.carriers.provider_http import ANSWER_BYTES, ProviderClient
 from trebuchet.server.carriers.refs import MemoryRefs, Part
+from trebuchet.server.carriers.routing import Route, RoutingCarrier
 from trebuchet.server.carriers.twilio import TwilioCarrier, TwilioConfig, build_twilio_carrier
 from trebuchet.server.carriers.twilio_events import TwilioEvents, compute_signature, verified
 from trebuchet.server.carriers.upstream_events import NotYet
@@ -81,11 +89,64 @@ async def test_a_provider_that_is_down_is_a_retry() -> None:
         await carrier.close()
 
 
-async def test_a_provider_that_does_not_answer_in_time_is_a_retry(hanging: str) -> None:
-    for carrier in (_twilio(hanging, timeout=0.3), _bandwidth(hanging, timeout=0.3)):
-        with pytest.raises(TransientFailure, match="TimeoutError"):
+async def test_no_answer_once_the_request_went_out_is_unanswered(
+    fake_twilio: FakeTwilio, fake_bandwidth: FakeBandwidth
+) -> None:
+    fake_twilio.script.append(slow(2))  # the request arrives; no answer in time
+    fake_bandwidth.script.append(slow(2))
+    tw, bw = _twilio(fake_twilio.base_url, timeout=0.3), _bandwidth(fake_bandwidth.api_url, 0.3)
+    for fake, carrier in ((fake_twilio, tw), (fake_bandwidth, bw)):
+        with pytest.raises(Unanswered, match="did not answer: TimeoutError"):
             await carrier.send(MESSAGE)
         await carrier.close()
+        assert len(fake.seen) == 1  # it reached the provider, which may have taken it
+
+
+@pytest.fixture
+def unconnectable() -> Iterator[str]:
+    """A loopback port whose listen queue is full: a connection is never made."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = int(server.getsockname()[1])
+    waiting = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(("127.0.0.1", port))
+        waiting.append(sock)
+    yield f"http://127.0.0.1:{port}"
+    for sock in [*waiting, server]:
+        sock.close()
+
+
+async def test_no_connection_in_time_is_a_retry_not_unanswered(unconnectable: str) -> None:
+    for carrier in (_twilio(unconnectable, timeout=0.3), _bandwidth(unconnectable, timeout=0.3)):
+        with pytest.raises(TransientFailure, match="unreachable: TimeoutError") as raised:
+            await carrier.send(MESSAGE)
+        assert not isinstance(raised.value, Unanswered)  # nothing went out
+        await carrier.close()
+
+
+async def test_an_unanswered_provider_is_not_sent_around_when_on_timeout_is_fail(
+    fake_twilio: FakeTwilio, fake_bandwidth: FakeBandwidth
+) -> None:
+    carriers = {"tw": _twilio(fake_twilio.base_url, timeout=0.3),
+                "bw": _bandwidth(fake_bandwidth.api_url)}  # fmt: skip
+    route = Route("tw", fallbacks=("bw",))
+    at_most_once = RoutingCarrier(carriers, [route], "tw",
+                                  policies={"tw": FailoverPolicy(on_timeout="fail")})  # fmt: skip
+    fake_twilio.script.append(slow(2))
+    with pytest.raises(PermanentFailure, match="on_timeout = fail"):
+        await at_most_once.send(MESSAGE)
+    assert (len(fake_twilio.seen), fake_bandwidth.sent) == (1, {})  # never sent twice
+
+    at_least_once = RoutingCarrier(carriers, [route], "tw")  # on_timeout = failover
+    fake_twilio.script.append(slow(2))
+    accepted = await at_least_once.send(replace(MESSAGE, id="m-2"))
+    assert accepted.carrier_ref.startswith("bw:") and len(fake_bandwidth.sent) == 1
+    await at_least_once.close()
 
 
 async def test_an_endless_answer_is_cut_off_and_retried(endless: str) -> None:

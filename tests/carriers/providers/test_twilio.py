@@ -215,3 +215,26 @@ def test_a_delivery_report_faster_than_our_own_sent_still_comes_after_it(twilio:
               twilio.events(message_id)]  # fmt: skip
     assert states[-1] == ("sent", "delivered")
     assert states.index(("sent", None)) < states.index(("sent", "delivered"))
+
+
+def test_the_expiry_is_twilios_validity_period_within_its_limit(twilio: Setup) -> None:
+    soon = twilio.send(text="code 4417", validityPeriod=300)
+    later = twilio.send(text="news", validityPeriod=86400)  # past Twilio's 10 hours
+    never = twilio.send(text="whenever")
+    for message_id in (soon, later, never):
+        twilio.settled(message_id, lambda m: m["state"] == "sent")
+    forms = {request.parsed["Body"]: request.parsed for request in twilio.fake.seen}
+    assert 290 <= forms["code 4417"]["ValidityPeriod"] <= 300  # the seconds left
+    assert "ValidityPeriod" not in forms["news"]  # Twilio's own maximum applies
+    assert "ValidityPeriod" not in forms["whenever"]
+
+
+def test_smart_encoding_is_ours_and_twilio_is_told_not_to_add_its_own(twilio: Setup) -> None:
+    replaced = twilio.send(text="It\u2019s \u201cdone\u201d", smartEncoding=True)
+    kept = twilio.send(text="It\u2019s as typed", smartEncoding=False)
+    for message_id in (replaced, kept):
+        twilio.settled(message_id, lambda m: m["state"] == "sent")
+    forms = {request.parsed["Body"]: request.parsed for request in twilio.fake.seen}
+    assert sorted(forms) == ['It\'s "done"', "It\u2019s as typed"]
+    assert all(form["SmartEncoded"] is False for form in forms.values())
+    assert twilio.message(replaced)["text"] == 'It\'s "done"'  # the record shows what went

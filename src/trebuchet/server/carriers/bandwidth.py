@@ -3,7 +3,8 @@
 ``send`` POSTs JSON to ``/users/{accountId}/messages`` with Basic auth (the API
 credentials): ``applicationId``, ``to`` (one number), ``from``, ``text``, ``media`` and our
 message id as ``tag`` (it comes back in every callback).  The answer's ``id`` is the
-carrier reference.  408/425/429/5xx and timeouts are retried; any other error answer
+carrier reference.  408/425/429/5xx and no connection in time are retried, a timeout once
+the request went out is unanswered (``provider_http.py``); any other error answer
 (``{"type", "description", "fieldErrors"}``) is final: 401/403/404 mean the account or
 application is wrong (620), anything else a refused message (750, 720 when a field error
 names ``to``), with Bandwidth's words as the reason.

@@ -3,11 +3,16 @@
 ``send`` POSTs a form to ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` with Basic
 auth (account SID, auth token): ``To``, ``From`` (or ``MessagingServiceSid`` when one is
 configured: Twilio then picks the sender from the service, ``From`` still naming ours),
-``Body``, one ``MediaUrl`` per media URL and ``StatusCallback`` pointing at our events
-endpoint.  The answer's ``sid`` is the carrier reference.  Twilio's error answers
-(``{"code", "message", "more_info", "status"}``) are mapped by :func:`refusal`:
-408/425/429/5xx and timeouts are retried; every other refusal is final, with the delivery
-code Twilio's error code means (:data:`ERROR_CODES`) and Twilio's words as the reason.
+``Body``, one ``MediaUrl`` per media URL, ``StatusCallback`` pointing at our events
+endpoint, ``ValidityPeriod`` (the seconds the message's expiry leaves, when under Twilio's
+36,000-second maximum, which is also its default) and ``SmartEncoded=false`` (the text is
+final: smart encoding, when asked for, was applied before it was stored and segmented).
+A scheduled message is handed over at its time, without ``SendAt``.  The answer's ``sid``
+is the carrier reference.  Twilio's error answers (``{"code", "message", "more_info",
+"status"}``) are mapped by :func:`refusal`: 408/425/429/5xx and no connection in time are
+retried, a timeout once the request went out is unanswered (``provider_http.py``); every
+other refusal is final, with the delivery code Twilio's error code means
+(:data:`ERROR_CODES`) and Twilio's words as the reason.
 
 Status callbacks and inbound messages come back to ``/v1/carriers/{name}/events``
 (``carriers/twilio_events.py``).
@@ -69,6 +74,9 @@ ERROR_CODES: dict[int, int] = {
     30034: 750,  # message from an unregistered number
     30036: 902,  # validity period expired
 }
+# ``ValidityPeriod`` takes 1 to 36000 seconds; 36000 is also what Twilio keeps a message
+# queued without one.
+MAX_VALIDITY_PERIOD = 36_000
 # Twilio error codes that mean "later" whatever the HTTP status.
 TRANSIENT_ERRORS = frozenset({20429, 30001})
 
@@ -146,6 +154,12 @@ class TwilioCarrier:
             form.append(("Body", message.text))
         form += [("MediaUrl", url) for url in media]
         form.append(("StatusCallback", self.callback_url))
+        validity = message.validity_seconds
+        if validity is not None and validity < MAX_VALIDITY_PERIOD:
+            form.append(("ValidityPeriod", str(validity)))
+        # The record shows the text as sent: a messaging service's own smart encoding
+        # must not change it.
+        form.append(("SmartEncoded", "false"))
         return form
 
     async def send(self, message: OutboundMessage) -> Accepted:

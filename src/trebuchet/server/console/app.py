@@ -16,6 +16,7 @@ from trebuchet.server.api.app import create_app as create_api_app
 from trebuchet.server.config import Settings
 from trebuchet.server.console import (
     auth,
+    controls,
     conversations,
     live,
     message_pages,
@@ -45,6 +46,7 @@ def console_routes() -> list[BaseRoute]:
         *conversations.routes,
         *sandbox_phone.routes,
         *resources.routes,
+        *controls.routes,
         *overview.routes,
         *pages.routes,
     ]

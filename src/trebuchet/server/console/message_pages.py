@@ -28,7 +28,8 @@ from trebuchet.server.api.messages import message_page
 from trebuchet.server.console.session import PREFIX, Page, console_route
 from trebuchet.server.domain import errors
 from trebuchet.server.domain.segments import gsm7_septets
-from trebuchet.server.domain.times import now_us
+from trebuchet.server.domain.times import US, now_us
+from trebuchet.server.store.event_actions import EventFilter
 
 PAGE_SIZE = 50
 # Text search looks at this many days of messages (an index range, never the whole table).
@@ -185,12 +186,14 @@ async def redact(p: Page) -> Response:
 
 
 async def redeliver(p: Page) -> Response:
-    """Deliver the message's callbacks again (its finished events, in their order)."""
+    """Deliver the message's callbacks again, in their order: the store's one rule, as
+    ``POST .../events/redeliver`` and ``trebuchet events redeliver`` apply it."""
     message_id = p.request.path_params["message_id"]
     if await p.ctx.store.messages.get(p.user_id, message_id) is None:
         raise errors.not_found("message", message_id)
-    window = int(p.ctx.settings.callback_retry_window * 1_000_000)
-    await p.ctx.store.console.redeliver(p.user_id, message_id, now_us(), window)
+    which = EventFilter(user_id=p.user_id, message_id=message_id)
+    window = round(p.ctx.settings.callback_retry_window * US)
+    await p.ctx.store.events.redeliver(which, now_us(), window)
     return RedirectResponse(f"{PREFIX}/messages/{message_id}", 303)
 
 

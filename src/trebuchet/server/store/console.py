@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 
 from trebuchet.server.domain.states import NOT_SENT, Direction, EventState, MessageState
 from trebuchet.server.store import tables as t
@@ -185,19 +185,3 @@ class ConsoleQueries:
             int(delivered), int(undelivered), int(tried),
             None if mean_us is None else float(mean_us) / 1000, throughput,
         )  # fmt: skip
-
-    async def redeliver(self, user_id: str, message_id: str, now_us: int, window_us: int) -> int:
-        """Send the message's finished callback events again: each is pending, due now,
-        with a fresh retry window; the callback workers claim them as any other.  How
-        many events were reopened."""
-        e = t.events.c
-        query = (
-            update(t.events)
-            .where(e.user_id == user_id, e.message_id == message_id,
-                   e.state != EventState.PENDING.value)
-            .values(state=EventState.PENDING.value, due_us=now_us,
-                    expires_us=now_us + window_us, finished_us=None,
-                    lease_owner=None, lease_until_us=None)
-        )  # fmt: skip
-        async with self._store.write() as conn:
-            return int((await conn.execute(query)).rowcount or 0)

@@ -1,5 +1,7 @@
 """Web console sessions: created at sign-in, read (and kept alive) on every page, ended at
-sign-out or when idle too long.  Only the SHA-256 of the browser's key is stored."""
+sign-out or when idle too long (by the next page the browser asks for, or else by the
+housekeeping step ``console_sessions``, ``retention.py``).  Only the SHA-256 of the
+browser's key is stored."""
 
 from __future__ import annotations
 
@@ -91,12 +93,3 @@ class ConsoleSessions:
             await conn.execute(
                 delete(t.console_sessions).where(t.console_sessions.c.id == key_hash(key))
             )
-
-    async def sweep(self, idle_us: int) -> int:
-        """Delete every session idle longer than ``idle_us``; how many went."""
-        cutoff = now_us() - idle_us
-        async with self._store.write() as conn:
-            result = await conn.execute(
-                delete(t.console_sessions).where(t.console_sessions.c.seen_us < cutoff)
-            )
-        return int(result.rowcount or 0)

@@ -20,7 +20,9 @@ round then handles it (the bookkeeping goes before the records that would take s
 * ``user_errors``: entries of the error log older than the record window;
 * ``records``: messages older than the record window are deleted with their events, the
   events' attempts and their carrier references; the media URLs of received MMS among
-  them come back, so that the caller can delete files no kept message names.
+  them come back, so that the caller can delete files no kept message names;
+* ``console_sessions``: web console sessions idle longer than ``console_idle_minutes``
+  (a browser that comes back after that signs in again; its row is gone).
 
 A message still waiting to be sent (queued or sending) is never scrubbed or deleted.
 """
@@ -47,7 +49,10 @@ if TYPE_CHECKING:
     from trebuchet.server.store.store import Store
 
 DAY_US = 24 * 3600 * US
-STEPS = ("text", "events", "idempotency_keys", "carrier_refs", "user_errors", "records")
+STEPS = (
+    "text", "events", "idempotency_keys", "carrier_refs", "user_errors", "records",
+    "console_sessions",
+)  # fmt: skip
 
 
 def days_us(days: float) -> int | None:
@@ -64,6 +69,7 @@ class RetentionPolicy:
     delivered_events_us: int | None = 7 * DAY_US
     carrier_refs_us: int | None = 3 * DAY_US
     idempotency_us: int = IDEMPOTENCY_WINDOW_US
+    console_idle_us: int = 30 * 60 * US
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -72,6 +78,7 @@ class RetentionPolicy:
             record_us=days_us(settings.retention_record_days),
             delivered_events_us=days_us(settings.retention_delivered_event_days),
             carrier_refs_us=days_us(settings.retention_carrier_ref_days),
+            console_idle_us=round(settings.console_idle_minutes * 60 * US),
         )
 
     def cutoffs(self, now_us: int) -> dict[str, int | None]:
@@ -87,6 +94,7 @@ class RetentionPolicy:
             "idempotency_keys": now_us - self.idempotency_us,
             "carrier_refs": before(self.carrier_refs_us),
             "user_errors": before(self.record_us),
+            "console_sessions": now_us - self.console_idle_us,
         }
 
 
@@ -220,6 +228,15 @@ def prune_user_errors(conn: Connection, cutoff: int, limit: int) -> Batch:
     return Batch(len(ids))
 
 
+def prune_console_sessions(conn: Connection, cutoff: int, limit: int) -> Batch:
+    s = t.console_sessions.c
+    query = select(s.id).where(s.seen_us < cutoff)
+    ids = list(conn.execute(_take(query.order_by(s.seen_us), limit)).scalars())
+    if ids:
+        conn.execute(delete(t.console_sessions).where(s.id.in_(ids)))
+    return Batch(len(ids))
+
+
 StepFn = Callable[[Connection, int, int], Batch]
 _STEPS: dict[str, StepFn] = {
     "text": scrub_text,
@@ -227,6 +244,7 @@ _STEPS: dict[str, StepFn] = {
     "events": prune_events,
     "idempotency_keys": prune_idempotency_keys,
     "user_errors": prune_user_errors,
+    "console_sessions": prune_console_sessions,
 }
 
 
@@ -236,7 +254,7 @@ _STEPS: dict[str, StepFn] = {
 def due_counts(conn: Connection, cutoffs: dict[str, int | None]) -> dict[str, int]:
     """How many rows each step would handle now, were it run until done."""
     m, e, k = t.messages.c, t.events.c, t.idempotency_keys.c
-    r, u = t.carrier_refs.c, t.user_errors.c
+    r, u, s = t.carrier_refs.c, t.user_errors.c, t.console_sessions.c
     sibling = aliased(t.carrier_refs)
     waiting = exists().where(and_(sibling.c.message_id == r.message_id, sibling.c.code.is_(None)))
     queries = {
@@ -252,6 +270,7 @@ def due_counts(conn: Connection, cutoffs: dict[str, int | None]) -> dict[str, in
             (r.code.is_not(None) & ~waiting) | (r.created_us < at)
         ),
         "user_errors": lambda at: select(func.count()).where(u.time_us < at),
+        "console_sessions": lambda at: select(func.count()).where(s.seen_us < at),
     }
     tables = {
         "text": t.messages,
@@ -260,6 +279,7 @@ def due_counts(conn: Connection, cutoffs: dict[str, int | None]) -> dict[str, in
         "idempotency_keys": t.idempotency_keys,
         "carrier_refs": t.carrier_refs,
         "user_errors": t.user_errors,
+        "console_sessions": t.console_sessions,
     }
     counts: dict[str, int] = {}
     for step in STEPS:
