@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import s3
-from tests.conftest import Credentials, Harness, harnessed, make_settings
+from tests.conftest import Harness, harnessed, make_settings
 from tests.engine.conftest import Bench, ManualClock
 from tests.media.conftest import JPEG, PNG, MediaServer, media_path, upload
 from trebuchet.server.engine import Engine
