@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -130,3 +131,27 @@ async def test_mms_with_own_media_on_s3_arrives_with_copied_media(
         assert f"api/users/{bob.user_id}/{object_name(ref.name)}" in s3.keys(s3_endpoint, bucket)
     finally:
         await engine.close()
+
+
+async def test_a_bucket_that_does_not_answer_is_503(
+    sqlite_url: str, aws_env: None, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    settings = make_settings(
+        sqlite_url,
+        media_backend="s3",
+        media_s3_bucket="media",
+        media_s3_endpoint_url=f"http://127.0.0.1:{port}",
+    )
+    async with harnessed(settings) as harness:
+        alice = await harness.create_user()
+        http = harness.http(alice)
+        # One request: each waits out the client's retries (a few seconds).
+        response = await http.put(media_path(alice, "cat.jpg"), content=JPEG)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        body = response.json()
+        assert (body["category"], body["code"]) == ("unavailable", "service-unavailable")
+        assert "media storage" in body["message"] and str(port) not in body["message"]

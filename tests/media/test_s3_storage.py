@@ -136,7 +136,7 @@ async def test_an_endpoint_that_does_not_answer_is_one_clear_error(aws_env: None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
-    storage = S3MediaStorage("media", endpoint_url=f"http://127.0.0.1:{port}")
+    storage = S3MediaStorage("media", endpoint_url=f"http://127.0.0.1:{port}", attempts=1)
     try:
         with pytest.raises(MediaStorageUnavailable, match="S3 bucket 'media'"):
             await storage.stat("u-a", "f")

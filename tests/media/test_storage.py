@@ -12,10 +12,11 @@ import pytest
 
 from tests import s3
 from trebuchet.server.media.names import InvalidName
-from trebuchet.server.media.s3 import MediaChanged, S3MediaStorage, object_name
+from trebuchet.server.media.s3 import S3MediaStorage, object_name
 from trebuchet.server.media.storage import (
     EmptyMedia,
     LocalMediaStorage,
+    MediaChanged,
     MediaNotFound,
     MediaStorage,
     MediaTooLarge,

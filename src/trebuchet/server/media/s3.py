@@ -48,11 +48,15 @@ from trebuchet.server.media.names import check_name
 from trebuchet.server.media.storage import (
     READ_CHUNK,
     EmptyMedia,
+    MediaChanged,
     MediaEntry,
     MediaInfo,
     MediaNotFound,
+    MediaStorageUnavailable,
     MediaTooLarge,
 )
+
+__all__ = ["MediaChanged", "MediaStorageUnavailable", "S3MediaStorage", "S3OpenMedia"]
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -60,6 +64,9 @@ if TYPE_CHECKING:
 # S3's smallest part (all but the last); also the most an upload holds in memory.
 PART_SIZE = 5 * 1024 * 1024
 LIST_PAGE = 1000  # the most S3 answers per ListObjectsV2 call
+# Tries per request (botocore's standard mode: throttling, 5xx and connection errors are
+# tried again with jittered backoff, so a store that is down answers in a few seconds).
+ATTEMPTS = 3
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _CHANGED = {"412", "PreconditionFailed"}
@@ -73,18 +80,6 @@ def _session() -> AioSession:
     if not _sessions:
         _sessions.append(get_session())
     return _sessions[0]
-
-
-class MediaStorageUnavailable(OSError):
-    """The object store did not answer, or refused the request (one line says why)."""
-
-
-class MediaChanged(OSError):
-    """The file was replaced or deleted while it was open (an unversioned bucket)."""
-
-    def __init__(self, name: str):
-        super().__init__(f"media {name!r} changed while it was being read")
-        self.name = name
 
 
 def object_name(name: str) -> str:
@@ -209,6 +204,7 @@ class S3MediaStorage:
         region: str = "us-east-1",
         prefix: str = "",
         part_size: int = PART_SIZE,
+        attempts: int = ATTEMPTS,
     ) -> None:
         if not bucket:
             raise ValueError("the S3 media storage needs a bucket")
@@ -217,6 +213,7 @@ class S3MediaStorage:
         self.region = region
         self.prefix = prefix
         self.part_size = part_size
+        self.attempts = attempts
         self._exit: contextlib.AsyncExitStack | None = None
         self._client: S3Client | None = None
         self._lock = asyncio.Lock()
@@ -231,7 +228,7 @@ class S3MediaStorage:
                 config = AioConfig(
                     connect_timeout=5,
                     read_timeout=30,
-                    retries={"mode": "standard", "max_attempts": 3},
+                    retries={"mode": "standard", "max_attempts": self.attempts},
                     max_pool_connections=64,
                     # A custom endpoint (MinIO, Ceph, ...) is addressed by path.
                     s3={"addressing_style": "path" if self.endpoint_url else "auto"},

@@ -87,6 +87,19 @@ class EmptyMedia(ValueError):
     """An upload with no bytes: media files are never empty."""
 
 
+class MediaStorageUnavailable(OSError):
+    """A remote storage did not answer, or refused the request (one line says why)."""
+
+
+class MediaChanged(OSError):
+    """The file was replaced or deleted while open, and the storage cannot keep the bytes
+    it had (an S3 bucket without versioning): the reader stops rather than mix them."""
+
+    def __init__(self, name: str):
+        super().__init__(f"media {name!r} changed while it was being read")
+        self.name = name
+
+
 class OpenMedia(Protocol):
     """One media file held open: its metadata and its bytes stay consistent until closed."""
 
