@@ -115,16 +115,20 @@ def unavailable(exc: BaseException, bucket: str) -> MediaStorageUnavailable:
     )
 
 
+def _etag(object_etag: str, created_us: int) -> str:
+    """S3's ETag (the bytes) with the creation time, so every upload has a new one."""
+    return f'"{object_etag.strip(chr(34))}-{created_us:x}"'
+
+
 def _info(name: str, head: Any) -> MediaInfo:
-    meta = head.get("Metadata", {})
-    created = meta.get("created", "0")
-    tag = str(head.get("ETag", "")).strip('"')
+    created = str(head.get("Metadata", {}).get("created", ""))
+    created_us = int(created) if created.isdigit() else 0
     return MediaInfo(
         name=name,
         size=int(head["ContentLength"]),
         content_type=str(head.get("ContentType") or "application/octet-stream"),
-        created_us=int(created) if created.isdigit() else 0,
-        etag=f'"{tag}-{int(created) if created.isdigit() else 0:x}"',
+        created_us=created_us,
+        etag=_etag(str(head.get("ETag", "")), created_us),
         cache_control=head.get("CacheControl") or None,
     )
 
@@ -317,7 +321,7 @@ class S3MediaStorage:
             size=size,
             content_type=content_type,
             created_us=created,
-            etag=f'"{tag.strip(chr(34))}-{created:x}"',
+            etag=_etag(tag, created),
             cache_control=cache_control,
         )
 
