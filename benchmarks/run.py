@@ -23,6 +23,7 @@ from benchmarks import (
     bench_e2e,
     bench_failover,
     bench_list,
+    bench_media,
     bench_memory,
     bench_purge,
     bench_sdk,
@@ -50,13 +51,15 @@ class Sizes:
     purge_days: int = 20
     purge_per_day: int = 4000
     failover_sends: int = 20_000
+    media_rounds: int = 3
+    media_files: int = 40
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
 QUICK = Sizes(
     1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200, failover_sends=500
 )
-QUICK = replace(QUICK, purge_days=2, purge_per_day=300)
+QUICK = replace(QUICK, purge_days=2, purge_per_day=300, media_rounds=1, media_files=5)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -138,6 +141,14 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
         # Optional: one row saying "skipped" when the Jasmin peer cannot start here.
         ("SMPP to Jasmin", lambda: bench_smpp.smpp(sizes.smpp_messages)),
         ("failover router", lambda: bench_failover.failover(sizes.failover_sends)),
+        (
+            "media, S3 (moto) vs filesystem",
+            lambda: [
+                bench_media.media_round_trip(
+                    work, rounds=sizes.media_rounds, files=sizes.media_files
+                )
+            ],
+        ),
     ]
     if with_postgres:
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from tests import s3
 from tests.conftest import Credentials, Harness, serve_http
 from trebuchet.server.media.fetch import MmsLimits
 from trebuchet.server.media.storage import LocalMediaStorage
@@ -128,6 +129,22 @@ async def media_server() -> AsyncIterator[MediaServer]:
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalMediaStorage:
     return LocalMediaStorage(tmp_path / "media")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 HTTP endpoint on loopback (moto's server) for the whole session."""
+    if not s3.MOTO:
+        pytest.skip(s3.MOTO_MISSING)
+    with s3.moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake AWS credentials in the environment for this test only."""
+    for name, value in s3.FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
 
 
 FAST_LIMITS = MmsLimits(

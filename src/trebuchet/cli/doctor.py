@@ -2,8 +2,9 @@
 
 Each check gives one line: the store answers, its schema is at the newest migration,
 each configured carrier binds (SMPP: a real bind with the configured credentials; HTTP
-upstream: its address takes a connection), the media folder is writable, and Redis
-answers when the limiter uses it.  The exit status is 1 when anything is wrong.
+upstream: its address takes a connection), the media folder is writable (or the S3
+bucket answers), and Redis answers when the limiter uses it.  The exit status is 1 when
+anything is wrong.
 """
 
 from __future__ import annotations
@@ -162,6 +163,30 @@ def check_media(settings: Settings) -> Check:
     return Check("media", _writable(folder), str(folder))
 
 
+async def check_media_bucket(settings: Settings, seconds: float = DEFAULT_TIMEOUT) -> Check:
+    """``media_backend = s3``: the bucket answers to the credentials the server has."""
+    from trebuchet.server.media.s3 import MediaStorageUnavailable, S3MediaStorage
+
+    where = f"s3://{settings.media_s3_bucket}/{settings.media_s3_prefix}"
+    if settings.media_s3_endpoint_url:
+        where += f" at {settings.media_s3_endpoint_url}"
+    storage = S3MediaStorage(
+        settings.media_s3_bucket,
+        endpoint_url=settings.media_s3_endpoint_url,
+        region=settings.media_s3_region,
+        prefix=settings.media_s3_prefix,
+    )
+    try:
+        await asyncio.wait_for(storage.check(), seconds)
+    except MediaStorageUnavailable as exc:
+        return Check("media", f"{exc} ({where})")
+    except TimeoutError:
+        return Check("media", f"no answer in {seconds:g} s ({where})")
+    finally:
+        await storage.aclose()
+    return Check("media", None, where)
+
+
 async def check_redis(settings: Settings) -> list[Check]:
     if settings.limiter_backend != "redis" and not settings.redis_url:
         return []
@@ -178,7 +203,11 @@ async def run_checks(settings: Settings, seconds: float = DEFAULT_TIMEOUT) -> li
     return [
         *await check_store(settings),
         *await check_carriers(settings, seconds),
-        check_media(settings),
+        (
+            await check_media_bucket(settings, seconds)
+            if settings.media_backend == "s3"
+            else check_media(settings)
+        ),
         *await check_redis(settings),
     ]
 

@@ -48,8 +48,12 @@ def purge(db: str | None, config_file: str | None, dry_run: bool, as_json: bool)
     settings = settings_from(config_file, db=db)
 
     async def act(store: Store) -> dict[str, int]:
-        keeper = Housekeeper.from_settings(store, settings, media=media_storage(settings.media_dir))
-        return await (keeper.due() if dry_run else keeper.run_once())
+        media = media_storage(settings)
+        try:
+            keeper = Housekeeper.from_settings(store, settings, media=media)
+            return await (keeper.due() if dry_run else keeper.run_once())
+        finally:
+            await media.aclose()
 
     counts = with_store(settings, act)
     click.echo(json.dumps(counts) if as_json else table(counts, dry_run=dry_run))

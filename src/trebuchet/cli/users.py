@@ -128,11 +128,14 @@ def rotate_secret(db: str | None, config_file: str | None, as_json: bool, user_i
 
 
 async def _delete_media(settings: Settings, user_id: str) -> int:
-    storage = media_storage(settings.media_dir)
+    storage = media_storage(settings)
     removed = 0
-    while page := await storage.list(user_id, after=None, limit=MEDIA_PAGE):
-        for entry in page:
-            removed += await storage.delete(user_id, entry.name)
+    try:
+        while page := await storage.list(user_id, after=None, limit=MEDIA_PAGE):
+            for entry in page:
+                removed += await storage.delete(user_id, entry.name)
+    finally:
+        await storage.aclose()
     return removed
 
 

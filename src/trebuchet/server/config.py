@@ -66,6 +66,9 @@ DEFAULT_MEDIA_FETCH_CONNECT_TIMEOUT = 5.0
 DEFAULT_MEDIA_FETCH_READ_TIMEOUT = 10.0
 DEFAULT_MEDIA_FETCH_TIMEOUT = 30.0
 DEFAULT_TOLL_FREE_MMS_ERROR = "media-not-supported"
+# Where media files live (docs/configuration.md, docs/scaling.md).
+MEDIA_BACKENDS = ("filesystem", "s3")
+DEFAULT_MEDIA_S3_REGION = "us-east-1"
 # Auto-replies to opt-out keywords (docs/messaging-controls.md); GSM-7, one segment each.
 DEFAULT_OPT_OUT_STOP_REPLY = (
     "You have been unsubscribed and will receive no more messages from us. "
@@ -203,6 +206,15 @@ class Settings:
     # -- media (docs/media.md) --
     # Directory of uploaded and received media files (one subdirectory per user).
     media_dir: str = DEFAULT_MEDIA_DIR
+    # "filesystem" (media_dir) or "s3": an S3-compatible bucket several machines share.
+    # Credentials come from the AWS chain (AWS_ACCESS_KEY_ID, ...), never from here.
+    media_backend: str = "filesystem"
+    media_s3_bucket: str = ""
+    # "" = AWS's own endpoint for the region; else e.g. http://minio.internal:9000.
+    media_s3_endpoint_url: str = ""
+    media_s3_region: str = DEFAULT_MEDIA_S3_REGION
+    # Put before every key (e.g. "trebuchet/"), to share a bucket with other data.
+    media_s3_prefix: str = ""
     media_max_upload_bytes: AtLeastOne = DEFAULT_MEDIA_MAX_UPLOAD_BYTES
     # MMS limits: per external item, per item from the user's own media, per message.
     mms_max_external_bytes: AtLeastOne = DEFAULT_MMS_MAX_EXTERNAL_BYTES
@@ -322,7 +334,19 @@ def _checked(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
             f"setting default_page_size ({settings.default_page_size}) is larger than "
             f"max_page_size ({settings.max_page_size})"
         )
+    _check_media(settings, values, sources)
     return settings
+
+
+def _check_media(settings: Settings, values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    if settings.media_backend not in MEDIA_BACKENDS:
+        where = sources.get("media_backend", "default")
+        raise ValueError(
+            f"setting media_backend ({where}): Expected one of {', '.join(MEDIA_BACKENDS)},"
+            f" got {values.get('media_backend', settings.media_backend)!r}"
+        )
+    if settings.media_backend == "s3" and not settings.media_s3_bucket.strip():
+        raise ValueError("setting media_backend = s3 needs media_s3_bucket (the bucket's name)")
 
 
 def load_settings(

@@ -99,7 +99,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.media = media_storage(settings.media_dir)
+        app.state.media = media_storage(settings)
         owned = store is None
         active = store or Store.from_settings(settings)
         if owned:
@@ -115,6 +115,7 @@ def create_app(
                 yield
         finally:
             await limits.aclose()
+            await app.state.media.aclose()
             if owned:
                 await active.close()
 

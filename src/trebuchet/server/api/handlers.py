@@ -11,6 +11,7 @@ from starlette.responses import Response
 from trebuchet.server.api.responses import json_response
 from trebuchet.server.domain import errors
 from trebuchet.server.logs import REQUEST_ID
+from trebuchet.server.media.storage import MediaChanged, MediaStorageUnavailable
 from trebuchet.server.store.faults import STORE_FAULTS, unavailable_reason
 
 log = logging.getLogger("trebuchet.api")
@@ -80,10 +81,25 @@ async def store_fault(request: Request, exc: Exception) -> Response:
     return _render(request, error)
 
 
+async def media_unavailable(request: Request, exc: Exception) -> Response:
+    """503 when the media storage (an S3 bucket) does not answer, or a file changed under
+    a download before its first byte; the storage's own words go to the log only."""
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.warning("media storage unavailable on %s %s: %s", request.method, route, exc)
+    if isinstance(exc, MediaChanged):
+        error = errors.unavailable("The media file changed while it was being read; try again")
+    else:
+        error = errors.unavailable("The media storage is not answering; try again later")
+    error.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+    return _render(request, error)
+
+
 exception_handlers = {
     errors.ApiError: api_error,
     HTTPException: http_error,
     ClientDisconnect: client_gone,
     **dict.fromkeys(STORE_FAULTS, store_fault),
+    MediaStorageUnavailable: media_unavailable,
+    MediaChanged: media_unavailable,
     Exception: server_error,
 }

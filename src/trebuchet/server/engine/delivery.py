@@ -68,7 +68,7 @@ class Delivery:
         clock: Clock | None = None,
     ) -> Delivery:
         policy = AddressPolicy.from_settings(settings)
-        media = media_storage(settings.media_dir)
+        media = media_storage(settings)
         return cls(
             DeliveryStore(store),
             Outbox(base_url(settings), round(settings.callback_retry_window * US)),
@@ -123,3 +123,4 @@ class Delivery:
 
     async def close(self) -> None:
         await self.fetcher.close()
+        await self.media.aclose()

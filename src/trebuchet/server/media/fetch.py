@@ -180,6 +180,8 @@ class MediaFetcher:
                 content = b"".join([chunk async for chunk in media.chunks()])
         except st.MediaNotFound:
             raise MediaUnavailable(url, f"there is no media named {name!r}", own=True) from None
+        except st.MediaStorageUnavailable:  # its words name internal hosts: not for users
+            raise MediaUnavailable(url, "the media storage is not answering", own=True) from None
         except (OSError, ValueError) as exc:
             raise MediaUnavailable(url, f"cannot read {name!r}: {exc}", own=True) from None
         return MediaPart(url, name, kind, content)

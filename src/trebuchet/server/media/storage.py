@@ -1,9 +1,10 @@
 """Where media files live: a small interface and its local filesystem implementation.
 
 The interface is shaped after an S3-compatible object store (put a stream, open with
-ranged reads, list by name after a marker, delete), so such a store can be added next to
-:class:`LocalMediaStorage` without touching its callers.  Every user has a namespace of
-their own; nothing in the interface reaches across users.
+ranged reads, list by name after a marker, delete); :mod:`trebuchet.server.media.s3` is
+that store, next to :class:`LocalMediaStorage`, and :func:`media_storage` picks one from
+the settings (``media_backend``).  Every user has a namespace of their own; nothing in
+the interface reaches across users.
 
 On disk (``media_dir``)::
 
@@ -35,6 +36,7 @@ from types import TracebackType
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, unquote
 
+from trebuchet.server.config import Settings
 from trebuchet.server.media.names import check_name
 
 HEADER_SIZE = 1024
@@ -83,6 +85,19 @@ class MediaTooLarge(Exception):
 
 class EmptyMedia(ValueError):
     """An upload with no bytes: media files are never empty."""
+
+
+class MediaStorageUnavailable(OSError):
+    """A remote storage did not answer, or refused the request (one line says why)."""
+
+
+class MediaChanged(OSError):
+    """The file was replaced or deleted while open, and the storage cannot keep the bytes
+    it had (an S3 bucket without versioning): the reader stops rather than mix them."""
+
+    def __init__(self, name: str):
+        super().__init__(f"media {name!r} changed while it was being read")
+        self.name = name
 
 
 class OpenMedia(Protocol):
@@ -136,6 +151,10 @@ class MediaStorage(Protocol):
 
     async def delete(self, user_id: str, name: str) -> bool:
         """False when there was no such file."""
+        ...
+
+    async def aclose(self) -> None:
+        """Let go of connections (the storage may be used again afterwards)."""
         ...
 
 
@@ -403,11 +422,23 @@ class LocalMediaStorage:
     async def delete(self, user_id: str, name: str) -> bool:
         return await asyncio.to_thread(self._delete, user_id, name)
 
+    async def aclose(self) -> None:
+        """Nothing to let go of: each call opens and closes its own files."""
+
 
 def _etag(stat: os.stat_result) -> str:
     return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"'
 
 
-def media_storage(media_dir: str | Path) -> MediaStorage:
-    """The storage a deployment is configured with (the local filesystem, for now)."""
-    return LocalMediaStorage(media_dir)
+def media_storage(settings: Settings) -> MediaStorage:
+    """The storage a deployment is configured with: the one place settings pick it."""
+    if settings.media_backend == "s3":
+        from trebuchet.server.media.s3 import S3MediaStorage  # the S3 client only when used
+
+        return S3MediaStorage(
+            settings.media_s3_bucket,
+            endpoint_url=settings.media_s3_endpoint_url,
+            region=settings.media_s3_region,
+            prefix=settings.media_s3_prefix,
+        )
+    return LocalMediaStorage(settings.media_dir)
