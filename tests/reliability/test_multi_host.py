@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ from tests.reliability.cluster import (
     submit,
 )
 from tests.reliability.nginx import Nginx, nginx_binary, running_nginx
-from trebuchet.server.config import Settings
 from trebuchet.server.store import Store
 from trebuchet.server.store import tables as t
 
@@ -240,11 +239,6 @@ async def test_killing_an_api_host_mid_run_loses_nothing_acknowledged(
         assert books.events_missing == []
 
 
-def _s3_available() -> bool:
-    return "media_backend" in {f.name for f in fields(Settings)}
-
-
-@pytest.mark.skipif(not _s3_available(), reason="S3 media backend not available")
 async def test_media_uploaded_through_one_host_is_read_through_another(
     postgres_url: str, work_dir: Path
 ) -> None:
