@@ -197,7 +197,7 @@ class ConsoleQueries:
                    e.state != EventState.PENDING.value)
             .values(state=EventState.PENDING.value, due_us=now_us,
                     expires_us=now_us + window_us, finished_us=None,
-                    lease_owner=None, lease_until_us=None)
+                    lease_owner=None, lease_until_us=None, claims=0)
         )  # fmt: skip
         async with self._store.write() as conn:
             return int((await conn.execute(query)).rowcount or 0)
