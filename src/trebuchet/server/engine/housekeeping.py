@@ -65,7 +65,7 @@ class Housekeeper:
         batch: int = 500,
         interval: float = 60.0,
         duty_cycle: float = 1.0,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
         timer: Callable[[], float] = time.monotonic,
     ):
         if not 0 < duty_cycle <= 1:
@@ -77,7 +77,7 @@ class Housekeeper:
         self.batch = batch
         self.interval = interval
         self.duty_cycle = duty_cycle
-        self._sleep = sleep
+        self._sleep = sleep or self._pause
         self._timer = timer
         self._stopping = asyncio.Event()
 
@@ -124,6 +124,13 @@ class Housekeeper:
                 if batch.handled < self.batch:
                     break
         return handled
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` (at least one turn of the event loop), or until :meth:`stop`."""
+        await asyncio.sleep(0)
+        if seconds > 0 and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _forget_media(self, uses: Sequence[MediaUse]) -> None:
         if self.media is None:
