@@ -111,7 +111,7 @@ class Worker(Generic[Item]):
         try:
             while not self._stopping:
                 if self._suspects:
-                    await self._alone(self._suspects.popleft())
+                    await self._alone()
                     continue
                 free = self.concurrency - len(self._tasks)
                 limit = min(free, self.batch)
@@ -153,11 +153,12 @@ class Worker(Generic[Item]):
         except Exception:
             log.exception("%s: giving back claimed items failed", self.queue.name)
 
-    async def _alone(self, item: Item) -> None:
-        """Process ``item`` with nothing else in flight."""
+    async def _alone(self) -> None:
+        """Process the waiting suspect with nothing else in flight (its lease is renewed
+        while it waits)."""
         while self._tasks:
             await self._wait(None)
-        self._spawn(item)
+        self._spawn(self._suspects.popleft())
         while self._tasks:
             await self._wait(None)
 
