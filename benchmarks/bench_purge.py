@@ -27,14 +27,14 @@ from benchmarks.common import Row, median, postgres_available, postgres_database
 from benchmarks.processes import ROOT, create_user, trebuchet_server
 from benchmarks.soak import day_rows, write_day
 from benchmarks.wrk import ensure_wrk, run_wrk
+from trebuchet.server.config import Settings, load_settings
 from trebuchet.server.domain.times import now_us
-from trebuchet.server.engine.housekeeping import Housekeeper
+from trebuchet.server.engine.housekeeping import Housekeeper, batch_size
 from trebuchet.server.store import Store
-from trebuchet.server.store.retention import DAY_US, RetentionPolicy
+from trebuchet.server.store.retention import DAY_US
 
 NUMBERS = ("+15550100001", "+15550100002")
 READY = "purging"
-BATCH = 500
 
 
 async def plant(db: str, days: int, per_day: int) -> int:
@@ -59,11 +59,38 @@ async def rows(db: str) -> int:
         await store.close()
 
 
-async def _purge_forever(db: str) -> None:
-    """The purging process: rounds back to back until killed (or nothing is left)."""
+async def due(db: str) -> int:
+    """Rows the housekeeping steps would still handle (scrubs and deletions)."""
     store = Store(db)
     await store.open(run_migrations=False)
-    keeper = Housekeeper(store, RetentionPolicy(), batch=BATCH)
+    try:
+        return sum((await Housekeeper.from_settings(store, settings_for(db)).due()).values())
+    finally:
+        await store.close()
+
+
+def settings_for(db: str) -> Settings:
+    """The settings a ``trebuchet purge`` on ``db`` would use (defaults, or the
+    ``TREBUCHET_HOUSEKEEPING_*`` variables this run was given)."""
+    return load_settings({"db": db})
+
+
+def pacing(db: str) -> str:
+    """The batch and duty cycle on ``db``, as the detail names them."""
+    settings = settings_for(db)
+    dialect = "sqlite" if db.startswith("sqlite") else "postgresql"
+    return (
+        f"{batch_size(settings, dialect)} per transaction, "
+        f"duty cycle {settings.housekeeping_duty_cycle:g}"
+    )
+
+
+async def _purge_forever(db: str) -> None:
+    """The purging process, paced as ``trebuchet purge`` is: rounds back to back until
+    killed (or nothing is left)."""
+    store = Store(db)
+    await store.open(run_migrations=False)
+    keeper = Housekeeper.from_settings(store, settings_for(db))
     print(READY, flush=True)
     try:
         while any((await keeper.run_once()).values()):
@@ -99,11 +126,11 @@ def sends_during_purge(
         run_wrk(path, body, account.auth, seconds=1)  # warm caches and the pool
         for _ in range(rounds):  # alternate so drift on a shared machine hits both alike
             quiet = run_wrk(path, body, account.auth, seconds=seconds)
-            before = asyncio.run(rows(db))
+            before = asyncio.run(due(db))
             with purging(db) as proc:
                 busy = run_wrk(path, body, account.auth, seconds=seconds)
                 covered = covered and proc.poll() is None  # still purging at the end
-            purged_per_s.append((before - asyncio.run(rows(db))) / seconds)
+            purged_per_s.append((before - asyncio.run(due(db))) / seconds)
             if quiet.non_2xx or busy.non_2xx:
                 raise RuntimeError(f"{quiet.non_2xx + busy.non_2xx} sends failed")
             without.append(quiet.requests_per_s)
@@ -116,8 +143,8 @@ def sends_during_purge(
         "within noise (~0.9-1.1)",
         None,
         f"median of {rounds} alternating runs; {median(during):,.0f} vs "
-        f"{median(without):,.0f} req/s; purge deleted ~{median(purged_per_s):,.0f} rows/s "
-        f"meanwhile ({BATCH} per transaction) from a backlog of {planted:,} rows"
+        f"{median(without):,.0f} req/s; purge handled ~{median(purged_per_s):,.0f} rows/s "
+        f"meanwhile ({pacing(db)}) from a backlog of {planted:,} rows"
         + ("" if covered else "; the backlog ran out during a window"),
     )
 
@@ -142,7 +169,7 @@ def sends_beside_housekeeping(
 
     for _ in range(rounds):
         quiet = sends(housekeeping_interval="0")
-        busy = sends(housekeeping_interval="0.05", housekeeping_batch=str(BATCH))
+        busy = sends(housekeeping_interval="0.05")
         without.append(quiet)
         during.append(busy)
         ratios.append(busy / quiet)
@@ -153,7 +180,8 @@ def sends_beside_housekeeping(
         "within noise (~0.9-1.1)",
         None,
         f"median of {rounds} alternating runs, a fresh serve each; {median(during):,.0f} vs "
-        f"{median(without):,.0f} req/s; backlog {planted:,} rows, {left:,} rows at the end",
+        f"{median(without):,.0f} req/s; backlog {planted:,} rows ({pacing(db)}), "
+        f"{left:,} rows at the end",
     )
 
 
@@ -177,6 +205,8 @@ def main() -> None:
     if postgres_available():
         with postgres_database() as db:
             results.append(sends_during_purge(db, "PostgreSQL", **sized))
+        with postgres_database() as db:
+            results.append(sends_beside_housekeeping(db, "PostgreSQL", **sized))
     for row in results:
         print(f"| {row.benchmark} | {row.measured} | {row.target} | {row.detail} |")
 

@@ -33,8 +33,8 @@ class EventRecord(TypedDict, total=False):
     """A callback event as the server keeps it.
 
     ``state`` is ``pending``, ``delivered`` or ``failed``; a failed event has
-    ``error_code`` (``callback-refused``, ``callback-expired``, ``callback-cancelled`` or
-    ``processing-crashed``) and ``error``.
+    ``error_code`` (``callback-refused``, ``callback-expired``, ``callback-cancelled``,
+    ``processing-crashed`` or ``processing-abandoned``) and ``error``.
     """
 
     id: str

@@ -50,6 +50,20 @@ class _ResourceRequests(BaseClient):
     def _delete(self, path: str) -> RequestOptions:
         return RequestOptions("DELETE", self._user_url(path))
 
+    def _order_number_options(
+        self,
+        number: str,
+        name: str | None,
+        application_id: str | None,
+        fallback_number: str | None,
+    ) -> RequestOptions:
+        if not isinstance(number, str) or not number:
+            raise ValueError(f"number must be a non-empty E.164 string, not {number!r}")
+        optional = {"name": name, "applicationId": application_id,
+                    "fallbackNumber": fallback_number}  # fmt: skip
+        body = {"number": number, **{k: v for k, v in optional.items() if v is not None}}
+        return self._post("/phoneNumbers", body)
+
     def _create_application_options(self, name: str, fields: dict[str, Any]) -> RequestOptions:
         body = {"name": name, **fields}
         return RequestOptions("POST", self._user_url("/applications"), json=body, has_body=True)
@@ -89,6 +103,29 @@ class ResourcesMixin(_ResourceRequests):
                 print(number["number"], number.get("name"))
         """
         return self._iterate(self._get("/phoneNumbers"))
+
+    def order_phone_number(
+        self,
+        number: str,
+        *,
+        name: str | None = None,
+        application_id: str | None = None,
+        fallback_number: str | None = None,
+    ) -> str:
+        """Order ``number`` (E.164) for the user; answers the new number's id.
+
+        The number is one the operator assigned to the user, or any free number when
+        the server allows self-service (``numbers_self_service``); the order sets the
+        given properties.  ``release_phone_number`` gives it up for good.
+        Raises ``PermissionDeniedError`` (``number-not-available``, ``number-released``) or
+        ``ConflictError`` (``number-already-allocated``).
+
+        Example::
+
+            number_id = api.order_phone_number("+15550003333", name="Support")
+        """
+        options = self._order_number_options(number, name, application_id, fallback_number)
+        return parse_location(self._send(options))
 
     def get_phone_number(self, number_or_id: str) -> Message:
         """One number, by E.164 number or id."""
@@ -179,6 +216,18 @@ class AsyncResourcesMixin(_ResourceRequests):
 
     def list_phone_numbers(self) -> AsyncGenerator[Message, None]:
         return self._iterate(self._get("/phoneNumbers"))
+
+    async def order_phone_number(
+        self,
+        number: str,
+        *,
+        name: str | None = None,
+        application_id: str | None = None,
+        fallback_number: str | None = None,
+    ) -> str:
+        """Order ``number`` (E.164) for the user; answers the new number's id."""
+        options = self._order_number_options(number, name, application_id, fallback_number)
+        return parse_location(await self._send(options))
 
     async def get_phone_number(self, number_or_id: str) -> Message:
         path = f"/phoneNumbers/{_id('number', number_or_id)}"

@@ -4,6 +4,7 @@ holds every message whose send was answered before the copy began."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -91,10 +92,23 @@ def test_a_backup_under_write_load_has_every_acknowledged_message(
     assert len(stored) < len(writers.acked), "the copy is a snapshot, not the final store"
     assert (dest / "media" / "users" / creds.user_id).is_dir()
 
+    # Restored to a new location, every message acknowledged before the backup is there.
+    place = tmp_path / "restored"
+    place.mkdir()
+    restored_url = f"sqlite:///{place / 'trebuchet.db'}"
+    restore_env = {"TREBUCHET_DB": restored_url, "TREBUCHET_MEDIA_DIR": str(place / "media")}
+    answer = CliRunner().invoke(main, ["restore", str(dest), "--json"], env=restore_env)
+    assert answer.exit_code == 0, answer.output
+    report = json.loads(answer.output)
+    assert report["migratedTo"] is None and report["mediaFiles"] == 1
+    restored_db = sqlite3.connect(place / "trebuchet.db")
+    try:
+        assert {row[0] for row in restored_db.execute("SELECT id FROM messages")} == stored
+    finally:
+        restored_db.close()
+
     async def restored() -> None:
-        settings = make_settings(
-            f"sqlite:///{dest / 'trebuchet.db'}", media_dir=str(dest / "media")
-        )
+        settings = make_settings(restored_url, media_dir=str(place / "media"))
         async with harnessed(settings) as harness:
             http = harness.http(creds)
             for message_id in before[:: len(before) // 20]:

@@ -104,3 +104,56 @@ async def test_a_store_fault_is_not_counted_as_a_crash(bench: Bench) -> None:
     await sends.crashed("w1", row, KeyError("payload"))
     crashed = await _row(bench, t.messages, message_id)
     assert crashed["crashes"] == 1 and crashed["lease_owner"] is None
+
+
+async def test_a_message_claimed_past_the_bound_without_finishing_is_parked(
+    make_bench: BenchFactory, receiver: Receiver
+) -> None:
+    """Claims left unfinished (their processes died) count: at the bound the next claim
+    parks the message; a message claimed once before (a suspect) is still sent, alone."""
+    bench = await make_bench(crash_max_attempts=3)
+    user = await bench.user([FROM])
+    callback = receiver.url("/cb")
+    killer = await bench.send(user, **_msg(callbackUrl=callback))
+    suspects = [await bench.send(user, **_msg(callbackUrl=callback)) for _ in range(3)]
+    healthy = [await bench.send(user, **_msg(callbackUrl=callback)) for _ in range(3)]
+    await _plant(bench, t.messages, killer, claims=3)  # three processes died holding it
+    for message_id in suspects:
+        await _plant(bench, t.messages, message_id, claims=1)  # died once beside it
+
+    await bench.run()
+
+    row = await _row(bench, t.messages, killer)
+    assert (row["state"], row["due_us"], row["lease_owner"]) == ("error", None, None)
+    assert row["claims"] == 0  # parking finished it
+    for message_id in [*suspects, *healthy]:
+        assert (await bench.message(user, message_id))["state"] == "sent"
+        finished = await _row(bench, t.messages, message_id)
+        assert (finished["claims"], finished["attempts"]) == (0, 1)  # given back: uncounted
+    [error] = [e for e in await bench.errors(user) if e["code"] == "processing-abandoned"]
+    assert killer in error["message"] and "parked" in error["message"]
+    details = {d["name"]: d["value"] for d in error["details"]}
+    assert details["messageId"] == killer
+    assert details["error"].startswith("claimed 3 times without finishing")
+    delivered = {hit.json()["messageId"] for hit in receiver.at("/cb")}
+    assert delivered == {*suspects, *healthy}
+
+
+async def test_an_event_claimed_past_the_bound_without_finishing_is_parked(
+    make_bench: BenchFactory, receiver: Receiver
+) -> None:
+    bench = await make_bench(crash_max_attempts=2)
+    user = await bench.user([FROM])
+    doomed = await bench.send(user, **_msg(callbackUrl=receiver.on("/once", failing_first(1))))
+    await bench.run()  # the first round fails: the event waits for its next round
+    [event] = await bench.events(user, doomed)
+    await _plant(bench, t.events, event["id"], claims=2)
+
+    await bench.run_for(30, step=2)
+
+    [parked] = await bench.events(user, doomed)
+    assert (parked["state"], parked["errorCode"]) == ("failed", "processing-abandoned")
+    assert parked["error"].startswith("claimed 2 times without finishing")
+    assert len(receiver.at("/once")) == 1  # never handed out again
+    [error] = [e for e in await bench.errors(user) if e["code"] == "processing-abandoned"]
+    assert event["id"] in error["message"]

@@ -7,7 +7,9 @@ sends of every message across processes: the observable behind "sent exactly onc
 It also appends one line per send slot the store reserved for a rate-limited number
 (``number slot_start_us pid``), the observable behind "the rate holds across workers".
 ``RELIABILITY_SEND_DELAY`` (seconds) makes the carrier slow, so work is in flight when a
-process is killed or stopped.
+process is killed or stopped.  ``RELIABILITY_KILL_TEXT`` makes a message whose text is
+exactly that a poison row of the worst kind: the process exits at once (``os._exit``, no
+exception, no cleanup) when the carrier is handed it.
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from trebuchet.server.store.delivery import DeliveryStore
 
 JOURNAL_DIR = "RELIABILITY_JOURNAL_DIR"
 SEND_DELAY = "RELIABILITY_SEND_DELAY"
+KILL_TEXT = "RELIABILITY_KILL_TEXT"
+KILLED_EXIT = 86
 
 
 def _journal_sends(directory: Path, delay: float) -> None:
     fd = os.open(directory / f"sends-{os.getpid()}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     send = SandboxCarrier.send
+    kill_text = os.environ.get(KILL_TEXT)
 
     async def journalled(self: SandboxCarrier, message: OutboundMessage) -> Accepted:
         started = time.time()
+        if kill_text and message.text == kill_text:
+            os._exit(KILLED_EXIT)
         if delay:
             await asyncio.sleep(delay)
         accepted = await send(self, message)

@@ -44,6 +44,8 @@ def test_every_example_runs(
     live_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     creds = live_server.create_user(numbers=NUMBERS)
+    # A number the operator assigned, for the example to order.
+    live_server.run(live_server.store.inventory.add(["+15550003333"], user_id=creds.user_id))
     for name, value in {
         "TREBUCHET_API_ENDPOINT": live_server.base_url,
         "TREBUCHET_USER_ID": creds.user_id,
@@ -69,6 +71,7 @@ def test_every_example_runs(
     assert "404 media-not-found" in out and "copied 300000 bytes" in out
     assert "mms ('https://sms.example.test/a.jpg', 'https://sms.example.test/b.smil')" in out
     assert "redelivered 0\ncancelled 0\n404 event-not-found\n" in out
+    assert "ordered +15550003333 Support line\nrefused number-not-available\n" in out
     assert "one +15550001111\napps ['Inbound']\napp url https://app.example.test/in" in out
     assert "redacted ''\nexported True" in out
     assert namespace["api"]._http.is_closed

@@ -4,12 +4,14 @@ against the real app in process."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import trebuchet
+from tests.conftest import harnessed, make_settings
 from trebuchet import AsyncClient, Client
 
 from .integration import NUMBERS, OWN, PEER
@@ -88,3 +90,62 @@ def test_sync_client_covers_the_resources(live_server: Any) -> None:
         with pytest.raises(TypeError):
             api.export_messages(colour="red")
     assert isinstance(api._http, httpx.Client)
+
+
+SPARE = "+15550003333"
+
+
+async def test_async_client_orders_and_releases_a_number(store_url: str, tmp_path: Path) -> None:
+    settings = make_settings(store_url, numbers_self_service=True, media_dir=str(tmp_path))
+    async with harnessed(settings) as harness:
+        creds = await harness.create_user(numbers=NUMBERS)
+        await _order_and_release(harness, creds)
+
+
+async def _order_and_release(harness: Any, creds: Any) -> None:
+    async with AsyncClient(
+        creds.user_id, creds.api_token, creds.api_secret, api_endpoint=ENDPOINT,
+        http_client=harness.http(),
+    ) as api:  # fmt: skip
+        app_id = await api.create_application("In", incomingMessageUrl="https://example.com/in")
+        number_id = await api.order_phone_number(
+            SPARE, name="Support", application_id=app_id, fallback_number=OWN
+        )
+        ordered = await api.get_phone_number(number_id)
+        assert (ordered["number"], ordered["name"]) == (SPARE, "Support")
+        assert (ordered["application_id"], ordered["fallback_number"]) == (app_id, OWN)
+        assert await api.order_phone_number(SPARE) == number_id  # already the user's
+        other = await harness.create_user()
+        async with AsyncClient(
+            other.user_id, other.api_token, other.api_secret, api_endpoint=ENDPOINT,
+            http_client=harness.http(),
+        ) as other_api:  # fmt: skip
+            with pytest.raises(trebuchet.ConflictError) as taken:
+                await other_api.order_phone_number(SPARE)  # someone else's
+            assert taken.value.code == "number-already-allocated"
+        await api.release_phone_number(number_id)
+        assert SPARE not in [n["number"] async for n in api.list_phone_numbers()]
+        with pytest.raises(trebuchet.PermissionDeniedError) as released:
+            await api.order_phone_number(SPARE)
+        assert released.value.code == "number-released"
+        with pytest.raises(ValueError, match="number"):
+            await api.order_phone_number("")
+
+
+def test_sync_client_orders_a_number_its_operator_assigned(live_server: Any) -> None:
+    """Without self-service a user orders (takes up, with its properties) only a number
+    the operator assigned; any other is refused."""
+    creds = live_server.create_user(NUMBERS)
+    live_server.run(live_server.store.inventory.add([SPARE], user_id=creds.user_id))
+    with Client(
+        creds.user_id, creds.api_token, creds.api_secret, api_endpoint=live_server.base_url
+    ) as api:
+        number_id = api.order_phone_number(SPARE, name="Desk")
+        assert api.get_phone_number(SPARE)["id"] == number_id
+        assert api.get_phone_number(number_id)["name"] == "Desk"
+        assert sorted(n["number"] for n in api.list_phone_numbers()) == sorted([*NUMBERS, SPARE])
+        with pytest.raises(trebuchet.PermissionDeniedError) as missing:
+            api.order_phone_number("+15550009999", name="Nope")
+        assert missing.value.code == "number-not-available"
+        api.release_phone_number(number_id)
+        assert sorted(n["number"] for n in api.list_phone_numbers()) == sorted(NUMBERS)

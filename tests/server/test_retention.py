@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from benchmarks.soak import START_US, SimulatedClock, day_rows, write_day
 
+from trebuchet.server.config import Settings
 from trebuchet.server.engine.housekeeping import Housekeeper
 from trebuchet.server.store import Store
 from trebuchet.server.store.retention import DAY_US, STEPS, RetentionPolicy
@@ -94,3 +95,50 @@ async def test_a_carrier_ref_batch_takes_receipted_then_expired_each_once(store:
 
     assert (first.handled, second.handled) == (receipted + 1, PER_DAY // 20 - 1)
     assert (await store.retention.table_rows())["carrier_refs"] == 0
+
+
+class Ticks:
+    """A timer that advances ``step`` seconds each time it is read, and a sleep that
+    records what it was asked for instead of waiting."""
+
+    def __init__(self, step: float):
+        self.step = step
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def timer(self) -> float:
+        self.now += self.step
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+async def test_the_housekeeper_pauses_after_every_batch_by_its_duty_cycle(store: Store) -> None:
+    await plant_days(store, [0, 1])
+    clock = SimulatedClock(START_US + 40 * DAY_US)
+    ticks = Ticks(0.5)  # every batch "takes" 0.5 s: read before and after it
+    keeper = Housekeeper(
+        store, RetentionPolicy(), clock=clock, batch=10,
+        duty_cycle=0.2, sleep=ticks.sleep, timer=ticks.timer,
+    )  # fmt: skip
+
+    due = await keeper.due()
+    handled = await keeper.run_once()
+
+    assert handled == due
+    # One batch per full ten rows of each step, and one more that finds the rest.
+    batches = sum(count // 10 + 1 for count in handled.values())
+    assert len(ticks.pauses) == batches
+    # 0.5 s in the transaction at a duty cycle of 0.2: 2 s of pause after each.
+    assert ticks.pauses == [pytest.approx(2.0)] * batches
+
+
+async def test_settings_pace_the_housekeeper_and_shrink_its_batch_on_sqlite(store: Store) -> None:
+    settings = Settings(db=store.url, housekeeping_batch=400, housekeeping_batch_sqlite=50)
+    keeper = Housekeeper.from_settings(store, settings)
+
+    assert keeper.duty_cycle == settings.housekeeping_duty_cycle == 0.1
+    assert keeper.batch == (50 if store.dialect == "sqlite" else 400)
+    with pytest.raises(ValueError, match="duty_cycle"):
+        Housekeeper(store, RetentionPolicy(), duty_cycle=0)

@@ -26,6 +26,7 @@ from trebuchet.cli.events import events
 from trebuchet.cli.export import export
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.purge import purge
+from trebuchet.cli.restore import restore
 from trebuchet.cli.users import COMMANDS as USER_COMMANDS
 from trebuchet.server.config import Settings, development_settings, development_start
 from trebuchet.server.store import Conflict, NewUser, Store
@@ -103,6 +104,7 @@ main.add_command(events)
 main.add_command(applications)
 main.add_command(doctor)
 main.add_command(backup)
+main.add_command(restore)
 main.add_command(export)
 
 

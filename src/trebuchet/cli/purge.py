@@ -43,7 +43,8 @@ def purge(db: str | None, config_file: str | None, dry_run: bool, as_json: bool)
     """Apply retention and pruning now (one housekeeping round), or count what it would do.
 
     The windows are the settings' (retention_text_days, retention_record_days, ...), as
-    the engine applies them; see docs/operations.md.
+    the engine applies them, and so is the pacing (housekeeping_duty_cycle: a pause
+    after each batch, so that sends go on meanwhile); see docs/operations.md.
     """
     settings = settings_from(config_file, db=db)
 

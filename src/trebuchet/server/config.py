@@ -85,6 +85,10 @@ DEFAULT_RETENTION_DELIVERED_EVENT_DAYS = 7.0
 DEFAULT_RETENTION_CARRIER_REF_DAYS = 3.0
 DEFAULT_HOUSEKEEPING_INTERVAL = 60.0
 DEFAULT_HOUSEKEEPING_BATCH = 500
+# Housekeeping pacing (docs/operations.md): the share of its time a housekeeper may spend
+# in write transactions, and the smaller batch SQLite's one write lock asks for.
+DEFAULT_HOUSEKEEPING_DUTY_CYCLE = 0.1
+DEFAULT_HOUSEKEEPING_BATCH_SQLITE = 100
 
 
 # Ranges of numeric settings, checked by msgspec when settings are loaded.
@@ -94,6 +98,7 @@ Seconds = Annotated[float, msgspec.Meta(ge=0)]  # 0 turns the timeout or cache o
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 Rate = Annotated[float, msgspec.Meta(ge=0)]  # per second; 0 = unlimited
 Days = Annotated[float, msgspec.Meta(ge=0)]  # 0 = keep forever
+Share = Annotated[float, msgspec.Meta(gt=0, le=1)]  # a fraction of the time, above 0
 PortNumber = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0 = any free port
 ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]  # an SMS's limit
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -249,6 +254,13 @@ class Settings:
     # and rows per housekeeping transaction.
     housekeeping_interval: Seconds = DEFAULT_HOUSEKEEPING_INTERVAL
     housekeeping_batch: AtLeastOne = DEFAULT_HOUSEKEEPING_BATCH
+    # On SQLite, rows per housekeeping transaction at most (the one write lock is shared
+    # with the group commit of accepted messages).
+    housekeeping_batch_sqlite: AtLeastOne = DEFAULT_HOUSEKEEPING_BATCH_SQLITE
+    # The share of its time a housekeeper (and ``trebuchet purge``) spends in its write
+    # transactions: after each batch it pauses for the batch's time x (1/share - 1);
+    # 1 runs the batches back to back.
+    housekeeping_duty_cycle: Share = DEFAULT_HOUSEKEEPING_DUTY_CYCLE
     # -- web console (docs/console.md) --
     # Serve the console at /console (and redirect / there).
     console_enabled: bool = True

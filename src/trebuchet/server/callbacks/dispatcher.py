@@ -30,6 +30,7 @@ from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.dead_letters import (
     CALLBACK_EXPIRED,
     CALLBACK_REFUSED,
+    PROCESSING_CRASHED,
     parked_event,
 )
 from trebuchet.server.domain.states import EventState
@@ -50,9 +51,9 @@ class EventQueue(LeasedQueue):
     log = log
 
     def parked(
-        self, item: Row, now: int, summary: str, crashes: int
+        self, item: Row, now: int, summary: str, crashes: int, code: str = PROCESSING_CRASHED
     ) -> tuple[dict[str, Any], dict[str, object]]:
-        return parked_event(item, now, summary, crashes)
+        return parked_event(item, now, summary, crashes, code)
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ from trebuchet.server.domain.controls import (
     expired,
     validity_seconds,
 )
-from trebuchet.server.domain.dead_letters import parked_message
+from trebuchet.server.domain.dead_letters import PROCESSING_CRASHED, parked_message
 from trebuchet.server.domain.message import Message
 from trebuchet.server.domain.states import (
     WANTS_RECEIPTS,
@@ -114,9 +114,16 @@ class SendQueue(LeasedQueue):
     log = log
 
     def parked(
-        self, item: Row, now: int, summary: str, crashes: int
+        self, item: Row, now: int, summary: str, crashes: int, code: str = PROCESSING_CRASHED
     ) -> tuple[dict[str, Any], dict[str, object]]:
-        return parked_message(item, now, summary, crashes)
+        return parked_message(item, now, summary, crashes, code)
+
+    def unclaimed(self, item: Row) -> dict[str, Any]:
+        # A claim counts an attempt only for a message waiting or sending (claims.py).
+        values = super().unclaimed(item)
+        if item["state"] != MessageState.SENDING:
+            del values["attempts"]
+        return values
 
     def __init__(
         self,

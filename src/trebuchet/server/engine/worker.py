@@ -5,6 +5,14 @@ One class, one small loop.  Items are claimed a batch per statement (``batch``) 
 :meth:`Worker.stop`, then drains what it holds; ``run_until_idle()`` returns as soon as
 nothing is due and nothing is in flight, so tests step the engine deterministically
 instead of sleeping.
+
+**Suspects go alone.**  An item whose previous claim never finished (its ``claims`` count
+is above 1: the process that held it stopped, perhaps killed by that very item) is not
+processed beside others: the worker keeps one suspect of a claimed batch and gives the
+others back at once (:meth:`WorkQueue.release`, which takes back their claim), lets what
+is in flight finish, then processes the suspect with nothing else in flight.  A row that
+kills its process therefore takes no innocent neighbours with it, and is parked by its
+queue once its claims pass the crash bound (``domain/dead_letters.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -21,6 +30,11 @@ log = logging.getLogger("trebuchet.engine")
 DEFAULT_BATCH = 100
 
 Item = TypeVar("Item", bound=Mapping[str, Any])
+
+
+def suspect(item: Mapping[str, Any]) -> bool:
+    """Was ``item`` claimed before without being finished?"""
+    return int(item.get("claims") or 0) > 1
 
 
 class WorkQueue(Protocol[Item]):
@@ -46,6 +60,11 @@ class WorkQueue(Protocol[Item]):
         """Processing ``item`` raised ``exc``: try it again later, or park it for good."""
         ...
 
+    async def release(self, owner: str, items: Sequence[Item]) -> None:
+        """Give back ``items``, claimed but not processed, as if they had not been
+        claimed: due as they were, their claim not counted."""
+        ...
+
 
 class Worker(Generic[Item]):
     def __init__(
@@ -66,6 +85,7 @@ class Worker(Generic[Item]):
         self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
         self.processed = 0
         self._tasks: dict[asyncio.Task[None], str] = {}
+        self._suspects: deque[Item] = deque()  # claimed, waiting to be processed alone
         self._changed = asyncio.Event()
         self._stopping = False
 
@@ -90,12 +110,23 @@ class Worker(Generic[Item]):
         heartbeats = asyncio.create_task(self._heartbeats())
         try:
             while not self._stopping:
+                if self._suspects:
+                    await self._alone()
+                    continue
                 free = self.concurrency - len(self._tasks)
                 limit = min(free, self.batch)
                 claimed = await self._claim(limit) if limit > 0 else []
+                given_back = []
                 for item in claimed:
-                    self._spawn(item)
-                if len(claimed) == free:
+                    if not suspect(item):
+                        self._spawn(item)
+                    elif self._suspects:
+                        given_back.append(item)
+                    else:
+                        self._suspects.append(item)
+                if given_back:
+                    await self._release(given_back)
+                if len(claimed) == free and not self._suspects:
                     await self._wait(None)  # full: wait for a slot
                     continue
                 if claimed:
@@ -114,6 +145,22 @@ class Worker(Generic[Item]):
         except Exception:
             log.exception("%s: claiming failed", self.queue.name)
             return []
+
+    async def _release(self, items: Sequence[Item]) -> None:
+        # If this fails, their leases run out and the claim counts: a suspect more.
+        try:
+            await self.queue.release(self.owner, items)
+        except Exception:
+            log.exception("%s: giving back claimed items failed", self.queue.name)
+
+    async def _alone(self) -> None:
+        """Process the waiting suspect with nothing else in flight (its lease is renewed
+        while it waits)."""
+        while self._tasks:
+            await self._wait(None)
+        self._spawn(self._suspects.popleft())
+        while self._tasks:
+            await self._wait(None)
 
     def _spawn(self, item: Item) -> None:
         task = asyncio.create_task(self._process(item))
@@ -152,8 +199,9 @@ class Worker(Generic[Item]):
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            if self._tasks:
+            held = [*self._tasks.values(), *(str(item["id"]) for item in self._suspects)]
+            if held:
                 try:
-                    await self.queue.heartbeat(self.owner, list(self._tasks.values()))
+                    await self.queue.heartbeat(self.owner, held)
                 except Exception:
                     log.exception("%s: heartbeat failed", self.queue.name)

@@ -13,7 +13,10 @@ Events are claimed fairly: callbacks in flight are capped per destination (the r
 or one busy user never takes every slot (:data:`CLAIM_EVENTS`).
 
 A row whose lease has run out (its worker died) is due again and is claimed by someone
-else.  ``due_us`` is NULL once nothing is left to do, which keeps the partial indexes small.
+else.  Every claim adds one to the row's ``claims`` and every finish sets it back to 0, so
+a row that keeps killing the processes that take it is seen and parked
+(:meth:`~trebuchet.server.store.leases.LeasedQueue.claim`).  ``due_us`` is NULL once
+nothing is left to do, which keeps the partial indexes small.
 
 The functions here are synchronous, on a blocking ``Connection``: :class:`DeliveryStore`
 runs them through :meth:`Store.claim` and :meth:`Store.transact`.
@@ -42,7 +45,7 @@ _PENDING = f"'{EventState.PENDING.value}'"
 CLAIM_MESSAGES = {
     "postgresql": f"""
         UPDATE messages AS m
-        SET lease_owner = :owner, lease_until_us = :until,
+        SET lease_owner = :owner, lease_until_us = :until, claims = m.claims + 1,
             state = CASE WHEN m.state IN ({_WAITING}) THEN {_SENDING} ELSE m.state END,
             attempts = CASE WHEN m.state IN ({_WAITING}, {_SENDING}) THEN m.attempts + 1
                             ELSE m.attempts END
@@ -58,7 +61,7 @@ CLAIM_MESSAGES = {
     """,
     "sqlite": f"""
         UPDATE messages
-        SET lease_owner = :owner, lease_until_us = :until,
+        SET lease_owner = :owner, lease_until_us = :until, claims = claims + 1,
             state = CASE WHEN state IN ({_WAITING}) THEN {_SENDING} ELSE state END,
             attempts = CASE WHEN state IN ({_WAITING}, {_SENDING}) THEN attempts + 1
                             ELSE attempts END
@@ -135,7 +138,8 @@ CLAIM_EVENTS = {
     + _FAIR_EVENTS.format(lock="FOR UPDATE OF e SKIP LOCKED")
     + """
         UPDATE events AS ev
-        SET lease_owner = :owner, lease_until_us = :until, attempts = ev.attempts + 1
+        SET lease_owner = :owner, lease_until_us = :until, attempts = ev.attempts + 1,
+            claims = ev.claims + 1
         FROM picked
         WHERE ev.id = picked.id
         RETURNING ev.*
@@ -144,7 +148,8 @@ CLAIM_EVENTS = {
     + _FAIR_EVENTS.format(lock="")
     + """
         UPDATE events
-        SET lease_owner = :owner, lease_until_us = :until, attempts = attempts + 1
+        SET lease_owner = :owner, lease_until_us = :until, attempts = attempts + 1,
+            claims = claims + 1
         WHERE id IN (SELECT id FROM picked)
         RETURNING *
     """,

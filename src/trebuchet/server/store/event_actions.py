@@ -77,7 +77,7 @@ class EventActions:
 
     async def redeliver(self, which: EventFilter, now: int, window_us: int) -> list[Row]:
         """Make every event ``which`` names pending and due now, with a fresh retry window
-        and no crashes counted; answers them as this left them, in (created, id) order.
+        and no crashes or claims counted; answers them as this left them, in (created, id) order.
         Attempts already made stay."""
         values = {
             "state": EventState.PENDING,
@@ -87,6 +87,7 @@ class EventActions:
             "failure_code": None,
             "failure": None,
             "crashes": 0,
+            "claims": 0,
         }
         return await self._change(which, values)
 

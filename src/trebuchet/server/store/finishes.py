@@ -72,7 +72,7 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
         applied.append(held.get(finish.id) == finish.owner)
         held[finish.id] = None  # released by this write
     done = [finish for finish, ok in zip(batch, applied, strict=True) if ok]
-    released = {"lease_owner": None, "lease_until_us": None}
+    released = {"lease_owner": None, "lease_until_us": None, "claims": 0}
     update_rows(conn, table, "id", [{"id": f.id, **released, **f.values} for f in done])
     new_events = [
         event

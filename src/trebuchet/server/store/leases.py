@@ -10,7 +10,9 @@ where they need it, what they look up for a claimed batch (``claimed``).
 An item whose processing raised is handed to :meth:`LeasedQueue.crashed`: it is released
 with a backoff, and parked once it has crashed ``crash_policy.max_crashes`` times
 (``domain/dead_letters.py``).  A fault of the store itself is no crash: its lease runs
-out and it is claimed again when the store answers.
+out and it is claimed again when the store answers.  An item claimed more often than that
+bound without ever being finished (each process that took it died) is parked by
+:meth:`LeasedQueue.claim` instead of being processed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from trebuchet.server.domain.clock import Clock
-from trebuchet.server.domain.dead_letters import CrashPolicy, crash_summary
+from trebuchet.server.domain.dead_letters import (
+    PROCESSING_ABANDONED,
+    PROCESSING_CRASHED,
+    CrashPolicy,
+    abandoned_summary,
+    crash_summary,
+)
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.finishes import Finish
 
@@ -62,9 +70,40 @@ class LeasedQueue:
         self.crash_draw: Callable[[], float] = random.random
 
     async def claim(self, owner: str, limit: int) -> Sequence[Row]:
+        """Lease up to ``limit`` due items; those claimed too often without finishing are
+        parked here and left out of the answer."""
         rows = await self._leasing.claim(owner, limit, self._clock.now_us(), self._lease_us)
+        policy = self.crash_policy
+        abandoned = [row for row in rows if policy.abandoned(int(row.get("claims") or 0))]
+        for row in abandoned:
+            await self._park_abandoned(owner, row)
+        if abandoned:
+            rows = [row for row in rows if not policy.abandoned(int(row.get("claims") or 0))]
         await self.claimed(rows)
         return rows
+
+    async def release(self, owner: str, items: Sequence[Row]) -> None:
+        """Give back claimed items not processed: the lease goes, and the claim's count
+        and attempt are taken back (the claim added one to each)."""
+        for item in items:
+            await self.finish(Finish(item["id"], owner, self.unclaimed(item)))
+
+    def unclaimed(self, item: Row) -> dict[str, Any]:
+        """The columns that take back the claim of ``item`` (its count and attempt)."""
+        return {
+            "claims": max(0, int(item.get("claims") or 0) - 1),
+            "attempts": max(0, int(item.get("attempts") or 0) - 1),
+        }
+
+    async def _park_abandoned(self, owner: str, item: Row) -> None:
+        claims = int(item.get("claims") or 0)
+        summary = abandoned_summary(claims)
+        crashes = int(item.get("crashes") or 0)
+        values, error = self.parked(
+            item, self._clock.now_us(), summary, crashes, PROCESSING_ABANDONED
+        )
+        self.log.error("%s %s parked: %s", self.noun, item["id"], summary)
+        await self.finish(Finish(item["id"], owner, values, user_errors=[error]))
 
     async def claimed(self, rows: Sequence[Row]) -> None:
         """Called with every claimed batch before its items are processed."""
@@ -73,9 +112,10 @@ class LeasedQueue:
         raise NotImplementedError
 
     def parked(
-        self, item: Row, now: int, summary: str, crashes: int
+        self, item: Row, now: int, summary: str, crashes: int, code: str = PROCESSING_CRASHED
     ) -> tuple[dict[str, Any], dict[str, object]]:
-        """A parked item's new columns and its user error (``domain/dead_letters.py``)."""
+        """A parked item's new columns and its user error (``domain/dead_letters.py``),
+        with ``code`` saying why it was parked."""
         raise NotImplementedError
 
     async def heartbeat(self, owner: str, ids: Sequence[str]) -> None:

@@ -142,6 +142,8 @@ messages = Table(
     Column("expires_us", BigInteger),
     # How often processing this message crashed in the engine (migration 0012).
     Column("crashes", Integer, nullable=False, server_default=text("0")),
+    # Claims since the message last finished (migration 0016): parked past the bound.
+    Column("claims", Integer, nullable=False, server_default=text("0")),
     # The carrier that took the message: its route's first, or the one it failed over to
     # (migration 0013).  Shown on the API as ``carrier``.
     Column("carrier", String(64)),
@@ -230,6 +232,8 @@ events = Table(
     Column("crashes", Integer, nullable=False, server_default=text("0")),
     Column("failure_code", String(40)),
     Column("failure", Text),
+    # Claims since the event last finished (migration 0016): parked past the bound.
+    Column("claims", Integer, nullable=False, server_default=text("0")),
     Index("ix_events_message", "message_id", "sequence", unique=True),
     Index("ix_events_created", "created_us", "id"),
     Index(
