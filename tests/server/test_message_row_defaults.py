@@ -17,7 +17,7 @@ from trebuchet.server.store.message_rows import message_from_row, message_to_row
 NOW = 1_700_000_000_000_000
 BOOKKEEPING = {
     "lease_owner", "lease_until_us", "attempts", "carrier_ref", "slot_us", "origin_id",
-    "send_at_us", "expires_us", "crashes", "carrier",
+    "send_at_us", "expires_us", "crashes", "carrier", "claims",
 }  # fmt: skip
 # Left out when NULL, whatever the bookkeeping: set only on keywords and auto-replies.
 KEYWORD = "keyword"
@@ -46,7 +46,7 @@ def test_any_bookkeeping_value_set_keeps_every_column() -> None:
         ("attempts", 1), ("origin_id", "m-1"), ("slot_us", NOW),
         ("lease_owner", "w-1"), ("lease_until_us", NOW), ("carrier_ref", "r"),
         ("send_at_us", NOW + 60), ("expires_us", NOW + 120),
-        ("crashes", 1), ("carrier", "smsc"),
+        ("crashes", 1), ("carrier", "smsc"), ("claims", 1),
     ]  # fmt: skip
     for column, value in changes:
         row = message_to_row(msgspec.structs.replace(fresh, **{column: value}))

@@ -29,7 +29,7 @@ from trebuchet.server.store.message_rows import message_to_row
 
 NOW = 1_700_000_000_000_000
 # Message columns added by migrations after 0008, absent from a database at 0007.
-LATER_COLUMNS = frozenset({"keyword", "send_at_us", "expires_us", "crashes", "carrier"})
+LATER_COLUMNS = frozenset({"keyword", "send_at_us", "expires_us", "crashes", "carrier", "claims"})
 
 
 def _load_migration(name: str) -> Any:
@@ -59,7 +59,7 @@ def _message(message_id: str, **changes: Any) -> dict[str, Any]:
         delivery_state=DeliveryState.WAITING,
     )
     every_column = {column.name: None for column in t.messages.columns}
-    every_column |= {"attempts": 0, "crashes": 0}
+    every_column |= {"attempts": 0, "crashes": 0, "claims": 0}
     return {**every_column, **message_to_row(record), **changes}  # as the table reads back
 
 
@@ -207,8 +207,9 @@ async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None
         _message("m-2", direction=Direction.IN, state=MessageState.RECEIVED, delivery_state=None,
                  media='["https://example.com/a.png"]'),
     ]  # fmt: skip
-    for row in old_rows:  # a column of a later revision (0012)
+    for row in old_rows:  # columns of later revisions (0012, 0016)
         del row["crashes"]
+        del row["claims"]
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_alembic, "0007")
@@ -222,7 +223,7 @@ async def test_migrating_a_database_with_rows_keeps_them(empty_url: str) -> None
             messages = (await conn.execute(select(t.messages).order_by(t.messages.c.id))).all()
             events = (await conn.execute(text("SELECT id, state FROM events ORDER BY id"))).all()
         assert [dict(row._mapping) for row in messages] == [
-            {**row, "crashes": 0} for row in old_rows
+            {**row, "crashes": 0, "claims": 0} for row in old_rows
         ]
         assert [tuple(row) for row in events] == [("ev-1", "pending"), ("ev-2", "delivered")]
         assert before.items() <= after.items() and "ix_messages_due" in after

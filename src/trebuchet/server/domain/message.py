@@ -62,6 +62,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     crashes: int = 0
     # The carrier that took it (shown on the API).
     carrier: str | None = None
+    # Claims since it last finished (migration 0016): parked past ``crash_max_attempts``.
+    claims: int = 0
 
     @property
     def wants_receipts(self) -> bool:

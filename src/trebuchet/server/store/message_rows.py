@@ -34,6 +34,7 @@ _BOOKKEEPING = (
     "origin_id",
     "crashes",
     "carrier",
+    "claims",
 )
 # Scheduling and expiry, left out with them when unset (most messages have neither).
 _CONTROLS = ("send_at_us", "expires_us")
@@ -57,6 +58,7 @@ def message_to_row(message: Message) -> dict[str, Any]:
         and message.expires_us is None
         and message.crashes == 0
         and message.carrier is None
+        and message.claims == 0
     ):
         for column in (*_BOOKKEEPING, *_CONTROLS):
             del row[column]
@@ -105,4 +107,5 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
         expires_us=row["expires_us"],
         crashes=row.get("crashes") or 0,
         carrier=row["carrier"],
+        claims=row.get("claims") or 0,
     )

@@ -142,11 +142,11 @@ messages = Table(
     Column("expires_us", BigInteger),
     # How often processing this message crashed in the engine (migration 0012).
     Column("crashes", Integer, nullable=False, server_default=text("0")),
-    # Claims since the message last finished (migration 0016): parked past the bound.
-    Column("claims", Integer, nullable=False, server_default=text("0")),
     # The carrier that took the message: its route's first, or the one it failed over to
     # (migration 0013).  Shown on the API as ``carrier``.
     Column("carrier", String(64)),
+    # Claims since the message last finished (migration 0016): parked past the bound.
+    Column("claims", Integer, nullable=False, server_default=text("0")),
     Index("ix_messages_user_time", "user_id", "time_us", "id"),
     Index("ix_messages_user_from", "user_id", "from_number", "time_us", "id"),
     Index("ix_messages_user_to", "user_id", "to_number", "time_us", "id"),
