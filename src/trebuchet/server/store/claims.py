@@ -103,8 +103,9 @@ _EVENT_READY = f"""
 # those lists and the hold rule (``ix_events_message``) as it is read, never joined, so
 # neither store reads or sorts every ready event first.  What a claim reads beyond the
 # window is the ready events it skips: those of full destinations and users, and held
-# ones.  ``NOT IN`` over a list without NULLs (an event without a destination is never
-# skipped for it, as it has no destination to be full).
+# ones: a full receiver's long backlog ahead of the others is read past on every claim.
+# The lists are compared with ``NOT IN`` (a hashed list on PostgreSQL), so they hold no
+# NULL: an event without a destination is never skipped for one.
 _LIVE = "lease_owner IS NOT NULL AND lease_until_us >= :now"
 _FAIR_EVENTS = f"""
     busy_destinations AS (
