@@ -77,16 +77,19 @@ CLAIM_MESSAGES = {
 
 # An event waits while an earlier event of the same message is still pending and has
 # started fewer than ``:hold`` delivery rounds, so each message's events leave in sequence
-# order unless an earlier one keeps failing (docs/callbacks.md).
+# order unless an earlier one keeps failing (docs/callbacks.md).  A hold of 0 holds
+# nothing.  The test stays inside an ``OR`` so PostgreSQL probes ``ix_events_message`` for
+# each event as it reads the window, rather than turning it into a join over every ready
+# event (which it plans for small tables, and then sorts them all).
 _EVENT_READY = f"""
     due_us <= :now AND (lease_until_us IS NULL OR lease_until_us < :now)
-    AND NOT EXISTS (
+    AND (:hold <= 0 OR NOT EXISTS (
         SELECT 1 FROM events AS earlier
         WHERE earlier.message_id = e.message_id
           AND earlier.sequence < e.sequence
           AND earlier.state = {_PENDING}
           AND earlier.attempts < :hold
-    )
+    ))
 """
 # Fair claiming.  A destination or a user with as many live leases as its cap is skipped.
 # Of the first ``window`` ready events of the others, oldest first, an event is taken while
@@ -95,6 +98,17 @@ _EVENT_READY = f"""
 # always fits, so a claim makes progress whenever anything may go.  Workers claiming at
 # the same moment do not see each other's new leases, so on PostgreSQL a cap can be passed
 # by at most one claim per worker; SQLite claims one at a time.
+#
+# Cost: the live leases are few (``ix_events_lease``: a lease is released when its event
+# is finished), so the busy counts and the lists of full destinations and users are
+# small and computed once.  The window is then read in ``due_us`` order from the partial
+# index ``ix_events_due`` and stops after ``window`` rows: each row is checked against
+# those lists and the hold rule (``ix_events_message``) as it is read, never joined, so
+# neither store reads or sorts every ready event first.  What a claim reads beyond the
+# window is the ready events it skips: those of full destinations and users, and held
+# ones: a full receiver's long backlog ahead of the others is read past on every claim.
+# The lists are compared with ``NOT IN`` (a hashed list on PostgreSQL), so they hold no
+# NULL: an event without a destination is never skipped for one.
 _LIVE = "lease_owner IS NOT NULL AND lease_until_us >= :now"
 _FAIR_EVENTS = f"""
     busy_destinations AS (
@@ -106,10 +120,10 @@ _FAIR_EVENTS = f"""
     candidates AS (
         SELECT e.id, e.user_id, e.destination, e.due_us FROM events AS e
         WHERE {_EVENT_READY}
-          AND NOT EXISTS (SELECT 1 FROM busy_destinations AS b
-                          WHERE b.destination = e.destination AND b.n >= :per_destination)
-          AND NOT EXISTS (SELECT 1 FROM busy_users AS b
-                          WHERE b.user_id = e.user_id AND b.n >= :per_user)
+          AND (e.destination IS NULL OR e.destination NOT IN (
+                  SELECT destination FROM busy_destinations
+                  WHERE destination IS NOT NULL AND n >= :per_destination))
+          AND e.user_id NOT IN (SELECT user_id FROM busy_users WHERE n >= :per_user)
         ORDER BY e.due_us
         LIMIT :window
         {{lock}}
