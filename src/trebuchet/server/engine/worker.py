@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("trebuchet.engine")
@@ -57,11 +57,18 @@ class Worker(Generic[Item]):
         heartbeat_interval: float,
         batch: int = DEFAULT_BATCH,
         owner: str | None = None,
+        listening: Callable[[], bool] = lambda: False,
+        listening_interval: float | None = None,
     ):
+        """``listening`` tells whether new work wakes the worker from other processes too
+        (PostgreSQL's LISTEN works); while it does, an idle worker looks every
+        ``listening_interval`` seconds rather than every ``poll_interval``."""
         self.queue = queue
         self.concurrency = concurrency
         self.batch = batch
         self.poll_interval = poll_interval
+        self.listening = listening
+        self.listening_interval = listening_interval or poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
         self.processed = 0
@@ -102,11 +109,15 @@ class Worker(Generic[Item]):
                     continue  # claim the next batch while this one is in flight
                 if until_idle and not self._tasks:
                     return
-                await self._wait(None if until_idle else self.poll_interval)
+                await self._wait(None if until_idle else self.idle_interval())
         finally:
             await self._drain()
             heartbeats.cancel()
             await asyncio.gather(heartbeats, return_exceptions=True)
+
+    def idle_interval(self) -> float:
+        """How long an idle worker waits for a wake-up before it looks anyway."""
+        return self.listening_interval if self.listening() else self.poll_interval
 
     async def _claim(self, limit: int) -> Sequence[Item]:
         try:
