@@ -1,0 +1,156 @@
+"""LISTEN/NOTIFY on PostgreSQL: work committed through one store wakes the workers of
+another at once, whatever their poll interval, and the listener comes back after its
+connection is killed.
+
+Each store here has its own connection pool and its own listening connection, as a
+separate process would.  The poll intervals are a minute, so anything that finishes
+within the bounded waits below (far shorter) was woken by a notification, not found by
+a poll.  The waits are bounds against hanging, not timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Connection
+
+from tests.conftest import make_settings
+from tests.engine.conftest import Receiver
+from trebuchet.server.api.message_input import MessageIn, message_row
+from trebuchet.server.config import Settings
+from trebuchet.server.domain.times import now_us
+from trebuchet.server.engine import Engine
+from trebuchet.server.net.guard import AddressPolicy
+from trebuchet.server.store import InsertJob, Store
+from trebuchet.server.store import tables as t
+from trebuchet.server.store.notifications import EVENTS, MESSAGES, notify
+
+pytestmark = pytest.mark.postgres
+
+POLL = 60.0  # no poll happens within a test
+BOUND = 15.0  # generous, and still far below POLL
+FROM, TO = "+15550104444", "+15557650000"
+
+
+def _settings(url: str) -> Settings:
+    return make_settings(url, poll_interval=POLL, poll_interval_listening=POLL)
+
+
+async def _until(check: Any) -> None:
+    """Wait (bounded) until ``check()`` is true."""
+    async with asyncio.timeout(BOUND):
+        while not check():  # noqa: ASYNC110 (state of other tasks, no event to await)
+            await asyncio.sleep(0.02)
+
+
+async def _listening(store: Store) -> None:
+    await _until(lambda: store.listening)
+
+
+@pytest.fixture
+async def stores(postgres_url: str) -> AsyncIterator[list[Store]]:
+    opened = [Store(postgres_url, pool_size=2) for _ in range(3)]
+    for index, store in enumerate(opened):
+        await store.open(run_migrations=index == 0)
+    try:
+        yield opened
+    finally:
+        for store in opened:
+            await store.close()
+
+
+async def _state(store: Store, message_id: str) -> str:
+    async with store.read() as conn:
+        query = t.messages.select().where(t.messages.c.id == message_id)
+        return str((await conn.execute(query)).mappings().one()["state"])
+
+
+async def test_another_store_sends_and_delivers_the_callback_without_polling(
+    stores: list[Store], receiver: Receiver, postgres_url: str
+) -> None:
+    api, sending, calling = stores  # three "processes" on one database
+    settings = _settings(postgres_url)
+    senders = Engine(sending, settings)
+    callers = Engine(calling, settings)
+    # One process runs only the send worker, the other only the callback worker: the
+    # message crosses from the API's store to the first, its event from there to the second.
+    tasks = [
+        asyncio.create_task(senders.send_worker.run()),
+        asyncio.create_task(callers.event_worker.run()),
+    ]
+    try:
+        await _listening(sending)
+        await _listening(calling)
+        created = await api.users.create([FROM])
+        policy = AddressPolicy.from_settings(settings)
+        message = MessageIn(from_=FROM, to=TO, text="wake up", callbackUrl=receiver.url("/cb"))
+        row = message_row(message, created.user.id, now_us(), policy=policy)
+        await api.messages.insert(InsertJob([row]))
+
+        await _until(lambda: receiver.at("/cb"))
+        assert receiver.at("/cb")[0].json()["messageId"] == row["id"]
+        assert await _state(api, row["id"]) == "sent"
+        assert senders.send_worker.processed == 1
+        await _until(lambda: callers.event_worker.processed == 1)  # its finish is written
+    finally:
+        senders.send_worker.stop()
+        callers.event_worker.stop()
+        await asyncio.gather(*tasks)
+        await senders.close()
+        await callers.close()
+
+
+async def test_the_listener_reconnects_after_its_connection_is_killed(
+    stores: list[Store],
+) -> None:
+    writer, listener_store, _ = stores
+    woken = asyncio.Event()
+    remove = listener_store.subscribe(MESSAGES, woken.set)
+    try:
+        await _listening(listener_store)
+        listener = listener_store.listener
+        assert listener is not None
+        first_pid = listener.backend_pid
+        async with writer.write() as conn:
+            await conn.exec_driver_sql(f"SELECT pg_terminate_backend({first_pid})")
+        # Dropped, then back on a new connection (after its backoff).
+        await _until(lambda: listener.listening and listener.backend_pid != first_pid)
+        assert listener.connects == 2
+        woken.clear()  # reconnecting wakes everyone once; the commit below must wake again
+        created = await writer.users.create([FROM])
+        row = message_row(MessageIn(from_=FROM, to=TO, text="after"), created.user.id, now_us())
+        await writer.messages.insert(InsertJob([row]))
+        await asyncio.wait_for(woken.wait(), BOUND)
+    finally:
+        remove()
+
+
+async def test_a_rolled_back_transaction_notifies_nobody(stores: list[Store]) -> None:
+    writer, listener_store, _ = stores
+    messages, events = asyncio.Event(), asyncio.Event()
+    removers = [
+        listener_store.subscribe(MESSAGES, messages.set),
+        listener_store.subscribe(EVENTS, events.set),
+    ]
+    try:
+        await _listening(listener_store)
+        messages.clear()
+        events.clear()
+
+        def fail(conn: Connection) -> None:
+            notify(conn, MESSAGES)
+            raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await writer.transact(fail)
+        await writer.transact(lambda conn: notify(conn, EVENTS))
+        # One connection hears notifications in commit order: once the second commit's
+        # has arrived, the first one's would have too.
+        await asyncio.wait_for(events.wait(), BOUND)
+        assert not messages.is_set()
+    finally:
+        for remove in removers:
+            remove()
