@@ -28,6 +28,7 @@ from benchmarks import (
     bench_sdk,
     bench_send,
     bench_smpp,
+    bench_wakeup,
 )
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
 from benchmarks.processes import ROOT
@@ -50,13 +51,15 @@ class Sizes:
     purge_days: int = 20
     purge_per_day: int = 4000
     failover_sends: int = 20_000
+    wakeup_messages: int = 200
+    wakeup_rounds: int = 4
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
 QUICK = Sizes(
     1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200, failover_sends=500
 )
-QUICK = replace(QUICK, purge_days=2, purge_per_day=300)
+QUICK = replace(QUICK, purge_days=2, purge_per_day=300, wakeup_messages=6, wakeup_rounds=2)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -170,6 +173,14 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
                 on_postgres(
                     lambda db: bench_list.list_pages(
                         db, "PostgreSQL", count=sizes.list_rows, repeats=sizes.list_repeats
+                    )
+                ),
+            ),
+            (
+                "wake-ups across processes, PostgreSQL",
+                on_postgres(
+                    lambda db: bench_wakeup.wakeup_latency(
+                        db, count=sizes.wakeup_messages, rounds=sizes.wakeup_rounds
                     )
                 ),
             ),

@@ -1,6 +1,6 @@
-"""LISTEN/NOTIFY on PostgreSQL: work committed through one store wakes the workers of
-another at once, whatever their poll interval, and the listener comes back after its
-connection is killed.
+"""LISTEN/NOTIFY on PostgreSQL: work committed through one store wakes the workers and
+the console's live feed of another at once, whatever their poll interval, and the
+listener comes back after its connection is killed.
 
 Each store here has its own connection pool and its own listening connection, as a
 separate process would.  The poll intervals are a minute, so anything that finishes
@@ -21,6 +21,7 @@ from tests.conftest import make_settings
 from tests.engine.conftest import Receiver
 from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.config import Settings
+from trebuchet.server.console.live import LiveFeed
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.engine import Engine
 from trebuchet.server.net.guard import AddressPolicy
@@ -154,3 +155,16 @@ async def test_a_rolled_back_transaction_notifies_nobody(stores: list[Store]) ->
     finally:
         for remove in removers:
             remove()
+
+
+async def test_the_live_feed_hears_another_stores_commit(stores: list[Store]) -> None:
+    api, watching, _ = stores
+    created = await api.users.create([FROM])
+    feed = LiveFeed(watching, tick=POLL)
+    async with feed.watch(created.user.id) as changes:
+        await _listening(watching)
+        await _until(lambda: feed.readings > 0)  # the baseline
+        row = message_row(MessageIn(from_=FROM, to=TO, text="seen"), created.user.id, now_us())
+        await api.messages.insert(InsertJob([row]))
+        change = await asyncio.wait_for(changes.get(), BOUND)
+        assert change["id"] == row["id"]

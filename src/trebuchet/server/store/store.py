@@ -18,6 +18,11 @@ which):
   SQLite (:mod:`.reader`), one autocommit statement answering asyncpg's records on
   PostgreSQL.
 
+Writes that create work announce it in their transaction (:mod:`.notifications`); once
+they commit, :meth:`Store.transact` wakes this process's subscribers
+(:meth:`Store.subscribe`), and on PostgreSQL one listening connection per process
+(:mod:`.listener`) hears every other process's commits.
+
 All SQL goes through SQLAlchemy Core, so SQLite and PostgreSQL share one code path; the
 few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect.
 """
@@ -244,10 +249,6 @@ class Store:
         if self._opened:
             self._start_listening()
         return remove
-
-    def on_insert(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` after every commit of new messages; answers its remover."""
-        return self.subscribe(MESSAGES, listener)
 
     @property
     def listening(self) -> bool:
