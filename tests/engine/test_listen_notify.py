@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
-from tests.conftest import make_settings
+from tests.conftest import POSTGRES_ADMIN_URL, make_settings
 from tests.engine.conftest import Receiver
 from trebuchet.server.api.message_input import MessageIn, message_row
 from trebuchet.server.config import Settings
@@ -49,6 +50,16 @@ async def _until(check: Any) -> None:
 
 async def _listening(store: Store) -> None:
     await _until(lambda: store.listening)
+
+
+async def _admin(sql: str) -> None:
+    """``sql`` on the admin database (a database cannot refuse connections to itself)."""
+    admin = Store(POSTGRES_ADMIN_URL, pool_size=1, listen=False)
+    try:
+        async with admin.write() as conn:
+            await conn.exec_driver_sql(sql)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
@@ -105,21 +116,29 @@ async def test_another_store_sends_and_delivers_the_callback_without_polling(
 
 
 async def test_the_listener_reconnects_after_its_connection_is_killed(
-    stores: list[Store],
+    stores: list[Store], postgres_url: str
 ) -> None:
     writer, listener_store, _ = stores
+    database = make_url(postgres_url).database
+    engine = Engine(listener_store, replace(_settings(postgres_url), poll_interval=0.2))
     woken = asyncio.Event()
     remove = listener_store.subscribe(MESSAGES, woken.set)
     try:
         await _listening(listener_store)
         listener = listener_store.listener
         assert listener is not None
+        assert engine.send_worker.idle_interval() == POLL  # listening: the long poll
         first_pid = listener.backend_pid
-        async with writer.write() as conn:
-            await conn.exec_driver_sql(f"SELECT pg_terminate_backend({first_pid})")
-        # Dropped, then back on a new connection (after its backoff).
+        # Kill the listening connection, and keep it from coming back for a while.
+        await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await _admin(f"SELECT pg_terminate_backend({first_pid})")
+        await _until(lambda: not listener.listening)
+        assert engine.send_worker.idle_interval() == 0.2  # down: back to the short poll
+        await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        # Back on a new connection (after its backoff), and the long poll again.
         await _until(lambda: listener.listening and listener.backend_pid != first_pid)
         assert listener.connects == 2
+        assert engine.send_worker.idle_interval() == POLL
         woken.clear()  # reconnecting wakes everyone once; the commit below must wake again
         created = await writer.users.create([FROM])
         row = message_row(MessageIn(from_=FROM, to=TO, text="after"), created.user.id, now_us())
@@ -127,6 +146,7 @@ async def test_the_listener_reconnects_after_its_connection_is_killed(
         await asyncio.wait_for(woken.wait(), BOUND)
     finally:
         remove()
+        await engine.close()
 
 
 async def test_a_rolled_back_transaction_notifies_nobody(stores: list[Store]) -> None:

@@ -79,12 +79,12 @@ class PgListener:
         """Connect and listen until the connection is lost; answers whether it listened."""
         try:
             conn = await asyncpg.connect(**self._connect_args, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        except Exception as exc:  # whatever it was, the workers poll until a later try
             log.warning("listening for notifications failed: %s", exc)
             return False
         try:
             await self._listen(conn)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # a lost connection, whichever way it shows
             log.warning("the notification connection was lost (%s); polling until it is back",
                         exc)  # fmt: skip
         finally:
