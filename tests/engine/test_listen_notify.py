@@ -1,6 +1,7 @@
 """LISTEN/NOTIFY on PostgreSQL: work committed through one store wakes the workers and
 the console's live feed of another at once, whatever their poll interval, and the
-listener comes back after its connection is killed.
+listener comes back after its connection is killed; a real ``trebuchet worker`` process
+is woken the same way.
 
 Each store here has its own connection pool and its own listening connection, as a
 separate process would.  The poll intervals are a minute, so anything that finishes
@@ -11,8 +12,12 @@ a poll.  The waits are bounds against hanging, not timings.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.postgres
 
 POLL = 60.0  # no poll happens within a test
 BOUND = 15.0  # generous, and still far below POLL
+LAUNCH = "from trebuchet.cli.main import main; main()"
 FROM, TO = "+15550104444", "+15557650000"
 
 
@@ -188,3 +194,41 @@ async def test_the_live_feed_hears_another_stores_commit(stores: list[Store]) ->
         await api.messages.insert(InsertJob([row]))
         change = await asyncio.wait_for(changes.get(), BOUND)
         assert change["id"] == row["id"]
+
+
+def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``trebuchet worker`` in a process of its own, logging to ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, "worker"], env=env, stdout=log, stderr=log
+        )
+
+
+async def test_a_trebuchet_worker_process_is_woken_by_a_send_elsewhere(
+    stores: list[Store], receiver: Receiver, postgres_url: str, tmp_path: Path
+) -> None:
+    api = stores[0]
+    env = {
+        **os.environ,
+        "TREBUCHET_DB": postgres_url,
+        "TREBUCHET_POLL_INTERVAL": str(POLL),
+        "TREBUCHET_POLL_INTERVAL_LISTENING": str(POLL),
+        "TREBUCHET_OUTBOUND_ALLOW_LOOPBACK": "1",
+        "TREBUCHET_HOUSEKEEPING_INTERVAL": "0",
+        "TREBUCHET_MEDIA_DIR": str(tmp_path / "media"),
+    }
+    log_path = tmp_path / "worker.log"
+    worker = _start_worker(env, log_path)
+    try:
+        await _until(lambda: "listening for notifications (" in log_path.read_text())
+        created = await api.users.create([FROM])
+        policy = AddressPolicy.from_settings(_settings(postgres_url))
+        message = MessageIn(from_=FROM, to=TO, text="elsewhere", callbackUrl=receiver.url("/cb"))
+        row = message_row(message, created.user.id, now_us(), policy=policy)
+        await api.messages.insert(InsertJob([row]))
+        await _until(lambda: receiver.at("/cb"))
+        assert receiver.at("/cb")[0].json()["messageId"] == row["id"]
+        assert await _state(api, row["id"]) == "sent"
+    finally:
+        worker.terminate()
+        worker.wait(20)
