@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,27 @@ async def test_a_trebuchet_worker_process_is_woken_by_a_send_elsewhere(
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+async def test_a_scheduled_send_leaves_when_due_while_the_worker_listens(
+    stores: list[Store], postgres_url: str
+) -> None:
+    """Nobody announces a time coming: the listening worker asks when the next message
+    becomes due and looks then, instead of after ``poll_interval_listening``."""
+    api, sending, _ = stores
+    senders = Engine(sending, replace(_settings(postgres_url), poll_interval=0.2))
+    task = asyncio.create_task(senders.send_worker.run())
+    try:
+        await _listening(sending)
+        created = await api.users.create([FROM])
+        send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        message = MessageIn(from_=FROM, to=TO, text="later", sendAt=send_at)
+        row = message_row(message, created.user.id, now_us())
+        assert row["state"] == "scheduled"
+        await api.messages.insert(InsertJob([row]))
+        await _until(lambda: senders.send_worker.processed == 1)
+        assert await _state(api, row["id"]) == "sent"
+    finally:
+        senders.send_worker.stop()
+        await task
+        await senders.close()

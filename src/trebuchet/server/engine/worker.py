@@ -46,6 +46,10 @@ class WorkQueue(Protocol[Item]):
         """Processing ``item`` raised ``exc``: try it again later, or park it for good."""
         ...
 
+    async def due_in(self) -> float | None:
+        """Seconds until the next item not yet due becomes due, or None (unknown)."""
+        ...
+
 
 class Worker(Generic[Item]):
     def __init__(
@@ -109,15 +113,30 @@ class Worker(Generic[Item]):
                     continue  # claim the next batch while this one is in flight
                 if until_idle and not self._tasks:
                     return
-                await self._wait(None if until_idle else self.idle_interval())
+                await self._wait(None if until_idle else await self._idle_wait())
         finally:
             await self._drain()
             heartbeats.cancel()
             await asyncio.gather(heartbeats, return_exceptions=True)
 
     def idle_interval(self) -> float:
-        """How long an idle worker waits for a wake-up before it looks anyway."""
+        """How long an idle worker waits for a wake-up before it looks anyway, at most."""
         return self.listening_interval if self.listening() else self.poll_interval
+
+    async def _idle_wait(self) -> float:
+        """The wait before the next look.  While listening, new work wakes the worker
+        but time-based work (a scheduled send, a retry) does not: the worker asks when
+        the next such item becomes due and looks then, though never sooner than
+        ``poll_interval`` (time-based work is found as promptly as by polling, at least)."""
+        longest = self.idle_interval()
+        if not self.listening():
+            return longest
+        try:
+            due_in = await self.queue.due_in()
+        except Exception:
+            log.exception("%s: asking for the next due time failed", self.queue.name)
+            return self.poll_interval
+        return longest if due_in is None else min(longest, max(due_in, self.poll_interval))
 
     async def _claim(self, limit: int) -> Sequence[Item]:
         try:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from trebuchet.server.domain.clock import Clock
 from trebuchet.server.domain.dead_letters import CrashPolicy, crash_summary
+from trebuchet.server.domain.times import US
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.finishes import Finish
 
@@ -39,6 +40,8 @@ class Leasing:
     extend: Callable[[str, Sequence[str], int], Awaitable[int]]
     # False when the lease was lost and nothing was written
     finish: Callable[[Finish], Awaitable[bool]]
+    # (now) -> when the next row not yet due becomes due, or None
+    next_due: Callable[[int], Awaitable[int | None]] | None = None
 
 
 class LeasedQueue:
@@ -65,6 +68,15 @@ class LeasedQueue:
         rows = await self._leasing.claim(owner, limit, self._clock.now_us(), self._lease_us)
         await self.claimed(rows)
         return rows
+
+    async def due_in(self) -> float | None:
+        """Seconds until the next item not yet due becomes due (a scheduled send, a
+        retry), or None when none waits or the store cannot tell."""
+        if self._leasing.next_due is None:
+            return None
+        now = self._clock.now_us()
+        due = await self._leasing.next_due(now)
+        return None if due is None else max(0.0, (due - now) / US)
 
     async def claimed(self, rows: Sequence[Row]) -> None:
         """Called with every claimed batch before its items are processed."""
