@@ -170,9 +170,10 @@ class Settings:
     callback_concurrency_per_user: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY_PER_USER
     # A claimed item is someone else's to take when its worker stops renewing this lease.
     lease_seconds: PositiveSeconds = DEFAULT_LEASE_SECONDS
-    # Seconds between looks for due work when idle; while LISTEN/NOTIFY works, only
-    # time-based work (scheduled sends, retries) needs the look, and the longer
-    # ``poll_interval_listening`` applies.
+    # Seconds between looks for due work when idle.  While LISTEN/NOTIFY works, new work
+    # wakes the workers, they look when the next scheduled or retried item becomes due
+    # (never sooner than ``poll_interval``), and at the latest every
+    # ``poll_interval_listening``.
     poll_interval: PositiveSeconds = DEFAULT_POLL_INTERVAL
     poll_interval_listening: PositiveSeconds = DEFAULT_POLL_INTERVAL_LISTENING
     drain_seconds: Seconds = DEFAULT_DRAIN_SECONDS
