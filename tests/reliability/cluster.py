@@ -108,7 +108,7 @@ class Cluster:
             "demo_user": False,
             "access_log": False,
             "poll_interval": 0.05,
-            # Lease expiries and retries are found by polling even while LISTEN/NOTIFY
+            # A dead worker's expired leases are found by polling even while LISTEN/NOTIFY
             # wakes the workers: the scenarios' bounds expect them as soon as before.
             "poll_interval_listening": 0.05,
             "outbound_allow_loopback": True,
