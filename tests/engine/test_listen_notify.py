@@ -4,9 +4,10 @@ listener comes back after its connection is killed; a real ``trebuchet worker`` 
 is woken the same way.
 
 Each store here has its own connection pool and its own listening connection, as a
-separate process would.  The poll intervals are a minute, so anything that finishes
-within the bounded waits below (far shorter) was woken by a notification, not found by
-a poll.  The waits are bounds against hanging, not timings.
+separate process would.  The listening poll interval is a minute (and so is the short one
+unless a test is about it), so anything that finishes within the bounded waits below (far
+shorter) was woken by a notification, or by the time it was due, not found by a poll.
+The waits are bounds against hanging, not timings.
 """
 
 from __future__ import annotations
