@@ -29,6 +29,7 @@ from benchmarks import (
     bench_sdk,
     bench_send,
     bench_smpp,
+    bench_wakeup,
 )
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
 from benchmarks.processes import ROOT
@@ -53,13 +54,23 @@ class Sizes:
     failover_sends: int = 20_000
     media_rounds: int = 3
     media_files: int = 40
+    wakeup_messages: int = 200
+    wakeup_rounds: int = 4
 
 
 FULL = Sizes(3, 4.0, 1_000_000, 20, 200_000, 3, 300, 1_000_000, 20_000, 8.0)
 QUICK = Sizes(
     1, 1.0, 3_000, 3, 3_000, 1, 20, 5_000, 200, 1.0, smpp_messages=200, failover_sends=500
 )
-QUICK = replace(QUICK, purge_days=2, purge_per_day=300, media_rounds=1, media_files=5)
+QUICK = replace(
+    QUICK,
+    purge_days=2,
+    purge_per_day=300,
+    media_rounds=1,
+    media_files=5,
+    wakeup_messages=6,
+    wakeup_rounds=2,
+)
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
@@ -181,6 +192,14 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
                 on_postgres(
                     lambda db: bench_list.list_pages(
                         db, "PostgreSQL", count=sizes.list_rows, repeats=sizes.list_repeats
+                    )
+                ),
+            ),
+            (
+                "wake-ups across processes, PostgreSQL",
+                on_postgres(
+                    lambda db: bench_wakeup.wakeup_latency(
+                        db, count=sizes.wakeup_messages, rounds=sizes.wakeup_rounds
                     )
                 ),
             ),

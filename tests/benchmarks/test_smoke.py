@@ -9,7 +9,15 @@ import pytest
 from benchmarks.common import sqlite_database
 from benchmarks.run import table
 
-from benchmarks import bench_e2e, bench_failover, bench_list, bench_memory, bench_sdk, bench_send
+from benchmarks import (
+    bench_e2e,
+    bench_failover,
+    bench_list,
+    bench_memory,
+    bench_sdk,
+    bench_send,
+    bench_wakeup,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,3 +61,7 @@ def test_send_benchmarks_run(tmp_path: Path) -> None:
 
 def test_failover_benchmark_runs() -> None:
     _check(bench_failover.failover(count=200, rounds=1))
+
+
+def test_wakeup_benchmark_runs_on_postgres(postgres_url: str) -> None:
+    _check(bench_wakeup.wakeup_latency(postgres_url, count=2, rounds=1))

@@ -152,7 +152,7 @@ async def test_every_console_route_keeps_tenants_apart(console: Harness) -> None
 async def test_one_live_reading_serves_every_watcher(console: Harness) -> None:
     creds = await console.create_user(["+15550100001"])
     other = await console.create_user(["+15550100002"])
-    feed = LiveFeed(console.store, tick=3600)
+    feed = LiveFeed(console.store, tick=3600, listen=False)  # read by hand only
     async with (
         feed.watch(creds.user_id) as first,
         feed.watch(creds.user_id) as second,
@@ -169,3 +169,17 @@ async def test_one_live_reading_serves_every_watcher(console: Harness) -> None:
         assert change == {"id": message_id, "state": "queued", "deliveryState": None}
         assert (await asyncio.wait_for(second.get(), 1))["id"] == message_id
         assert third.empty()
+
+
+async def test_a_commit_wakes_the_live_feed_without_waiting_for_its_tick(
+    console: Harness,
+) -> None:
+    creds = await console.create_user(["+15550100003"])
+    feed = LiveFeed(console.store, tick=3600)  # no tick within the test: only wake-ups
+    async with feed.watch(creds.user_id) as changes:
+        async with asyncio.timeout(15):
+            while feed.readings == 0:  # noqa: ASYNC110 (the loop's baseline reading)
+                await asyncio.sleep(0.01)
+        message_id = await _send(console, creds, "wake the feed")
+        change = await asyncio.wait_for(changes.get(), 15)
+        assert change["id"] == message_id

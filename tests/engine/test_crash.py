@@ -50,6 +50,7 @@ class Processes:
             "TREBUCHET_DB": db,
             "TREBUCHET_DEMO_USER": "0",
             "TREBUCHET_POLL_INTERVAL": "0.05",
+            "TREBUCHET_POLL_INTERVAL_LISTENING": "0.05",  # expired leases are polled for
             "TREBUCHET_LEASE_SECONDS": "2",
             "TREBUCHET_SEND_CONCURRENCY": "8",
             "TREBUCHET_OUTBOUND_ALLOW_LOOPBACK": "1",  # the receiver is on 127.0.0.1

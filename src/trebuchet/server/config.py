@@ -50,6 +50,7 @@ DEFAULT_CALLBACK_CONCURRENCY_PER_DESTINATION = 64
 DEFAULT_CALLBACK_CONCURRENCY_PER_USER = 128
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_INTERVAL = 0.2
+DEFAULT_POLL_INTERVAL_LISTENING = 5.0
 DEFAULT_DRAIN_SECONDS = 10.0
 DEFAULT_SEND_MAX_ATTEMPTS = 8
 DEFAULT_CALLBACK_RETRY_WINDOW = 24 * 3600.0
@@ -132,6 +133,9 @@ class Settings:
     numbers_self_service: bool = False
     sqlite_synchronous: SqliteSynchronous = "NORMAL"
     db_pool_size: AtLeastOne = 10
+    # On PostgreSQL, hear other processes' new work through LISTEN/NOTIFY (one extra
+    # connection per process) instead of by polling alone; docs/scaling.md.
+    db_listen: bool = True
     # -- limits, hardening and observability --
     # Per-user request rate limit (0 = off): a token bucket of ``rate_limit_burst`` tokens
     # (0 = one second's worth) refilled at ``rate_limit_per_second``.
@@ -180,7 +184,12 @@ class Settings:
     callback_concurrency_per_user: AtLeastOne = DEFAULT_CALLBACK_CONCURRENCY_PER_USER
     # A claimed item is someone else's to take when its worker stops renewing this lease.
     lease_seconds: PositiveSeconds = DEFAULT_LEASE_SECONDS
+    # Seconds between looks for due work when idle.  While LISTEN/NOTIFY works, new work
+    # wakes the workers, they look when the next scheduled or retried item becomes due
+    # (never sooner than ``poll_interval``), and at the latest every
+    # ``poll_interval_listening``.
     poll_interval: PositiveSeconds = DEFAULT_POLL_INTERVAL
+    poll_interval_listening: PositiveSeconds = DEFAULT_POLL_INTERVAL_LISTENING
     drain_seconds: Seconds = DEFAULT_DRAIN_SECONDS
     send_max_attempts: AtLeastOne = DEFAULT_SEND_MAX_ATTEMPTS
     # Messages per second per sending number (0 = unlimited), and per-number overrides

@@ -76,9 +76,10 @@ class EventQueue(LeasedQueue):
             per_user=per_user,
             order_hold=order_hold,
         )
-        super().__init__(
-            Leasing(claim, delivery.extend_event_leases, delivery.finish_event), clock, lease_us
+        leasing = Leasing(
+            claim, delivery.extend_event_leases, delivery.finish_event, delivery.next_event_due
         )
+        super().__init__(leasing, clock, lease_us)
         self._hooks = hooks or MetricsHooks()
         self._delivery = delivery
         self._sender = sender

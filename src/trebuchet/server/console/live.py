@@ -6,7 +6,11 @@ range per user), compares them with the last reading and hands each change to th
 user's open pages.  Pages hold a server-sent-events stream (``/console/live``); a stream
 ends after ``STREAM_SECONDS`` and the browser reconnects, so a server shutting down never
 waits on an idle stream.  The same loop serves SQLite and PostgreSQL, and sees writes
-made by any process (docs/decisions.md says why it is not LISTEN/NOTIFY).
+made by any process.  A commit that adds or changes messages wakes it (the store's
+``trebuchet_feed`` channel: this process's commits, and on PostgreSQL every process's
+through LISTEN/NOTIFY); it then reads at once, at most one reading per ``MIN_GAP_SECONDS``
+however many commits there were, and otherwise every ``tick`` (every
+``TICK_LISTENING_SECONDS`` while the store listens), for the changes nobody announces.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ from starlette.responses import Response, StreamingResponse
 from trebuchet.server.console.session import PREFIX, Page, console_route
 from trebuchet.server.domain.times import now_us
 from trebuchet.server.store import Store
+from trebuchet.server.store.notifications import FEED
 
 TICK_SECONDS = 1.0
+TICK_LISTENING_SECONDS = 5.0
+MIN_GAP_SECONDS = 0.2
 WINDOW_US = 15 * 60 * 1_000_000  # changes to messages younger than this are seen
 READ_LIMIT = 2000
 STREAM_SECONDS = 20.0
@@ -37,6 +44,9 @@ Snapshot = dict[str, tuple[Any, ...]]
 class LiveFeed:
     store: Store
     tick: float = TICK_SECONDS
+    # Read when the store announces a change (off: every ``tick`` only).
+    listen: bool = True
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _watchers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = field(default_factory=dict)
     _known: dict[str, Snapshot] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
@@ -62,9 +72,18 @@ class LiveFeed:
                 self._task = None
 
     async def _run(self) -> None:
-        while self._watchers:
-            await self.read_once()
-            await asyncio.sleep(self.tick)
+        unsubscribe = self.store.subscribe(FEED, self._changed.set) if self.listen else None
+        try:
+            while self._watchers:
+                self._changed.clear()  # a change committed during the reading wakes again
+                await self.read_once()
+                await asyncio.sleep(MIN_GAP_SECONDS)  # a burst of changes: one reading
+                tick = max(self.tick, TICK_LISTENING_SECONDS) if self.store.listening else self.tick
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), max(0.0, tick - MIN_GAP_SECONDS))
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
 
     async def read_once(self) -> None:
         users = sorted(self._watchers)

@@ -32,6 +32,7 @@ from trebuchet.server.engine.throttle import SenderLimits, parse_rates
 from trebuchet.server.engine.worker import Worker
 from trebuchet.server.hooks import EngineHooks, MetricsHooks
 from trebuchet.server.store import Store
+from trebuchet.server.store.notifications import EVENTS, MESSAGES
 
 log = logging.getLogger("trebuchet.engine")
 SEND_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=300.0)
@@ -65,16 +66,14 @@ class Engine:
         self.event_worker: Worker[Any] = Worker(
             self.events,
             concurrency=settings.callback_concurrency,
-            poll_interval=settings.poll_interval,
-            heartbeat_interval=settings.lease_seconds / 3,
+            **self._polling(),
         )
         self.delivery.on_events(self.event_worker.wake)
         self.sends = self._send_queue(draw)
         self.send_worker: Worker[Any] = Worker(
             self.sends,
             concurrency=settings.send_concurrency,
-            poll_interval=settings.poll_interval,
-            heartbeat_interval=settings.lease_seconds / 3,
+            **self._polling(),
         )
         crashes = CrashPolicy(max_crashes=settings.crash_max_attempts)
         for queue in (self.events, self.sends):
@@ -83,8 +82,21 @@ class Engine:
         # Retention and pruning (docs/operations.md); None when this process runs none.
         self.housekeeper = build_housekeeper(store, settings, self.clock, self.delivery.media)
         self._tasks: list[asyncio.Task[None]] = []
-        # Messages accepted by this process wake the send worker at once.
-        self._unlisten = store.on_insert(self.send_worker.wake)
+        # New messages and events wake the workers at once: those committed by this
+        # process, and on PostgreSQL every other process's too (LISTEN/NOTIFY).
+        self._unsubscribe = [
+            store.subscribe(MESSAGES, self.send_worker.wake),
+            store.subscribe(EVENTS, self.event_worker.wake),
+        ]
+
+    def _polling(self) -> dict[str, Any]:
+        settings = self.settings
+        return {
+            "poll_interval": settings.poll_interval,
+            "heartbeat_interval": settings.lease_seconds / 3,
+            "listening": lambda: self.store.listening,
+            "listening_interval": settings.poll_interval_listening,
+        }
 
     def _event_queue(self, draw: Callable[[], float]) -> EventQueue:
         settings, delivery = self.settings, self.delivery
@@ -152,8 +164,9 @@ class Engine:
         await self.close()
 
     async def close(self) -> None:
-        self._unlisten()
-        self._unlisten = lambda: None
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
         await self.carrier.close()
         await self.sender.close()
         await self.delivery.close()

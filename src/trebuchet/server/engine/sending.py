@@ -141,7 +141,10 @@ class SendQueue(LeasedQueue):
         hooks: EngineHooks | None = None,
     ):
         leasing = Leasing(
-            delivery.claim_messages, delivery.extend_message_leases, delivery.finish_message
+            delivery.claim_messages,
+            delivery.extend_message_leases,
+            delivery.finish_message,
+            delivery.next_message_due,
         )
         super().__init__(leasing, clock, lease_us)
         self._media = media

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("trebuchet.engine")
@@ -65,6 +65,10 @@ class WorkQueue(Protocol[Item]):
         claimed: due as they were, their claim not counted."""
         ...
 
+    async def due_in(self) -> float | None:
+        """Seconds until the next item not yet due becomes due, or None (unknown)."""
+        ...
+
 
 class Worker(Generic[Item]):
     def __init__(
@@ -76,11 +80,18 @@ class Worker(Generic[Item]):
         heartbeat_interval: float,
         batch: int = DEFAULT_BATCH,
         owner: str | None = None,
+        listening: Callable[[], bool] = lambda: False,
+        listening_interval: float | None = None,
     ):
+        """``listening`` tells whether new work wakes the worker from other processes too
+        (PostgreSQL's LISTEN works); while it does, an idle worker looks every
+        ``listening_interval`` seconds rather than every ``poll_interval``."""
         self.queue = queue
         self.concurrency = concurrency
         self.batch = batch
         self.poll_interval = poll_interval
+        self.listening = listening
+        self.listening_interval = listening_interval or poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.owner = owner or f"{queue.name}-{uuid.uuid4().hex[:16]}"
         self.processed = 0
@@ -133,11 +144,30 @@ class Worker(Generic[Item]):
                     continue  # claim the next batch while this one is in flight
                 if until_idle and not self._tasks:
                     return
-                await self._wait(None if until_idle else self.poll_interval)
+                await self._wait(None if until_idle else await self._idle_wait())
         finally:
             await self._drain()
             heartbeats.cancel()
             await asyncio.gather(heartbeats, return_exceptions=True)
+
+    def idle_interval(self) -> float:
+        """How long an idle worker waits for a wake-up before it looks anyway, at most."""
+        return self.listening_interval if self.listening() else self.poll_interval
+
+    async def _idle_wait(self) -> float:
+        """The wait before the next look.  While listening, new work wakes the worker
+        but time-based work (a scheduled send, a retry) does not: the worker asks when
+        the next such item becomes due and looks then, though never sooner than
+        ``poll_interval`` (time-based work is found as promptly as by polling, at least)."""
+        longest = self.idle_interval()
+        if not self.listening():
+            return longest
+        try:
+            due_in = await self.queue.due_in()
+        except Exception:
+            log.exception("%s: asking for the next due time failed", self.queue.name)
+            return self.poll_interval
+        return longest if due_in is None else min(longest, max(due_in, self.poll_interval))
 
     async def _claim(self, limit: int) -> Sequence[Item]:
         try:

@@ -21,6 +21,7 @@ from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import insert_ignoring_conflicts
 from trebuchet.server.store.events import add_events
 from trebuchet.server.store.messaging_settings import NumberSettings, UserSettings, settings_for
+from trebuchet.server.store.notifications import FEED, MESSAGES, notify
 from trebuchet.server.store.opt_outs import OptOutChange, apply_keyword
 from trebuchet.server.store.redaction import redacted_among
 from trebuchet.server.store.user_errors import add_user_errors
@@ -76,6 +77,7 @@ def change_message(
         return False
     conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**change.values))
     add_events(conn, change.events)
+    notify(conn, FEED)
     return True
 
 
@@ -101,6 +103,10 @@ def receive(
     add_user_errors(conn, [error for message in fresh for error in message.user_errors])
     apply_keyword(conn, [change for message in fresh for change in message.opt_outs])
     _insert_once(conn, [reply for message in fresh for reply in message.replies])
+    if fresh:
+        notify(conn, FEED)
+    if any(message.replies for message in fresh):
+        notify(conn, MESSAGES)  # auto-replies are queued messages for the send workers
     return answer
 
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, TextClause, or_, select, text, update
+from sqlalchemy import Table, TextClause, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from trebuchet.server.domain.states import EventState, MessageState
@@ -204,6 +204,13 @@ def any_due(conn: Connection, table: Table, now: int) -> bool:
         .limit(1)
     )
     return conn.scalar(due) is not None
+
+
+def next_due(conn: Connection, table: Table, now: int) -> int | None:
+    """The earliest ``due_us`` of ``table`` still to come (one probe of its partial
+    ``due_us`` index), or None: when the next scheduled or retried item becomes due."""
+    due: int | None = conn.scalar(select(func.min(table.c.due_us)).where(table.c.due_us > now))
+    return due
 
 
 def claim_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Row]:

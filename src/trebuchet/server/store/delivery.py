@@ -37,6 +37,7 @@ from trebuchet.server.store.claims import (
     any_due,
     claim_rows,
     extend_leases,
+    next_due,
     reserve_slot,
 )
 from trebuchet.server.store.finishes import Finish, finish_leased
@@ -81,6 +82,10 @@ class DeliveryStore:
     async def _finish_messages(self, batch: Sequence[Finish]) -> list[bool]:
         return await self.store.transact(lambda conn: finish_leased(conn, t.messages, batch))
 
+    async def next_message_due(self, now: int) -> int | None:
+        """When the next scheduled or retried message becomes due (µs), or None."""
+        return await self._next_due(t.messages, now)
+
     async def extend_message_leases(self, owner: str, ids: Sequence[str], until: int) -> int:
         """Renew the leases ``owner`` holds on ``ids`` (the items it is working on)."""
         return await self._extend(t.messages, owner, ids, until)
@@ -119,6 +124,10 @@ class DeliveryStore:
 
     async def _finish_events(self, batch: Sequence[Finish]) -> list[bool]:
         return await self.store.transact(lambda conn: finish_leased(conn, t.events, batch))
+
+    async def next_event_due(self, now: int) -> int | None:
+        """When the next retried event becomes due (µs), or None."""
+        return await self._next_due(t.events, now)
 
     async def extend_event_leases(self, owner: str, ids: Sequence[str], until: int) -> int:
         return await self._extend(t.events, owner, ids, until)
@@ -179,6 +188,10 @@ class DeliveryStore:
             lambda conn: any_due(conn, table, now),
             lambda conn: checked(conn, claim_rows(conn, statement, params)),
         )
+
+    async def _next_due(self, table: Table, now: int) -> int | None:
+        async with self.store.read() as conn:
+            return await conn.run_sync(lambda sync: next_due(sync, table, now))
 
     async def _extend(self, table: Table, owner: str, ids: Sequence[str], until: int) -> int:
         if not ids:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, select, true, tuple_, update
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.domain.dead_letters import CALLBACK_CANCELLED
 from trebuchet.server.domain.states import EventState
 from trebuchet.server.store import tables as t
+from trebuchet.server.store.notifications import EVENTS, notify
 
 if TYPE_CHECKING:
     from trebuchet.server.store.store import Store
@@ -139,5 +141,12 @@ class EventActions:
             .values(**values)
             .returning(*t.events.c)
         )
-        async with self._store.write() as conn:
-            return [dict(row) for row in (await conn.execute(statement)).mappings()]
+        reopens = values.get("state") == EventState.PENDING
+
+        def write(conn: Connection) -> list[Row]:
+            rows: list[Row] = [dict(row) for row in conn.execute(statement).mappings()]
+            if rows and reopens:
+                notify(conn, EVENTS)  # the callback workers of every process look at once
+            return rows
+
+        return await self._store.transact(write)

@@ -18,6 +18,7 @@ from trebuchet.server.domain.ids import new_id
 from trebuchet.server.domain.states import EventState
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import insert_rows
+from trebuchet.server.store.notifications import EVENTS, notify
 
 
 def add_events(
@@ -26,7 +27,8 @@ def add_events(
     """Append events to their messages' sequences; the caller holds the message rows.
 
     ``last`` maps message ids to their last sequence when the caller knows them (read
-    with the rows, or 0 for messages inserted in this transaction).
+    with the rows, or 0 for messages inserted in this transaction).  The callback
+    workers are notified (``notifications.py``) when the transaction commits.
     """
     if not events:
         return
@@ -48,6 +50,7 @@ def add_events(
              "attempts": 0, **event}
         )  # fmt: skip
     insert_rows(conn, t.events, rows)
+    notify(conn, EVENTS)  # the callback workers of every process look at once
 
 
 def add_attempts(conn: Connection, attempts: Sequence[Mapping[str, Any]]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.bulk import update_rows
 from trebuchet.server.store.events import add_attempts, add_events
+from trebuchet.server.store.notifications import FEED, notify
 from trebuchet.server.store.redaction import scrub_events
 from trebuchet.server.store.user_errors import add_user_errors
 
@@ -82,4 +83,6 @@ def finish_leased(conn: Connection, table: Table, batch: Sequence[Finish]) -> li
     add_events(conn, new_events, last)
     add_attempts(conn, [attempt for finish in done for attempt in finish.attempts])
     add_user_errors(conn, [error for finish in done for error in finish.user_errors])
+    if messages and done:
+        notify(conn, FEED)
     return applied

@@ -2,7 +2,8 @@
 
 The store's group commit (``store.messages.insert``) hands every batch of accepted
 messages to :func:`write_jobs`, in one transaction on a blocking connection
-(:meth:`Store.transact`); the ``on_insert`` listeners hear of it after the commit.
+(:meth:`Store.transact`), which notifies ``trebuchet_messages`` (``notifications.py``):
+the send workers of every process hear of it once it has committed.
 """
 
 from __future__ import annotations

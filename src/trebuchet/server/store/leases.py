@@ -31,6 +31,7 @@ from trebuchet.server.domain.dead_letters import (
     abandoned_summary,
     crash_summary,
 )
+from trebuchet.server.domain.times import US
 from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.finishes import Finish
 
@@ -47,6 +48,8 @@ class Leasing:
     extend: Callable[[str, Sequence[str], int], Awaitable[int]]
     # False when the lease was lost and nothing was written
     finish: Callable[[Finish], Awaitable[bool]]
+    # (now) -> when the next row not yet due becomes due, or None
+    next_due: Callable[[int], Awaitable[int | None]] | None = None
 
 
 class LeasedQueue:
@@ -104,6 +107,15 @@ class LeasedQueue:
         )
         self.log.error("%s %s parked: %s", self.noun, item["id"], summary)
         await self.finish(Finish(item["id"], owner, values, user_errors=[error]))
+
+    async def due_in(self) -> float | None:
+        """Seconds until the next item not yet due becomes due (a scheduled send, a
+        retry), or None when none waits or the store cannot tell."""
+        if self._leasing.next_due is None:
+            return None
+        now = self._clock.now_us()
+        due = await self._leasing.next_due(now)
+        return None if due is None else max(0.0, (due - now) / US)
 
     async def claimed(self, rows: Sequence[Row]) -> None:
         """Called with every claimed batch before its items are processed."""

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from trebuchet.server.domain.states import CANCELABLE, MessageState
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.events import add_events
+from trebuchet.server.store.notifications import FEED, notify
 
 Row = Mapping[str, Any]
 
@@ -71,4 +72,5 @@ def cancel_message(
         return Cancel(CancelOutcome.TOO_LATE, row)
     row.update(values)
     add_events(conn, events_for(row))
+    notify(conn, FEED)
     return Cancel(CancelOutcome.CANCELED, row)

@@ -1,8 +1,9 @@
 """Messages as their users see them: taken in, read one at a time or by the page, redacted,
 their events listed; and how many wait to be sent.
 
-Accepted messages are written by the group commit (:meth:`Store.on_insert` hears of each
-commit; the body of the write is :mod:`.intake`).  Pages are read on the raw path
+Accepted messages are written by the group commit (its commits are announced on the
+``trebuchet_messages`` channel, :meth:`Store.subscribe`; the body of the write is
+:mod:`.intake`).  Pages are read on the raw path
 (:meth:`Store.fetch`), by a statement compiled once per shape of filters.
 """
 

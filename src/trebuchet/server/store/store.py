@@ -18,6 +18,11 @@ which):
   SQLite (:mod:`.reader`), one autocommit statement answering asyncpg's records on
   PostgreSQL.
 
+Writes that create work announce it in their transaction (:mod:`.notifications`); once
+they commit, :meth:`Store.transact` wakes this process's subscribers
+(:meth:`Store.subscribe`), and on PostgreSQL one listening connection per process
+(:mod:`.listener`) hears every other process's commits.
+
 All SQL goes through SQLAlchemy Core, so SQLite and PostgreSQL share one code path; the
 few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect.
 """
@@ -41,9 +46,17 @@ from trebuchet.server.store.faults import unavailable_reason
 from trebuchet.server.store.group_commit import GroupCommitter
 from trebuchet.server.store.intake import write_jobs
 from trebuchet.server.store.inventory import Inventory
+from trebuchet.server.store.listener import PgListener
 from trebuchet.server.store.messages import Messages
 from trebuchet.server.store.messaging_settings import MessagingSettings
 from trebuchet.server.store.meta import Meta, write_probe
+from trebuchet.server.store.notifications import (
+    FEED,
+    MESSAGES,
+    Notifications,
+    notify,
+    take_notified,
+)
 from trebuchet.server.store.numbers import Numbers
 from trebuchet.server.store.opt_outs import OptOuts
 from trebuchet.server.store.reader import SqliteReader
@@ -62,7 +75,14 @@ INSERT_BATCH_ROWS = 2000
 
 
 class Store:
-    def __init__(self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        sqlite_synchronous: str = "NORMAL",
+        listen: bool = True,
+    ):
         self.url = url
         self._engine: AsyncEngine = create_engine(
             url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous
@@ -78,7 +98,14 @@ class Store:
             max_batch=INSERT_BATCH_ROWS,
             weigh=lambda job: len(job.rows) or 1,
         )
-        self._insert_listeners: list[Callable[[], None]] = []
+        # Wake-ups for new work (notifications.py): this process's commits wake its
+        # subscribers; on PostgreSQL one LISTEN connection hears every process's commits.
+        self.notifications = Notifications()
+        self._listener: PgListener | None = None
+        if listen and self.dialect == "postgresql":
+            _, params = self._engine.dialect.create_connect_args(self._engine.url)
+            self._listener = PgListener(dict(params), self.notifications)
+        self._opened = False
         # Why the last write failed when the store refused it (read-only, full, down);
         # None once a write succeeds.  Readiness reports it.
         self.write_fault: str | None = None
@@ -104,6 +131,7 @@ class Store:
             settings.db,
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            listen=settings.db_listen,
         )
 
     @property
@@ -117,8 +145,14 @@ class Store:
         if run_migrations:
             await migrate(self.url)
         self._inserts.start()
+        self._opened = True
+        if not self.notifications.empty:
+            self._start_listening()
 
     async def close(self) -> None:
+        self._opened = False
+        if self._listener is not None:
+            await self._listener.stop()
         await self._inserts.stop()
         if self._sqlite_writer is not None:
             self._sqlite_writer.close()
@@ -173,11 +207,20 @@ class Store:
         On SQLite it runs on the process's single writer thread, on PostgreSQL through
         ``run_sync`` on a pooled connection.  For batched writes: one hop per batch.
         """
+
+        def run(conn: Connection) -> tuple[T, set[str]]:
+            take_notified(conn)  # nothing a failed transaction left behind
+            result = fn(conn)
+            return result, take_notified(conn)
+
         if self._sqlite_writer is not None:
             with self._noting_write_faults():
-                return await self._sqlite_writer.transact(fn)
-        async with self.write() as conn:
-            return await conn.run_sync(fn)
+                result, channels = await self._sqlite_writer.transact(run)
+        else:
+            async with self.write() as conn:
+                result, channels = await conn.run_sync(run)
+        self.notifications.local(channels)  # committed: wake this process's subscribers
+        return result
 
     async def claim(
         self, probe: Callable[[Connection], bool], fn: Callable[[Connection], list[T]]
@@ -194,20 +237,41 @@ class Store:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.run_sync(fn)
 
-    def on_insert(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` after every commit of new messages; answers its remover.
+    # -- wake-ups ----------------------------------------------------------------------
 
-        The delivery engine in this process hears of new work at once this way; engines in
-        other processes find it by polling.
+    def subscribe(self, channel: str, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when work on ``channel`` (``notifications.py``) is committed,
+        by this process or, on PostgreSQL, any other; answers its remover.
+
+        The first subscriber of an open PostgreSQL store starts its listener.
         """
-        self._insert_listeners.append(listener)
-        return lambda: self._insert_listeners.remove(listener)
+        remove = self.notifications.subscribe(channel, listener)
+        if self._opened:
+            self._start_listening()
+        return remove
+
+    @property
+    def listening(self) -> bool:
+        """True while this store hears other processes' commits (PostgreSQL's LISTEN):
+        pollers may then wait ``poll_interval_listening`` instead of ``poll_interval``."""
+        return self._listener is not None and self._listener.listening
+
+    @property
+    def listener(self) -> PgListener | None:
+        """The LISTEN connection's keeper on PostgreSQL (None on SQLite or when off)."""
+        return self._listener
+
+    def _start_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.start()
 
     async def _flush_inserts(self, jobs: Sequence[InsertJob]) -> Sequence[InsertJob]:
-        done = await self.transact(lambda conn: write_jobs(conn, jobs))
-        for listener in self._insert_listeners:
-            listener()
-        return done
+        def write(conn: Connection) -> Sequence[InsertJob]:
+            done = write_jobs(conn, jobs)
+            notify(conn, MESSAGES, FEED)
+            return done
+
+        return await self.transact(write)
 
     # -- path 3: raw page reads --------------------------------------------------------
 
