@@ -32,20 +32,30 @@ def peer_dir() -> Path:
 
 
 def start() -> tuple[Jasmin | None, str]:
-    """The running peer, or None and why not."""
+    """The running peer, or None and why not.  A failed start is tried once more after
+    stopping what it left: on a loaded machine its daemons can miss their time limit."""
     up = peer_dir() / "up.sh"
     if not up.exists():
         return None, f"no Jasmin peer at {up}"
-    try:
-        done = subprocess.run(
-            ["bash", str(up)], capture_output=True, text=True, timeout=START_SECONDS, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"Jasmin peer did not start: {exc}"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return None, f"Jasmin peer did not start: {last}"
-    return Jasmin(), ""
+    reason = ""
+    for _ in range(2):
+        try:
+            done = subprocess.run(
+                ["bash", str(up)],
+                capture_output=True,
+                text=True,
+                timeout=START_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"Jasmin peer did not start: {exc}"
+        else:
+            if done.returncode == 0:
+                return Jasmin(), ""
+            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+            reason = f"Jasmin peer did not start: {last}"
+        stop()
+    return None, reason
 
 
 def stop() -> None:
