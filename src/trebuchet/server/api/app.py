@@ -86,9 +86,14 @@ async def _delivering(
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, engine: Engine | None = None
+    settings: Settings,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    *,
+    migrate: bool = True,
 ) -> Starlette:
-    """Build the app; it opens (and migrates) its own store unless one is handed in.
+    """Build the app; it opens (and, with ``migrate``, migrates) its own store unless one
+    is handed in (``serve``'s API processes leave migrating to their supervisor).
 
     The delivery engine runs with the app when one is handed in, or when the app owns its
     store and ``settings.engine`` is on; with a store handed in and no engine, whoever
@@ -103,7 +108,7 @@ def create_app(
         owned = store is None
         active = store or Store.from_settings(settings)
         if owned:
-            await active.open()
+            await active.open(run_migrations=migrate)
         limits = build_limits(settings)
         try:
             await check_backend(settings)

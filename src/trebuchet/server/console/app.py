@@ -51,10 +51,14 @@ def console_routes() -> list[BaseRoute]:
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, engine: Engine | None = None
+    settings: Settings,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    *,
+    migrate: bool = True,
 ) -> Starlette:
     """The API app (``api/app.py`` ``create_app``), with the console when it is enabled."""
-    app = create_api_app(settings, store, engine)
+    app = create_api_app(settings, store, engine, migrate=migrate)
     if settings.console_enabled:
         app.router.routes.extend(console_routes())
     return app

@@ -25,10 +25,13 @@ def _ensure_logging() -> None:
         )
 
 
-async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings, *, ready: asyncio.Event | None = None, migrate: bool = True
+) -> None:
+    """Deliver until SIGTERM or SIGINT; ``migrate=False`` when a supervisor migrated."""
     _ensure_logging()
     store = Store.from_settings(settings)
-    await store.open()
+    await store.open(run_migrations=migrate)
     engine = Engine(store, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
