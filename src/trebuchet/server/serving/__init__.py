@@ -26,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
+import socket
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -233,6 +236,24 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     return uvicorn.Config(app, **options)
 
 
+def serve_until_stopped(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+    """Run ``server`` until SIGTERM or SIGINT and return normally (exit code 0).
+
+    uvicorn raises the signal it stopped on again once it has shut down, to the handler
+    that was there before; this one takes it as done.
+    """
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=sockets)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The signal uvicorn stopped on, raised again after it stopped: nothing left to do."""
+
+
 def run(settings: Settings) -> int:
     """Serve until stopped; answers the exit code.
 
@@ -246,6 +267,6 @@ def run(settings: Settings) -> int:
     if shape.single:
         from trebuchet.server.console.app import create_app
 
-        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+        serve_until_stopped(uvicorn.Server(uvicorn_config(create_app(settings), settings)))
         return 0
     return supervise(settings, shape)

@@ -91,11 +91,11 @@ def api_main(payload: str, listener: socket.socket, parent: int) -> None:
     """An API process: the app on the socket the parent bound, without the engine when
     delivery processes run it (``api_settings``)."""
     from trebuchet.server.console.app import create_app
-    from trebuchet.server.serving import uvicorn_config
+    from trebuchet.server.serving import serve_until_stopped, uvicorn_config
 
     settings = _child_settings(payload, parent)
     config = uvicorn_config(create_app(settings, migrate=False), settings)
-    uvicorn.Server(config).run(sockets=[listener])
+    serve_until_stopped(uvicorn.Server(config), [listener])
 
 
 def worker_main(payload: str, parent: int) -> None:
