@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -65,13 +65,20 @@ ROUTES = [
 
 @asynccontextmanager
 async def _delivering(
-    app: Starlette, store: Store, settings: Settings, engine: Engine | None
+    app: Starlette,
+    store: Store,
+    settings: Settings,
+    engine: Engine | None,
+    wake: Callable[[], None] | None = None,
 ) -> AsyncIterator[None]:
     """Run ``engine``, if any, and publish the delivery assembly the routes hand arrivals
-    and receipts to: the engine's (its workers wake at once), else one of the app's own."""
+    and receipts to: the engine's (its workers wake at once), else one of the app's own,
+    whose new events call ``wake`` (engines in other processes hear of them at once)."""
     app.state.engine = engine
     if engine is None:
         app.state.delivery = delivery = Delivery.from_settings(store, settings)
+        if wake is not None:
+            delivery.on_events(wake)
         try:
             yield
         finally:
@@ -91,9 +98,13 @@ def create_app(
     engine: Engine | None = None,
     *,
     migrate: bool = True,
+    wake: Callable[[], None] | None = None,
 ) -> Starlette:
     """Build the app; it opens (and, with ``migrate``, migrates) its own store unless one
     is handed in (``serve``'s API processes leave migrating to their supervisor).
+
+    ``wake`` is called after each commit of new messages and each new callback event:
+    ``serve``'s API processes tell the delivery processes there is work this way.
 
     The delivery engine runs with the app when one is handed in, or when the app owns its
     store and ``settings.engine`` is on; with a store handed in and no engine, whoever
@@ -109,6 +120,8 @@ def create_app(
         active = store or Store.from_settings(settings)
         if owned:
             await active.open(run_migrations=migrate)
+        if wake is not None:
+            active.on_insert(wake)
         limits = build_limits(settings)
         try:
             await check_backend(settings)
@@ -116,7 +129,7 @@ def create_app(
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)
-            async with _delivering(app, active, settings, runner):
+            async with _delivering(app, active, settings, runner, wake):
                 yield
         finally:
             await limits.aclose()

@@ -15,7 +15,8 @@ then only watches:
 Children are started with ``spawn`` (a fresh interpreter, nothing inherited from the
 parent's event loop or database connections) and get the settings as JSON.  The store was
 migrated by the parent before any child starts, so children open it without migrating.
-Each child stops itself if its parent disappears (``_watch_parent``).
+Each child stops itself if its parent disappears (``_watch_parent``).  API processes
+wake the delivery processes after each commit (``engine/wakeup.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -38,6 +40,7 @@ from types import FrameType
 import uvicorn
 
 from trebuchet.server.config import Settings, dump_settings, restore_settings
+from trebuchet.server.engine.wakeup import SUPPORTED, WakeSender, wake_address
 from trebuchet.server.serving.topology import Topology, api_settings
 
 log = logging.getLogger("trebuchet.serve")
@@ -87,23 +90,24 @@ def _child_settings(payload: str, parent: int) -> Settings:
     return settings
 
 
-def api_main(payload: str, listener: socket.socket, parent: int) -> None:
+def api_main(payload: str, listener: socket.socket, parent: int, wakes: list[str]) -> None:
     """An API process: the app on the socket the parent bound, without the engine when
-    delivery processes run it (``api_settings``)."""
+    delivery processes run it (``api_settings``), waking them after each commit."""
     from trebuchet.server.console.app import create_app
     from trebuchet.server.serving import serve_until_stopped, uvicorn_config
 
     settings = _child_settings(payload, parent)
-    config = uvicorn_config(create_app(settings, migrate=False), settings)
-    serve_until_stopped(uvicorn.Server(config), [listener])
+    wake = WakeSender(wakes) if wakes else None
+    app = create_app(settings, migrate=False, wake=wake)
+    serve_until_stopped(uvicorn.Server(uvicorn_config(app, settings)), [listener])
 
 
-def worker_main(payload: str, parent: int) -> None:
+def worker_main(payload: str, parent: int, wake: str | None) -> None:
     """A delivery process: ``trebuchet worker`` on the store the parent migrated."""
     from trebuchet.server.engine.process import run_worker
 
     settings = _child_settings(payload, parent)
-    asyncio.run(run_worker(settings, migrate=False))
+    asyncio.run(run_worker(settings, migrate=False, wake_address=wake))
 
 
 def bind(settings: Settings) -> socket.socket:
@@ -132,6 +136,8 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._api_payload = dump_settings(api_settings(settings, shape))
         self._worker_payload = dump_settings(settings)
+        token = secrets.token_hex(8)
+        self._wakes = [wake_address(token, i) for i in range(shape.workers)] if SUPPORTED else []
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -145,10 +151,11 @@ class Supervisor:
         parent = os.getpid()
         target: Callable[..., None]
         if child.kind == "api":
-            args: tuple[object, ...] = (self._api_payload, self.listener, parent)
+            args: tuple[object, ...] = (self._api_payload, self.listener, parent, self._wakes)
             target = api_main
         else:
-            args, target = (self._worker_payload, parent), worker_main
+            wake = self._wakes[child.index] if self._wakes else None
+            args, target = (self._worker_payload, parent, wake), worker_main
         process = self._context.Process(
             target=target, args=args, name=f"trebuchet-{child.name}", daemon=False
         )
