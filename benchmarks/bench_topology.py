@@ -169,10 +169,11 @@ def main() -> None:
     parser.add_argument("--shapes", default="1x0,1x1,2x1")
     parser.add_argument("--skip-send", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--burst", type=int, default=20_000, help="end-to-end burst size")
     args = parser.parse_args()
     ensure_wrk()
     shapes = [Shape(*map(int, s.split("x"))) for s in args.shapes.split(",")]
-    rounds, seconds, burst, paced = (1, 1.0, 500, 1.0) if args.quick else (3, 4.0, 20_000, 8.0)
+    rounds, seconds, burst, paced = (1, 1.0, 500, 1.0) if args.quick else (3, 4.0, args.burst, 8.0)
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory(prefix="trebuchet-topology-") as tmp:
         work = Path(tmp)
