@@ -255,3 +255,18 @@ def test_children_that_keep_crashing_at_start_stop_the_server(
         assert code == 1, text[-3000:]
         assert "starting it again" in text
         assert "times in a row" in text
+
+
+def test_children_stop_when_the_supervisor_is_killed(sqlite_url: str, tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to stop anyone: its children notice their
+    parent is gone and stop by themselves."""
+    _user(sqlite_url)
+    args = ("--api-processes", "1", "--worker-processes", "1")
+    with serving(sqlite_url, tmp_path, *args) as served:
+        children = served.wait_ready(2)
+        served.process.kill()
+        served.process.wait(10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children.values() if _alive(pid)], "orphans kept running"
