@@ -28,7 +28,8 @@ def memory(db: str, *, messages: int, max_seconds: float) -> Row:
     ).encode()
     requests = messages // 50
     samples: list[tuple[int, int]] = []
-    with trebuchet_server(db) as (base, pid):
+    # One process (API and engine together), so that ``pid``'s RSS is the whole server's.
+    with trebuchet_server(db, api_processes="1", worker_processes="0") as (base, pid):
         url = f"{base}/v1/users/{account.user_id}/messages"
         step = max(requests // 20, 1)
 

@@ -24,7 +24,7 @@ def single_send(db: str, label: str, *, rounds: int, seconds: float, workers: in
     ratios, ours, refs = [], [], []
     with (
         reference_server(workers) as ref_url,
-        trebuchet_server(db, engine="false", workers=str(workers)) as (url, _),
+        trebuchet_server(db, engine="false", api_processes=str(workers)) as (url, _),
     ):
         ref_path = f"{ref_url}/v1/users/{account.user_id}/messages"
         our_path = f"{url}/v1/users/{account.user_id}/messages"

@@ -38,6 +38,21 @@ def wait_until_listening(port: int, proc: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError(f"nothing listens on {port} after {timeout}s")
 
 
+def wait_healthy(base: str, seconds: float = 120.0) -> None:
+    """Until ``/health`` answers 200 (``serve``'s API processes start after the parent
+    has bound the port, so a connection may be accepted before anyone answers it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{base}/health did not answer in {seconds:.0f} s")
+        time.sleep(0.2)
+
+
 @contextmanager
 def process(args: Sequence[str], port: int, env: dict[str, str] | None = None) -> Iterator[int]:
     """Run ``args`` until the block ends; yields the process id."""
@@ -117,5 +132,5 @@ def trebuchet_server(db: str, **settings: str) -> Iterator[tuple[str, int]]:
     args = [sys.executable, "-m", "trebuchet.cli", "serve", "--db", db, "--port", str(port)]
     with process(args, port, env) as pid:
         base = f"http://127.0.0.1:{port}"
-        httpx.get(f"{base}/health", timeout=10).raise_for_status()
+        wait_healthy(base)
         yield base, pid

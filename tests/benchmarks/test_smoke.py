@@ -65,3 +65,18 @@ def test_failover_benchmark_runs() -> None:
 
 def test_wakeup_benchmark_runs_on_postgres(postgres_url: str) -> None:
     _check(bench_wakeup.wakeup_latency(postgres_url, count=2, rounds=1))
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_topology_benchmark_runs(tmp_path: Path) -> None:
+    from benchmarks import bench_topology
+
+    shape = bench_topology.Shape(2, 1)
+    sent = bench_topology.single_send(
+        sqlite_database(tmp_path, "t.db"), shape, rounds=1, seconds=0.5
+    )
+    assert sent["ours"] > 0 and sent["cpu_us"] > 0
+    e2e = bench_topology.end_to_end(sqlite_database(tmp_path, "e.db"), shape, burst=50, paced_s=0.5)
+    assert e2e["rate"] > 0 and e2e["cpu_us"] > 0

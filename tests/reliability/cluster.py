@@ -144,8 +144,17 @@ class Cluster:
         return proc
 
     def serve(self, *, engine: bool = False, port: int | None = None, **settings: object) -> Proc:
-        """An API process; its engine is off unless asked for (workers send)."""
-        env = {**self.env, "TREBUCHET_ENGINE": _env(engine)}
+        """An API process; its engine is off unless asked for (workers send).
+
+        One process, as the scenarios count processes themselves (``serve``'s own API and
+        delivery children are tested in ``tests/server/test_serve_topology.py``).
+        """
+        env = {
+            **self.env,
+            "TREBUCHET_ENGINE": _env(engine),
+            "TREBUCHET_API_PROCESSES": "1",
+            "TREBUCHET_WORKER_PROCESSES": "0",
+        }
         env |= {f"TREBUCHET_{k.upper()}": _env(v) for k, v in settings.items()}
         port = port or free_port()
         proc = self._start("serve", ["--port", str(port)], env)

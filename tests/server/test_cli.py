@@ -209,7 +209,8 @@ def test_serve_with_workers_shares_the_port_and_the_settings(tmp_path: Path) -> 
     auth = (user["apiToken"], user["apiSecret"])
     try:
         deadline = time.monotonic() + 30
-        while len(_children(proc.pid)) < 2 or not _answers(f"{base}/health"):
+        # --workers is the older name of --api-processes: 2 API processes, 1 delivery.
+        while len(_children(proc.pid)) < 3 or not _answers(f"{base}/health"):
             assert time.monotonic() < deadline, "serve --workers 2 did not start"
             time.sleep(0.1)
         ids = []
@@ -224,7 +225,7 @@ def test_serve_with_workers_shares_the_port_and_the_settings(tmp_path: Path) -> 
                 assert too_many.status_code == 403, too_many.text  # category "limit"
                 assert too_many.json()["code"] == "multi-message-limit"
         with httpx.Client(auth=auth) as http:
-            while True:  # the workers' engines deliver each message once
+            while True:  # the delivery process delivers each message once
                 states = [http.get(f"{messages}/{mid}").json()["state"] for mid in ids]
                 if set(states) == {"sent"} or time.monotonic() > deadline + 30:
                     break
@@ -234,7 +235,7 @@ def test_serve_with_workers_shares_the_port_and_the_settings(tmp_path: Path) -> 
         children = _children(proc.pid)
         proc.terminate()
         proc.wait(timeout=30)
-    assert len(children) == 2
+    assert len(children) == 3
     deadline = time.monotonic() + 15
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -111,7 +111,17 @@ main.add_command(export)
 @main.command()
 @click.option("--host", help="Interface to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="Port to listen on (default 8080)")
-@click.option("--workers", type=click.IntRange(min=1), help="Server processes (default 1)")
+@click.option(
+    "--api-processes",
+    type=click.IntRange(min=0),
+    help="API processes sharing the port (default: one per core; 0 or 1: one)",
+)
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(min=0),
+    help="Delivery processes (default 1; 0 runs delivery inside the API processes)",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Older name of --api-processes")
 @click.option(
     "--demo-user/--no-demo-user",
     default=None,
@@ -122,12 +132,16 @@ main.add_command(export)
 def serve(
     host: str | None,
     port: int | None,
+    api_processes: int | None,
+    worker_processes: int | None,
     workers: int | None,
     demo_user: bool | None,
     db: str | None,
     config_file: str | None,
 ) -> None:
-    """Run the API server (migrating the store first).
+    """Run the API server and its delivery processes (migrating the store first).
+
+    ``--api-processes 1 --worker-processes 0`` is one process doing everything.
 
     With nothing configured (no --config, no TREBUCHET_* variable, no flag but --port)
     this is a development start: a demo user, self-service numbers and loopback
@@ -136,7 +150,15 @@ def serve(
     from trebuchet.server import serving
     from trebuchet.server.logs import configure_logging
 
-    flags = {"host": host, "port": port, "workers": workers, "db": db, "demo_user": demo_user}
+    flags = {
+        "host": host,
+        "port": port,
+        "api_processes": api_processes,
+        "worker_processes": worker_processes,
+        "workers": workers,
+        "db": db,
+        "demo_user": demo_user,
+    }
     settings, development = serve_settings(config_file, flags)
     try:
         configure_logging(settings.log_format, settings.log_level)
@@ -156,7 +178,9 @@ def serve(
     if created is not None:
         endpoint = settings.public_url or f"http://{settings.host}:{settings.port}"
         click.echo(_demo_banner(created, endpoint))
-    serving.run(settings)
+    code = serving.run(settings)
+    if code:
+        raise SystemExit(code)
 
 
 @main.command("migrate")

@@ -110,8 +110,13 @@ class Settings:
     db: str = DEFAULT_DB
     host: str = DEFAULT_HOST
     port: PortNumber = DEFAULT_PORT
-    # Server processes sharing the port (each with its own event loop and, when the
-    # engine is on, its own delivery workers); see docs/scaling.md.
+    # ``serve``'s processes (docs/scaling.md): API processes sharing the port, and
+    # delivery processes running the engine.  ``None`` picks from the core count
+    # (``serving/topology.py``); ``worker_processes = 0`` runs the engine inside the API
+    # processes, and with one API process that is one process, no supervisor.
+    api_processes: NotNegative | None = None
+    worker_processes: NotNegative | None = None
+    # The older name of ``api_processes`` (used when that is not set and this is above 1).
     workers: AtLeastOne = 1
     # Scheme and host used in Location and Link URLs; by default taken from each request.
     public_url: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -39,6 +39,7 @@ from trebuchet.server.engine.delivery import Delivery
 from trebuchet.server.limits import build_limits, check_backend
 from trebuchet.server.media.storage import media_storage
 from trebuchet.server.store import Store
+from trebuchet.server.store.notifications import EVENTS, MESSAGES
 
 CURSOR_SECRET_KEY = "cursor_secret"
 
@@ -65,13 +66,20 @@ ROUTES = [
 
 @asynccontextmanager
 async def _delivering(
-    app: Starlette, store: Store, settings: Settings, engine: Engine | None
+    app: Starlette,
+    store: Store,
+    settings: Settings,
+    engine: Engine | None,
+    wake: Callable[[], None] | None = None,
 ) -> AsyncIterator[None]:
     """Run ``engine``, if any, and publish the delivery assembly the routes hand arrivals
-    and receipts to: the engine's (its workers wake at once), else one of the app's own."""
+    and receipts to: the engine's (its workers wake at once), else one of the app's own,
+    whose new events call ``wake`` (engines in other processes hear of them at once)."""
     app.state.engine = engine
     if engine is None:
         app.state.delivery = delivery = Delivery.from_settings(store, settings)
+        if wake is not None:
+            delivery.on_events(wake)
         try:
             yield
         finally:
@@ -86,9 +94,18 @@ async def _delivering(
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, engine: Engine | None = None
+    settings: Settings,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    *,
+    migrate: bool = True,
+    wake: Callable[[], None] | None = None,
 ) -> Starlette:
-    """Build the app; it opens (and migrates) its own store unless one is handed in.
+    """Build the app; it opens (and, with ``migrate``, migrates) its own store unless one
+    is handed in (``serve``'s API processes leave migrating to their supervisor).
+
+    ``wake`` is called after each commit of new messages and each new callback event:
+    ``serve``'s API processes tell the delivery processes there is work this way.
 
     The delivery engine runs with the app when one is handed in, or when the app owns its
     store and ``settings.engine`` is on; with a store handed in and no engine, whoever
@@ -103,7 +120,10 @@ def create_app(
         owned = store is None
         active = store or Store.from_settings(settings)
         if owned:
-            await active.open()
+            await active.open(run_migrations=migrate)
+        if wake is not None:
+            for channel in (MESSAGES, EVENTS):
+                active.subscribe_here(channel, wake)
         limits = build_limits(settings)
         try:
             await check_backend(settings)
@@ -111,7 +131,7 @@ def create_app(
             guard = Guard.create(limits, settings)
             app.state.services = Services.create(settings, active, secret, guard)
             runner = engine or (Engine(active, settings) if owned and settings.engine else None)
-            async with _delivering(app, active, settings, runner):
+            async with _delivering(app, active, settings, runner, wake):
                 yield
         finally:
             await limits.aclose()

@@ -4,6 +4,7 @@ files (CSS, the console's script and the vendored htmx) and ``/`` redirecting th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -53,10 +54,15 @@ def console_routes() -> list[BaseRoute]:
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, engine: Engine | None = None
+    settings: Settings,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    *,
+    migrate: bool = True,
+    wake: Callable[[], None] | None = None,
 ) -> Starlette:
     """The API app (``api/app.py`` ``create_app``), with the console when it is enabled."""
-    app = create_api_app(settings, store, engine)
+    app = create_api_app(settings, store, engine, migrate=migrate, wake=wake)
     if settings.console_enabled:
         app.router.routes.extend(console_routes())
     return app

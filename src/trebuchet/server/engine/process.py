@@ -12,6 +12,7 @@ import signal
 
 from trebuchet.server.config import Settings
 from trebuchet.server.engine.engine import Engine
+from trebuchet.server.engine.wakeup import WakeListener
 from trebuchet.server.store import Store
 
 log = logging.getLogger("trebuchet.engine")
@@ -25,17 +26,31 @@ def _ensure_logging() -> None:
         )
 
 
-async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    ready: asyncio.Event | None = None,
+    migrate: bool = True,
+    wake_address: str | None = None,
+) -> None:
+    """Deliver until SIGTERM or SIGINT; ``migrate=False`` when a supervisor migrated.
+
+    With ``wake_address`` the engine also wakes whenever an API process says it has
+    committed new work (``engine/wakeup.py``), rather than at its next poll.
+    """
     _ensure_logging()
     store = Store.from_settings(settings)
-    await store.open()
+    await store.open(run_migrations=migrate)
     engine = Engine(store, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    listener: WakeListener | None = None
     try:
         await engine.start()
+        if wake_address is not None:
+            listener = WakeListener(wake_address, engine.wake)
         log.info("delivery worker %s started", engine.send_worker.owner)
         if ready is not None:
             ready.set()
@@ -44,5 +59,7 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        if listener is not None:
+            listener.close()
         await engine.stop()
         await store.close()

@@ -250,6 +250,12 @@ class Store:
             self._start_listening()
         return remove
 
+    def subscribe_here(self, channel: str, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after this process's own commits of work on ``channel``;
+        answers its remover.  Starts no listener: for passing wake-ups on to processes
+        that do not hear the database themselves (``engine/wakeup.py``)."""
+        return self.notifications.subscribe(channel, listener)
+
     @property
     def listening(self) -> bool:
         """True while this store hears other processes' commits (PostgreSQL's LISTEN):

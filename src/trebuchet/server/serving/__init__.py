@@ -17,9 +17,8 @@
 
 Idle keep-alive connections are closed after ``keep_alive_seconds`` by uvicorn.
 
-:func:`run` serves in this process, or with ``workers`` above 1 in that many processes
-sharing one listening socket (uvicorn's supervisor starts, watches and stops them; each
-builds its app from the settings the parent hands down in the environment).
+:func:`run` serves in this process, or starts API and delivery processes under the
+supervisor in ``supervisor.py`` (the topology in ``topology.py``; docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -27,18 +26,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
+import signal
+import socket
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from trebuchet.server.config import Settings, dump_settings, proxy_hosts, restore_settings
-
-# The settings ``run`` hands to its worker processes (outside the ``TREBUCHET_`` names).
-WORKER_SETTINGS_ENV = "_TREBUCHET_WORKER_SETTINGS"
+from trebuchet.server.config import Settings, proxy_hosts
 
 
 @dataclass(frozen=True)
@@ -220,10 +217,6 @@ def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
     return type("TrebuchetHttpProtocol", (GuardedHttpProtocol,), {"limits": limits})
 
 
-class WorkerHttpProtocol(GuardedHttpProtocol):
-    """The protocol of a worker process, named for import; :func:`worker_app` sets limits."""
-
-
 def _options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
@@ -246,29 +239,37 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     return uvicorn.Config(app, **options)
 
 
-def worker_app() -> ASGIApp:
-    """The app of one ``serve --workers`` process, from the settings its parent passed."""
-    from trebuchet.server.console.app import create_app
-    from trebuchet.server.logs import configure_logging
+def serve_until_stopped(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+    """Run ``server`` until SIGTERM or SIGINT and return normally (exit code 0).
 
-    settings = restore_settings(os.environ[WORKER_SETTINGS_ENV])
-    configure_logging(settings.log_format, settings.log_level)
-    WorkerHttpProtocol.limits = ConnectionLimits.from_settings(settings)
-    return create_app(settings)
+    uvicorn raises the signal it stopped on again once it has shut down, to the handler
+    that was there before; this one takes it as done.
+    """
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=sockets)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def run(settings: Settings) -> None:
-    """Serve until stopped: in this process, or in ``settings.workers`` processes."""
-    if settings.workers <= 1:
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The signal uvicorn stopped on, raised again after it stopped: nothing left to do."""
+
+
+def run(settings: Settings) -> int:
+    """Serve until stopped; answers the exit code.
+
+    One process (API and engine together) when the topology is single; otherwise the
+    supervisor in ``serving/supervisor.py`` runs API and delivery processes.
+    """
+    from trebuchet.server.serving.supervisor import supervise
+    from trebuchet.server.serving.topology import topology
+
+    shape = topology(settings)
+    if shape.single:
         from trebuchet.server.console.app import create_app
 
-        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
-        return
-    os.environ[WORKER_SETTINGS_ENV] = dump_settings(settings)
-    uvicorn.run(
-        f"{__name__}:worker_app",
-        factory=True,
-        workers=settings.workers,
-        http=f"{__name__}:WorkerHttpProtocol",
-        **_options(settings),
-    )
+        serve_until_stopped(uvicorn.Server(uvicorn_config(create_app(settings), settings)))
+        return 0
+    return supervise(settings, shape)

@@ -1,0 +1,212 @@
+"""``serve``'s process topology: single sends and end to end, per shape of processes.
+
+    .venv/bin/python -m benchmarks.bench_topology [--quick] [--no-postgres] [--shapes 1x0,2x1]
+
+For each topology (``A x W``: A API processes, W delivery processes; ``1x0`` is the one
+process of before) on SQLite and PostgreSQL:
+
+* single sends with wrk against the default start (engine on, sandbox carrier) next to a
+  bare Starlette app answering 201 in one process, alternating, median of the ratios;
+* the CPU those sends cost, summed over every process of the server (the supervisor and
+  its children, from ``/proc``), from the first request until the engine has delivered
+  them all and the server is idle again, per accepted message;
+* end to end (``bench_e2e``): a burst's rate, then p50/p99 at half that rate, and the CPU
+  per message of the burst the same way.
+
+Every loop is bounded; the load stays on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import bench_e2e
+from benchmarks.common import median, postgres_available, postgres_database, sqlite_database
+from benchmarks.processes import create_user, reference_server, trebuchet_server, wait_healthy
+from benchmarks.wrk import ensure_wrk, run_wrk
+
+NUMBERS = ("+15550100001", "+15550100002")
+TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_CPU_SECONDS = 0.02  # CPU in half a second below which the server counts as idle
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of ``pid``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every live descendant."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None:
+                stats[int(entry.name)] = stat
+    total, members = 0.0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in members and pid not in members:
+                members.add(pid)
+                changed = True
+    for pid in members:
+        if pid in stats:
+            total += stats[pid][1]
+    return total
+
+
+def wait_idle(root: int, limit: float = 120.0) -> float:
+    """Wait (bounded) until the server tree stops using CPU; answers its CPU seconds."""
+    deadline = time.monotonic() + limit
+    before = tree_cpu(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = tree_cpu(root)
+        if now - before < IDLE_CPU_SECONDS:
+            return now
+        before = now
+    return before
+
+
+@dataclass(frozen=True)
+class Shape:
+    api: int
+    workers: int
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.api} API + {self.workers} delivery"
+            if self.workers
+            else (
+                "1 process (API + delivery)"
+                if self.api == 1
+                else f"{self.api} API, delivery inside"
+            )
+        )
+
+    def settings(self) -> dict[str, str]:
+        return {"api_processes": str(self.api), "worker_processes": str(self.workers)}
+
+
+@contextmanager
+def served(db: str, shape: Shape, **extra: str) -> Iterator[tuple[str, int]]:
+    with trebuchet_server(db, **shape.settings(), **extra) as (base, pid):
+        time.sleep(3.0)  # every API process up, not only the first
+        for _ in range(8):  # new connections, spread by the kernel over the processes
+            wait_healthy(base)
+        yield base, pid
+
+
+def single_send(db: str, shape: Shape, *, rounds: int, seconds: float) -> dict[str, float]:
+    account = create_user(db, NUMBERS)
+    body = json.dumps({"from": NUMBERS[0], "to": "+15550109999", "text": "Your code is 4417"})
+    ratios, ours, refs, cpu_us = [], [], [], []
+    with ExitStack() as stack:
+        ref_url = stack.enter_context(reference_server(1))
+        url, pid = stack.enter_context(served(db, shape))
+        ref_path = f"{ref_url}/v1/users/{account.user_id}/messages"
+        our_path = f"{url}/v1/users/{account.user_id}/messages"
+        run_wrk(our_path, body, account.auth, seconds=1)  # warm caches and the pool
+        wait_idle(pid)
+        for _ in range(rounds):  # alternate so drift on a shared machine hits both alike
+            ref = run_wrk(ref_path, body, None, seconds=seconds)
+            start = tree_cpu(pid)
+            our = run_wrk(our_path, body, account.auth, seconds=seconds)
+            end = wait_idle(pid)  # the engine delivers what was accepted
+            if our.non_2xx:
+                raise RuntimeError(f"{our.non_2xx} sends failed")
+            refs.append(ref.requests_per_s)
+            ours.append(our.requests_per_s)
+            ratios.append(our.requests_per_s / ref.requests_per_s)
+            cpu_us.append((end - start) * 1e6 / (our.requests_per_s * seconds))
+    return {
+        "ratio": median(ratios),
+        "ours": median(ours),
+        "ref": median(refs),
+        "cpu_us": median(cpu_us),
+    }
+
+
+def end_to_end(db: str, shape: Shape, *, burst: int, paced_s: float) -> dict[str, float]:
+    account = create_user(db, bench_e2e.NUMBERS)
+    with served(db, shape, outbound_allow_loopback="true") as (base, pid):
+        start = tree_cpu(pid)
+        throughput, latencies, sent, rate = asyncio.run(
+            bench_e2e._run(base, account.user_id, account.auth, burst, paced_s)
+        )
+        end = wait_idle(pid)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    return {
+        "rate": throughput,
+        "p50": median(latencies),
+        "p99": p99,
+        "paced": rate,
+        "cpu_us": (end - start) * 1e6 / (burst + sent),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--shapes", default="1x0,1x1,2x1")
+    parser.add_argument("--skip-send", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--burst", type=int, default=20_000, help="end-to-end burst size")
+    args = parser.parse_args()
+    ensure_wrk()
+    shapes = [Shape(*map(int, s.split("x"))) for s in args.shapes.split(",")]
+    rounds, seconds, burst, paced = (1, 1.0, 500, 1.0) if args.quick else (3, 4.0, args.burst, 8.0)
+    cores = os.cpu_count()
+    with tempfile.TemporaryDirectory(prefix="trebuchet-topology-") as tmp:
+        work = Path(tmp)
+        backends = ["SQLite"]
+        if not args.no_postgres and postgres_available():
+            backends.append("PostgreSQL")
+        for label in backends:
+            for shape in shapes:
+                name = f"{shape.api}x{shape.workers}"
+                with ExitStack() as stack:
+
+                    def database(kind: str, label: str = label, name: str = name) -> str:
+                        if label == "SQLite":
+                            return sqlite_database(work, f"{kind}-{name}.db")
+                        return str(stack.enter_context(postgres_database()))
+
+                    if not args.skip_send:
+                        r = single_send(database("send"), shape, rounds=rounds, seconds=seconds)
+                        print(
+                            f"| single send, {label} | {shape.label} | {cores} | "
+                            f"{r['ratio']:.2f} of bare app | {r['ours']:,.0f} vs "
+                            f"{r['ref']:,.0f} req/s | {r['cpu_us']:,.0f} µs |",
+                            flush=True,
+                        )
+                    if not args.skip_e2e:
+                        e = end_to_end(database("e2e"), shape, burst=burst, paced_s=paced)
+                        print(
+                            f"| end to end, {label} | {shape.label} | {cores} | "
+                            f"{e['rate']:,.0f} msg/s | p50 {e['p50']:.0f} ms, p99 "
+                            f"{e['p99']:.0f} ms at {e['paced']:,.0f}/s | {e['cpu_us']:,.0f} µs |",
+                            flush=True,
+                        )
+
+
+if __name__ == "__main__":
+    main()
