@@ -155,3 +155,14 @@ def wait_for(live: LiveServer, creds: Credentials, message_id: str, **expected: 
             return row
         assert time.monotonic() < deadline, f"message {message_id}: {row} never had {expected}"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def limited_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The real server with a per-user request rate of one request, then one per 1000 s."""
+    settings = make_settings(
+        sqlite_url, media_dir=str(tmp_path / "media"), rate_limit_per_second=0.001,
+        rate_limit_burst=1,
+    )  # fmt: skip
+    with running_server(settings) as live:
+        yield live

@@ -219,3 +219,18 @@ def test_messages_in_newer_states_do_not_break_the_old_clients(
     replies = [m for m in listed["messages"] if m["direction"] == "out" and m.get("keyword")]
     assert [m["keyword"] for m in replies] == ["stop"]
     assert listed["pages"] >= 3
+
+
+def test_the_rate_limit_is_the_clients_own_error(
+    limited_server: LiveServer, old_client: OldClient
+) -> None:
+    user = limited_server.create_user([A])
+    error = old_client.run(limited_server, user, "rate_limited")
+    assert error["status"] == 429
+    if old_client.name == "node":
+        # node-bandwidth raises its RateLimitError only when X-RateLimit-Reset is there.
+        assert error["error"] == "RateLimitError"
+        assert int(error["limitReset"]) > 0
+    else:
+        assert error["error"] == "BandwidthMessageAPIException"
+        assert error["code"] == "rate-limit-reached"

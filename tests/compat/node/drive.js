@@ -73,7 +73,8 @@ async function failing(call) {
 		return {
 			error   : err.name || (err.constructor && err.constructor.name) || String(err),
 			status  : err.statusCode,
-			message : err.message
+			message : err.message,
+			limitReset : err.limitReset === undefined ? null : err.limitReset
 		};
 	}
 	return { error: null };
@@ -87,13 +88,20 @@ function badCredentials(args) {
 	return failing(() => client(args.secret).Message.list({ size: 5 }));
 }
 
+async function rateLimited() {
+	const api = client();
+	await api.Message.list({ size: 5 });
+	return failing(() => api.Message.list({ size: 5 }));
+}
+
 const SCENARIOS = {
 	send            : send,
 	bulk            : bulk,
 	get             : get,
 	list            : listAll,
 	unknown         : unknown,
-	bad_credentials : badCredentials
+	bad_credentials : badCredentials,
+	rate_limited    : rateLimited
 };
 
 async function main() {

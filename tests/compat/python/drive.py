@@ -107,6 +107,12 @@ def bad_credentials(args: dict[str, Any]) -> dict[str, Any]:
     return failing(lambda: list(client(secret=args["secret"]).list_messages(size=5)))
 
 
+def rate_limited(args: dict[str, Any]) -> dict[str, Any]:
+    api = client()
+    list(api.list_messages(size=5))
+    return failing(lambda: list(api.list_messages(size=5)))
+
+
 SCENARIOS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "send": send,
     "bulk": bulk,
@@ -114,6 +120,7 @@ SCENARIOS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "list": list_all,
     "unknown": unknown,
     "bad_credentials": bad_credentials,
+    "rate_limited": rate_limited,
 }
 
 
