@@ -288,9 +288,10 @@ class S3MediaStorage:
         content_type: str,
         limit: int,
         cache_control: str | None = None,
+        created_us: int | None = None,
     ) -> MediaInfo:
         key = self._key(user_id, name)
-        created = time.time_ns() // 1000
+        created = time.time_ns() // 1000 if created_us is None else created_us
         fields: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
