@@ -179,8 +179,12 @@ async def test_files_changed_in_the_bucket_after_the_switch_are_left_alone(
     await old_files(media_dir, alice, bob)
     result, report = await run_migrate(harness, media_dir)
     assert report["copied"] == 3
+    # Before the switch, on disk: a file replaced, another added.
+    local = LocalMediaStorage(media_dir)
+    await put_bytes(local, bob.user_id, "logo.png", b"new logo", "image/png", MiB)
+    await put_bytes(local, bob.user_id, "late.txt", b"late", "text/plain", MiB)
+    # After the switch, in the bucket: a file deleted, another replaced through the API.
     http = harness.http(alice)
-    # After the switch: one file deleted, another replaced through the API.
     assert (await http.delete(media_path(alice, "cat.jpg"))).status_code == 200
     put = await http.put(media_path(alice, "clips/été.mp4"), content=b"new",
                          headers={"Content-Type": "text/plain"})  # fmt: skip
@@ -188,10 +192,15 @@ async def test_files_changed_in_the_bucket_after_the_switch_are_left_alone(
 
     result, report = await run_migrate(harness, media_dir)
     assert result.exit_code == 0, result.output
-    assert report["copied"] == 0
-    assert report["skippedWhy"] == {"present": 1, "deleted": 1, "different": 1, "gone": 0}
+    assert report["copied"] == 2
+    assert report["skippedWhy"] == {"present": 0, "deleted": 1, "different": 1, "gone": 0}
     assert (await http.get(media_path(alice, "cat.jpg"))).status_code == 404
     assert (await http.get(media_path(alice, "clips/été.mp4"))).content == b"new"
+    bob_http = harness.http(bob)
+    assert (await bob_http.get(media_path(bob, "logo.png"))).content == b"new logo"
+    assert (await bob_http.get(media_path(bob, "late.txt"))).content == b"late"
+    result, report = await run_migrate(harness, media_dir)
+    assert (report["copied"], report["skipped"]) == (0, 4)
 
 
 async def test_a_dry_run_counts_and_changes_nothing(

@@ -9,12 +9,19 @@ A file counts as copied when the destination holds a file under its name with th
 size and the same creation time (the creation time, to the microsecond, travels with
 the copy and is what tells a copy from a different file of the same size).  Each copy is
 also written to a ledger next to the source files (``migrated/<destination>.jsonl``, one
-line a file), so a run after the deployment has switched over does not bring back a
-file deleted from the destination since it was copied.  A file whose name the
-destination already holds with other content (uploaded after the switch) is left alone
-there.  So a run can be stopped at any point and run again: it copies only what is
-left, and a destination ``put`` is all or nothing, so no half copy is ever taken for a
-whole one.
+line a file), which tells the other cases apart:
+
+* the destination lacks the name, and no version of it was ever copied: copy it;
+* it lacks the name, but a version was copied: it was deleted there (after the switch),
+  and is not brought back;
+* it holds our copy of an older version (the file was replaced on disk before the
+  switch): copy the new one over it;
+* it holds a file we did not put there (uploaded after the switch): leave it alone.
+
+So a run can be stopped at any point and run again: it copies only what is left, and a
+destination ``put`` is all or nothing, so no half copy is ever taken for a whole one.
+A file deleted from the disk after it was copied stays in the destination: nothing here
+deletes anything.
 """
 
 from __future__ import annotations
@@ -148,6 +155,7 @@ async def _one(
     target: MediaStorage,
     ledger: Ledger,
     done: set[Key],
+    copied: set[tuple[str, str]],
     user_id: str,
     name: str,
     report: MigrationReport,
@@ -161,17 +169,18 @@ async def _one(
         info = media.info
         key: Key = (user_id, name, info.created_us, info.size)
         there = await target.stat(user_id, name)
-        if there is not None:
-            if not _same(there, info):
-                report.skipped[DIFFERENT] += 1
-                return
+        if there is not None and _same(there, info):
             report.skipped[PRESENT] += 1
             if key not in done and not report.dry_run:
                 await ledger.record(key)
             return
-        if key in done:
-            report.skipped[DELETED] += 1
+        if there is not None and (user_id, name, there.created_us, there.size) not in done:
+            report.skipped[DIFFERENT] += 1  # not our copy: written there since the switch
             return
+        if there is None and (user_id, name) in copied:
+            report.skipped[DELETED] += 1  # some version was copied, then deleted there
+            return
+        # Missing there, or our earlier copy of a file replaced on disk since: copy it.
         if not report.dry_run:
             await target.put(
                 user_id,
@@ -199,10 +208,11 @@ async def migrate_media(
     a file that cannot be copied is reported and the run goes on."""
     report = MigrationReport(dry_run=dry_run)
     done = await asyncio.to_thread(ledger.load)
+    copied = {(user_id, name) for user_id, name, _, _ in done}
     work = await _work(source)
     for index, (user_id, name) in enumerate(work):
         try:
-            await _one(source, target, ledger, done, user_id, name, report)
+            await _one(source, target, ledger, done, copied, user_id, name, report)
         except Exception as exc:  # one file's trouble is reported, not the run's end
             report.failures.append(Failure(user_id, name, _reason(exc)))
         if progress is not None:
