@@ -154,18 +154,6 @@ def _pin(answer: Any) -> dict[str, str]:
     return {"IfMatch": str(answer["ETag"])}
 
 
-async def _stream(body: Any, remaining: int, name: str) -> AsyncIterator[bytes]:
-    try:
-        while remaining > 0:
-            data = await body.read(min(READ_CHUNK, remaining))
-            if not data:
-                raise OSError(f"media {name!r} ended early")
-            remaining -= len(data)
-            yield data
-    finally:
-        body.close()
-
-
 class S3OpenMedia:
     """One object held open: ranged reads of the version (or ETag) seen at open.
 
@@ -203,10 +191,22 @@ class S3OpenMedia:
             return
         if start == 0 and self._body is not None:
             body, self._body = self._body, None
-            async for data in _stream(body, end, self.info.name):
+        else:
+            self._release()
+            body = await self._ranged(start, end)
+        try:
+            remaining = end - start
+            while remaining > 0:
+                data = await body.read(min(READ_CHUNK, remaining))
+                if not data:
+                    raise OSError(f"media {self.info.name!r} ended early")
+                remaining -= len(data)
                 yield data
-            return
-        self._release()
+        finally:
+            body.close()
+
+    async def _ranged(self, start: int, end: int) -> Any:
+        """The body of a GET of bytes ``start`` to ``end`` (exclusive), pinned."""
         client = await self._storage.client()
         try:
             answer = await client.get_object(
@@ -221,8 +221,7 @@ class S3OpenMedia:
             raise unavailable(exc, self._storage.bucket) from exc
         except BotoCoreError as exc:
             raise unavailable(exc, self._storage.bucket) from exc
-        async for data in _stream(answer["Body"], end - start, self.info.name):
-            yield data
+        return answer["Body"]
 
     async def aclose(self) -> None:
         """Let go of the open's answer if it was not read (its connection is dropped)."""
