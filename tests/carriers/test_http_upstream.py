@@ -3,6 +3,7 @@ inbound messages flowing back), a generic JSON upstream, and the events endpoint
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -17,13 +18,22 @@ import httpx
 import pytest
 from aiohttp import web
 
+from tests.carriers import rawhttp
 from tests.carriers.test_smpp_carrier import out
-from tests.conftest import Credentials, Harness, LiveServer, make_settings, start_live_server
+from tests.conftest import (
+    Credentials,
+    Harness,
+    LiveServer,
+    make_settings,
+    serve_http,
+    start_live_server,
+)
 from tests.engine.conftest import BenchFactory, Receiver
-from trebuchet.server.carriers.base import PermanentFailure, TransientFailure
+from trebuchet.server.carriers.base import PermanentFailure, TransientFailure, Unanswered
+from trebuchet.server.carriers.failover import FailoverPolicy
 from trebuchet.server.carriers.http_upstream import HttpUpstreamCarrier, UpstreamConfig
 from trebuchet.server.carriers.refs import MemoryRefs
-from trebuchet.server.carriers.routing import build_carrier
+from trebuchet.server.carriers.routing import Route, RoutingCarrier, build_carrier
 
 FROM, OWNED, OTHER = "+15550001111", "+15550003333", "+15557654321"
 TOKEN = "events-token"
@@ -281,6 +291,76 @@ async def test_an_unreachable_upstream_is_transient() -> None:
             await carrier.send(out())
     finally:
         await carrier.close()
+
+
+def _upstream(url: str, timeout: float = 5.0) -> HttpUpstreamCarrier:
+    values = {"type": "http", "events_token": "t", "url": f"{url}/send", "timeout": timeout}
+    return HttpUpstreamCarrier("gen", UpstreamConfig.from_mapping("gen", values), MemoryRefs(),
+                               "http://cb")  # fmt: skip
+
+
+async def test_no_connection_in_time_is_a_retry_not_unanswered() -> None:
+    with rawhttp.unconnectable() as url:
+        carrier = _upstream(url, timeout=0.3)
+        try:
+            with pytest.raises(TransientFailure, match="unreachable: ") as raised:
+                await carrier.send(out())
+            assert not isinstance(raised.value, Unanswered)  # nothing went out
+        finally:
+            await carrier.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [("silent", "upstream did not answer"), ("drop", "dropped the connection before answering")],
+)
+async def test_no_answer_once_the_request_went_out_is_unanswered(mode: str, said: str) -> None:
+    async with rawhttp.raw_peer(mode) as peer:
+        carrier = _upstream(peer.url, timeout=0.3)
+        try:
+            with pytest.raises(Unanswered, match=said):
+                await carrier.send(out())
+        finally:
+            await carrier.close()
+        assert len(peer.requests) == 1  # it arrived whole: the upstream may have taken it
+
+
+@pytest.mark.parametrize("mode", ["unconnectable", "silent", "drop"])
+async def test_on_timeout_fail_never_sends_a_message_twice(mode: str) -> None:
+    """Through the router with ``on_timeout = fail``: a message that never left goes to
+    the next carrier; one that left and got no answer ends there, sent at most once."""
+    taken: list[str] = []
+
+    async def accept(request: web.Request) -> web.StreamResponse:
+        taken.append((await request.json())["ref"])
+        return web.json_response({"id": "b-1"}, status=201)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if mode == "unconnectable":
+            first, peer = stack.enter_context(rawhttp.unconnectable()), None
+        else:
+            peer = await stack.enter_async_context(rawhttp.raw_peer(mode))
+            first = peer.url
+        second = await stack.enter_async_context(serve_http(accept))
+        body = {"ref": "{id}"}
+        b = HttpUpstreamCarrier(
+            "b", UpstreamConfig.from_mapping("b", {"type": "http", "events_token": "t",
+                                                   "url": f"{second}/send", "body": body}),
+            MemoryRefs(), "http://cb",
+        )  # fmt: skip
+        router = RoutingCarrier(
+            {"a": _upstream(first, timeout=0.3), "b": b}, [Route("a", fallbacks=("b",))], "a",
+            policies={"a": FailoverPolicy(on_timeout="fail")},
+        )  # fmt: skip
+        stack.push_async_callback(router.close)
+        message = out()
+        if peer is None:  # nothing went out: the next carrier sends it
+            accepted = await router.send(message)
+            assert accepted.carrier == "b" and taken == [message.id]
+        else:
+            with pytest.raises(PermanentFailure, match="on_timeout = fail"):
+                await router.send(message)
+            assert (len(peer.requests), taken) == (1, [])
 
 
 def test_upstream_configuration_mistakes() -> None:

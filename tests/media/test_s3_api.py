@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,42 @@ async def test_a_bucket_that_does_not_answer_is_503(
         body = response.json()
         assert (body["category"], body["code"]) == ("unavailable", "service-unavailable")
         assert "media storage" in body["message"] and str(port) not in body["message"]
+
+
+async def test_a_download_is_one_request_to_the_bucket(harness: Harness) -> None:
+    """The open's GET carries the metadata and the bytes: no HEAD before it.  Counted
+    with the S3 client's own hook on every request it sends (retries included)."""
+    alice = await harness.create_user([ALICE])
+    http = harness.http(alice)
+    movie = bytes(range(251)) * ((PART_SIZE + 300_000) // 251)
+    put = await http.put(media_path(alice, "movie.mp4"), content=movie,
+                         headers={"Content-Type": "video/mp4"})  # fmt: skip
+    assert put.status_code == 200
+    client = await harness.app.state.media.client()
+    sent: list[tuple[str, str | None]] = []
+
+    def count(request: Any, **_: Any) -> None:
+        value = request.headers.get("Range")
+        sent.append((request.method, value.decode() if isinstance(value, bytes) else value))
+
+    client.meta.events.register("before-send.s3", count)
+    try:
+        whole = await http.get(media_path(alice, "movie.mp4"))
+        assert whole.status_code == 200 and whole.content == movie
+        assert whole.headers["content-type"] == "video/mp4"
+        assert sent == [("GET", "bytes=0-")]
+        sent.clear()
+        # A range from the start is read from the same answer...
+        head = await http.get(media_path(alice, "movie.mp4"), headers={"Range": "bytes=0-99"})
+        assert head.status_code == 206 and head.content == movie[:100]
+        assert sent == [("GET", "bytes=0-")]
+        sent.clear()
+        # ...one from elsewhere is its own ranged GET, pinned to what the open saw.
+        tail = await http.get(
+            media_path(alice, "movie.mp4"),
+            headers={"Range": "bytes=-10", "If-Range": whole.headers["etag"]},
+        )
+        assert tail.status_code == 206 and tail.content == movie[-10:]
+        assert sent == [("GET", "bytes=0-"), ("GET", f"bytes={len(movie) - 10}-{len(movie) - 1}")]
+    finally:
+        client.meta.events.unregister("before-send.s3", count)

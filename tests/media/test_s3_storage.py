@@ -204,3 +204,13 @@ def test_doctor_checks_the_bucket(
     assert code == 1
     [failed] = [line for line in lines if line.startswith("FAIL")]
     assert failed.startswith("FAIL  media: S3 bucket 'no-such-bucket'") and "404" in failed
+
+
+async def test_an_empty_object_put_there_by_hand_still_opens(
+    storage: S3MediaStorage, s3_endpoint: str, bucket: str
+) -> None:
+    """A ranged GET of an empty object is refused (416): the open asks for its head."""
+    key = "p/users/u-a/" + object_name("empty")
+    s3.admin_client(s3_endpoint).put_object(Bucket=bucket, Key=key, Body=b"")
+    async with await storage.open("u-a", "empty") as media:
+        assert media.info.size == 0 and [c async for c in media.chunks()] == []

@@ -89,6 +89,18 @@ async def stream(*parts: bytes) -> AsyncIterator[bytes]:
         yield part
 
 
+async def test_a_creation_time_from_elsewhere_is_kept(storage: MediaStorage) -> None:
+    """A file moved from another storage keeps its own creation time."""
+    when = 1_700_000_000_123_456
+    info = await storage.put("u-a", "old", stream(b"x"), content_type="text/plain",
+                             limit=LIMIT, created_us=when)  # fmt: skip
+    assert info.created_us == when
+    stat = await storage.stat("u-a", "old")
+    assert stat is not None and stat.created_us == when
+    async with await storage.open("u-a", "old") as media:
+        assert media.info.created_us == when and media.info.etag == stat.etag
+
+
 async def test_put_open_stat_list_delete(storage: MediaStorage) -> None:
     info = await storage.put(
         "u-a", "dir/cat.jpg", stream(b"abc", b"def"), content_type="image/jpeg", limit=LIMIT,

@@ -24,6 +24,7 @@ from trebuchet.cli.common import (
 from trebuchet.cli.doctor import doctor
 from trebuchet.cli.events import events
 from trebuchet.cli.export import export
+from trebuchet.cli.media import media
 from trebuchet.cli.numbers import numbers
 from trebuchet.cli.purge import purge
 from trebuchet.cli.restore import restore
@@ -106,6 +107,7 @@ main.add_command(doctor)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(export)
+main.add_command(media)
 
 
 @main.command()

@@ -5,7 +5,6 @@ before our ``sent`` state is stored."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -16,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from tests.carriers import rawhttp
 from tests.carriers.conftest import RecordingSink
 from tests.carriers.providers.conftest import BANDWIDTH, TWILIO_ACCOUNT, TWILIO_TOKEN
 from tests.carriers.providers.fakes import FakeBandwidth, FakeTwilio, slow
@@ -104,21 +104,8 @@ async def test_no_answer_once_the_request_went_out_is_unanswered(
 
 @pytest.fixture
 def unconnectable() -> Iterator[str]:
-    """A loopback port whose listen queue is full: a connection is never made."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = int(server.getsockname()[1])
-    waiting = []
-    for _ in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            sock.connect(("127.0.0.1", port))
-        waiting.append(sock)
-    yield f"http://127.0.0.1:{port}"
-    for sock in [*waiting, server]:
-        sock.close()
+    with rawhttp.unconnectable() as url:
+        yield url
 
 
 async def test_no_connection_in_time_is_a_retry_not_unanswered(unconnectable: str) -> None:
@@ -127,6 +114,15 @@ async def test_no_connection_in_time_is_a_retry_not_unanswered(unconnectable: st
             await carrier.send(MESSAGE)
         assert not isinstance(raised.value, Unanswered)  # nothing went out
         await carrier.close()
+
+
+async def test_a_connection_dropped_once_the_request_went_out_is_unanswered() -> None:
+    async with rawhttp.raw_peer("drop") as peer:
+        for carrier in (_twilio(peer.url), _bandwidth(peer.url)):
+            with pytest.raises(Unanswered, match="dropped the connection before answering"):
+                await carrier.send(MESSAGE)
+            await carrier.close()
+        assert len(peer.requests) == 2  # each read whole by the peer, once: maybe taken
 
 
 async def test_an_unanswered_provider_is_not_sent_around_when_on_timeout_is_fail(

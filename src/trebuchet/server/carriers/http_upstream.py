@@ -10,10 +10,12 @@ Two kinds (docs/carriers.md):
 * ``http``: any JSON API, described by a URL template, headers (auth) and a body template
   whose strings may hold ``{id}``, ``{from}``, ``{to}``, ``{text}`` and ``{callback_url}``.
 
-Errors are translated here: connection failures, 408, 425, 429 and 5xx are transient
-(``Retry-After`` honoured); no answer within ``timeout`` is transient too, but
-:class:`~trebuchet.server.carriers.base.Unanswered` (the upstream may have taken it); other
-4xx answers are permanent.  At most
+Errors are translated here: no connection, 408, 425, 429 and 5xx are transient
+(``Retry-After`` honoured); once the request was sent, no answer within ``timeout`` or a
+connection dropped before the answer is transient too, but
+:class:`~trebuchet.server.carriers.base.Unanswered` (the upstream may have taken it;
+``http_outcome.py`` draws that line for every HTTP carrier); other 4xx answers are
+permanent.  At most
 :data:`ANSWER_BYTES` of an answer are read (a longer one is cut off by closing the
 connection; an ``http`` upstream's ref is then not found and our message id stands in).
 Receipts and inbound messages come back through
@@ -39,8 +41,8 @@ from trebuchet.server.carriers.base import (
     PermanentFailure,
     Receipt,
     TransientFailure,
-    Unanswered,
 )
+from trebuchet.server.carriers.http_outcome import RequestProgress, failure, tracing
 from trebuchet.server.carriers.refs import Part, Refs, SqlRefs
 from trebuchet.server.config import Settings
 from trebuchet.server.net.bounded import read_prefix
@@ -174,7 +176,8 @@ class HttpUpstreamCarrier:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout)
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+                trace_configs=[tracing()],
             )
         return self._session
 
@@ -209,16 +212,18 @@ class HttpUpstreamCarrier:
 
     async def send(self, message: OutboundMessage) -> Accepted:
         method, url, headers, body = self._request(message)
+        progress = RequestProgress()
+        request = self._client().request(
+            method, url, json=body, headers=headers, trace_request_ctx=progress
+        )
         try:
-            async with self._client().request(method, url, json=body, headers=headers) as resp:
+            async with request as resp:
                 text = (await read_prefix(resp, ANSWER_BYTES)).text(resp.charset)
                 if resp.status >= 300:
                     raise translate_status(resp.status, text, resp.headers)
                 ref = self._ref(message, resp.headers.get("Location", ""), text)
-        except TimeoutError as exc:  # the request may have arrived: maybe taken
-            raise Unanswered(f"upstream did not answer: {type(exc).__name__}: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise TransientFailure(f"upstream unreachable: {type(exc).__name__}: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise failure(exc, progress, "upstream") from exc
         await self.refs.record(self.name, [Part(message.id, 1, 1, ref)])
         return Accepted(ref)
 

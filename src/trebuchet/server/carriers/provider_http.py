@@ -5,12 +5,12 @@ policy (``net/guard.py``; a host written as an address is judged as written befo
 request), and at most :data:`ANSWER_BYTES` of any answer read (``net/bounded.py``).
 A provider that cannot be reached (refused, or no connection in time) or answers 408,
 425, 429 or 5xx is a :class:`~trebuchet.server.carriers.base.TransientFailure`
-(``Retry-After`` honoured), exactly as for the HTTP upstream carriers.  A timeout once the
-request has gone out (its headers written to the provider's connection) is an
-:class:`~trebuchet.server.carriers.base.Unanswered`: the provider may have taken the
-message, so the router's ``on_timeout`` decides whether another carrier may send it
-(``failover.py``).  What a 4xx means is the provider's own business and is decided by
-each carrier from the answer's error code.
+(``Retry-After`` honoured), exactly as for the HTTP upstream carriers.  A timeout or a
+dropped connection once the request has gone out (its headers written to the provider's
+connection) is an :class:`~trebuchet.server.carriers.base.Unanswered`: the provider may
+have taken the message, so the router's ``on_timeout`` decides whether another carrier
+may send it (``failover.py``, ``http_outcome.py``).  What a 4xx means is the provider's
+own business and is decided by each carrier from the answer's error code.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from trebuchet.server.carriers.base import TransientFailure, Unanswered
+from trebuchet.server.carriers.base import TransientFailure
+from trebuchet.server.carriers.http_outcome import RequestProgress, failure, tracing
 from trebuchet.server.carriers.http_upstream import TRANSIENT_STATUSES, translate_status
 from trebuchet.server.config import Settings
 from trebuchet.server.media.names import same_origin
@@ -62,9 +63,9 @@ def is_transient(status: int) -> bool:
 
 def transient_answer(answer: Answer) -> TransientFailure:
     """The retry an answer with a transient status means (``Retry-After`` honoured)."""
-    failure = translate_status(answer.status, answer.text, answer.headers)
-    assert isinstance(failure, TransientFailure)
-    return failure
+    meant = translate_status(answer.status, answer.text, answer.headers)
+    assert isinstance(meant, TransientFailure)
+    return meant
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -79,26 +80,6 @@ def events_url(name: str, configured: str, settings: Settings) -> str:
         return configured
     root = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     return f"{root}/v1/carriers/{quote(name)}/events"
-
-
-class _Progress:
-    """How far one request got: set by the session's trace hooks."""
-
-    sent = False
-
-
-async def _headers_sent(
-    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
-) -> None:
-    progress = context.trace_request_ctx
-    if isinstance(progress, _Progress):
-        progress.sent = True
-
-
-def _tracing() -> aiohttp.TraceConfig:
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(_headers_sent)
-    return trace
 
 
 class ProviderClient:
@@ -116,14 +97,14 @@ class ProviderClient:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 headers={"User-Agent": USER_AGENT},
-                trace_configs=[_tracing()],
+                trace_configs=[tracing()],
             )
         return self._session
 
     async def post(self, url: str, auth: str, **body: Any) -> Answer:
         """POST ``body`` (``data=`` a form, ``json=`` a document); transient on failure,
-        unanswered on a timeout after the request went out."""
-        progress = _Progress()
+        unanswered on a timeout or a dropped connection after the request went out."""
+        progress = RequestProgress()
         try:
             self._policy.check_host(urlsplit(url).hostname or "")
             headers = {"Authorization": auth}
@@ -133,13 +114,8 @@ class ProviderClient:
                 answer = Answer(resp.status, text, resp.headers)
         except AddressRefused as exc:
             raise TransientFailure(f"provider address refused: {exc}") from exc
-        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
-            reason = f"{type(exc).__name__}: {exc}"
-            if progress.sent:  # the provider may have taken it
-                raise Unanswered(f"provider did not answer: {reason}") from exc
-            raise TransientFailure(f"provider unreachable: {reason}") from exc
-        except aiohttp.ClientError as exc:
-            raise TransientFailure(f"provider unreachable: {type(exc).__name__}: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise failure(exc, progress, "provider") from exc
         if is_transient(answer.status):
             raise transient_answer(answer)
         return answer

@@ -20,10 +20,12 @@ as user metadata (``x-amz-meta-name``, ``x-amz-meta-created``).
 Nothing is held whole in memory: an upload is buffered up to one part
 (:data:`PART_SIZE`), sent with one ``PutObject`` when it fits, else as a multipart upload
 that is completed at the end or aborted on any failure (too large, empty, the client
-gone), so the previous object stays as it was.  Reads are ranged ``GetObject`` requests
-streamed in chunks, pinned to the object read when the file was opened: its version
-when the bucket keeps versions, otherwise its ETag (``If-Match``), so a reader racing a
-replacement gets :class:`MediaChanged` rather than a mix of old and new bytes.
+gone), so the previous object stays as it was.  Opening a file is one ``GetObject``
+from byte 0: its answer is the metadata (no ``HeadObject`` first) and its body serves a
+read from the start, streamed in chunks.  Any other read is a ranged ``GetObject``
+pinned to the object that answer was: its version when the bucket keeps versions,
+otherwise its ETag (``If-Match``), so a reader racing a replacement gets
+:class:`MediaChanged` rather than a mix of old and new bytes.
 
 Credentials come from the usual AWS chain (environment, shared config, instance role),
 never from Trebuchet's settings.
@@ -121,12 +123,14 @@ def _etag(object_etag: str, created_us: int) -> str:
     return f'"{object_etag.strip(chr(34))}-{created_us:x}"'
 
 
-def _info(name: str, head: Any) -> MediaInfo:
+def _info(name: str, head: Any, size: int | None = None) -> MediaInfo:
+    """A file's metadata from a HEAD's answer, or a GET's (``size``: the whole object's
+    when the answer holds only a range of it)."""
     created = str(head.get("Metadata", {}).get("created", ""))
     created_us = int(created) if created.isdigit() else 0
     return MediaInfo(
         name=name,
-        size=int(head["ContentLength"]),
+        size=int(head["ContentLength"]) if size is None else size,
         content_type=str(head.get("ContentType") or "application/octet-stream"),
         created_us=created_us,
         etag=_etag(str(head.get("ETag", "")), created_us),
@@ -134,25 +138,75 @@ def _info(name: str, head: Any) -> MediaInfo:
     )
 
 
+def _whole_size(answer: Any) -> int:
+    """The object's size from a ranged GET's ``Content-Range`` (``bytes 0-9/10``), or its
+    ``Content-Length`` from a store that answered the whole object."""
+    content_range = str(answer.get("ContentRange") or "")
+    total = content_range.rpartition("/")[2]
+    return int(total) if total.isdigit() else int(answer["ContentLength"])
+
+
+def _pin(answer: Any) -> dict[str, str]:
+    """What later reads ask for: the version read, or else its ETag."""
+    version = answer.get("VersionId")
+    if version and version != "null":
+        return {"VersionId": str(version)}
+    return {"IfMatch": str(answer["ETag"])}
+
+
 class S3OpenMedia:
-    """One object held open: ranged reads of the version (or ETag) seen at open."""
+    """One object held open: ranged reads of the version (or ETag) seen at open.
+
+    The open itself was a GET of the whole object (its answer carries the metadata), and
+    its body is kept for the first read that starts at byte 0, so a download from the
+    start costs one request; any other read is a ranged GET of its own, pinned.
+    """
 
     def __init__(
-        self, storage: S3MediaStorage, key: str, info: MediaInfo, pin: dict[str, str]
+        self,
+        storage: S3MediaStorage,
+        key: str,
+        info: MediaInfo,
+        pin: dict[str, str],
+        body: Any = None,
     ) -> None:
         self._storage = storage
         self._key = key
         self._pin = pin
+        self._body = body  # the open's answer, from byte 0 to the end, unread
         self.info = info
 
     @property
     def version_id(self) -> str | None:
         return self._pin.get("VersionId")
 
+    def _release(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            body.close()
+
     async def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
         end = self.info.size if stop is None else min(stop, self.info.size)
         if start >= end:
             return
+        if start == 0 and self._body is not None:
+            body, self._body = self._body, None
+        else:
+            self._release()
+            body = await self._ranged(start, end)
+        try:
+            remaining = end - start
+            while remaining > 0:
+                data = await body.read(min(READ_CHUNK, remaining))
+                if not data:
+                    raise OSError(f"media {self.info.name!r} ended early")
+                remaining -= len(data)
+                yield data
+        finally:
+            body.close()
+
+    async def _ranged(self, start: int, end: int) -> Any:
+        """The body of a GET of bytes ``start`` to ``end`` (exclusive), pinned."""
         client = await self._storage.client()
         try:
             answer = await client.get_object(
@@ -167,20 +221,11 @@ class S3OpenMedia:
             raise unavailable(exc, self._storage.bucket) from exc
         except BotoCoreError as exc:
             raise unavailable(exc, self._storage.bucket) from exc
-        body = answer["Body"]
-        try:
-            remaining = end - start
-            while remaining > 0:
-                data = await body.read(min(READ_CHUNK, remaining))
-                if not data:
-                    raise OSError(f"media {self.info.name!r} ended early")
-                remaining -= len(data)
-                yield data
-        finally:
-            body.close()
+        return answer["Body"]
 
     async def aclose(self) -> None:
-        """Nothing is held between reads: each range is its own request."""
+        """Let go of the open's answer if it was not read (its connection is dropped)."""
+        self._release()
 
     async def __aenter__(self) -> S3OpenMedia:
         return self
@@ -288,9 +333,10 @@ class S3MediaStorage:
         content_type: str,
         limit: int,
         cache_control: str | None = None,
+        created_us: int | None = None,
     ) -> MediaInfo:
         key = self._key(user_id, name)
-        created = time.time_ns() // 1000
+        created = time.time_ns() // 1000 if created_us is None else created_us
         fields: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
@@ -340,14 +386,23 @@ class S3MediaStorage:
             raise unavailable(exc, self.bucket) from exc
 
     async def open(self, user_id: str, name: str) -> S3OpenMedia:
+        """One ``GetObject`` from byte 0: its answer is the metadata, and its body the
+        first read's bytes (no ``HeadObject`` first)."""
         key = self._key(user_id, name)
-        head = await self._head(key, name)
-        version = head.get("VersionId")
-        if version and version != "null":
-            pin = {"VersionId": str(version)}
-        else:
-            pin = {"IfMatch": str(head["ETag"])}
-        return S3OpenMedia(self, key, _info(name, head), pin)
+        client = await self.client()
+        try:
+            answer = await client.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-")
+        except ClientError as exc:
+            if _missing(exc):
+                raise MediaNotFound(name) from None
+            if _code(exc) == "InvalidRange":  # an empty object, not one of ours
+                head = await self._head(key, name)
+                return S3OpenMedia(self, key, _info(name, head), _pin(head))
+            raise unavailable(exc, self.bucket) from exc
+        except BotoCoreError as exc:
+            raise unavailable(exc, self.bucket) from exc
+        info = _info(name, answer, _whole_size(answer))
+        return S3OpenMedia(self, key, info, _pin(answer), answer["Body"])
 
     async def stat(self, user_id: str, name: str) -> MediaInfo | None:
         key = self._key(user_id, name)

@@ -33,11 +33,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import quote, unquote
 
 from trebuchet.server.config import Settings
 from trebuchet.server.media.names import check_name
+
+if TYPE_CHECKING:
+    from trebuchet.server.media.s3 import S3MediaStorage
 
 HEADER_SIZE = 1024
 _MAGIC = b"trebuchet-media 1\n"
@@ -131,11 +134,14 @@ class MediaStorage(Protocol):
         content_type: str,
         limit: int,
         cache_control: str | None = None,
+        created_us: int | None = None,
     ) -> MediaInfo:
         """Store (or replace) a file from a stream, all or nothing.
 
-        Raises :class:`MediaTooLarge` past ``limit`` bytes and :class:`EmptyMedia` when
-        the stream is empty; the previous file, if any, is then left as it was.
+        ``created_us`` keeps a creation time from elsewhere (a file moved between
+        storages); by default it is now.  Raises :class:`MediaTooLarge` past ``limit``
+        bytes and :class:`EmptyMedia` when the stream is empty; the previous file, if
+        any, is then left as it was.
         """
         ...
 
@@ -318,9 +324,10 @@ class LocalMediaStorage:
         content_type: str,
         limit: int,
         cache_control: str | None = None,
+        created_us: int | None = None,
     ) -> MediaInfo:
         final = self._path(user_id, name)
-        created = time.time_ns() // 1000
+        created = time.time_ns() // 1000 if created_us is None else created_us
         meta: dict[str, object] = {"name": name, "contentType": content_type, "created": created}
         if cache_control:
             meta["cacheControl"] = cache_control
@@ -392,6 +399,19 @@ class LocalMediaStorage:
         await media.aclose()
         return media.info
 
+    def _users(self) -> list[str]:
+        try:
+            with os.scandir(self.root / "users") as found:
+                names = [e.name for e in found if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return []
+        return sorted(name for name in names if _USER_ID.match(name))
+
+    async def users(self) -> list[str]:
+        """Every user id with a directory here (not in the interface: only a whole
+        filesystem store is ever walked, to move it elsewhere)."""
+        return await asyncio.to_thread(self._users)
+
     def _list(self, user_id: str, after: str | None, limit: int) -> list[MediaEntry]:
         entries: list[MediaEntry] = []
         try:
@@ -433,12 +453,18 @@ def _etag(stat: os.stat_result) -> str:
 def media_storage(settings: Settings) -> MediaStorage:
     """The storage a deployment is configured with: the one place settings pick it."""
     if settings.media_backend == "s3":
-        from trebuchet.server.media.s3 import S3MediaStorage  # the S3 client only when used
-
-        return S3MediaStorage(
-            settings.media_s3_bucket,
-            endpoint_url=settings.media_s3_endpoint_url,
-            region=settings.media_s3_region,
-            prefix=settings.media_s3_prefix,
-        )
+        return s3_storage(settings)
     return LocalMediaStorage(settings.media_dir)
+
+
+def s3_storage(settings: Settings) -> S3MediaStorage:
+    """The bucket the ``media_s3_*`` settings name, whatever ``media_backend`` says (a
+    store is moved into it before the deployment switches over)."""
+    from trebuchet.server.media.s3 import S3MediaStorage  # the S3 client only when used
+
+    return S3MediaStorage(
+        settings.media_s3_bucket,
+        endpoint_url=settings.media_s3_endpoint_url,
+        region=settings.media_s3_region,
+        prefix=settings.media_s3_prefix,
+    )
