@@ -13,8 +13,8 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from tests.reliability.cluster import (
     submit,
 )
 from tests.reliability.nginx import Nginx, nginx_binary, running_nginx
+from tests.s3 import moto_server
 from trebuchet.server.store import Store
 from trebuchet.server.store import tables as t
 
@@ -73,20 +74,6 @@ def _nginx() -> str:
     if binary is None:
         pytest.skip("no nginx binary (apt-get install nginx) to run the load balancer")
     return binary
-
-
-@contextmanager
-def _moto_server() -> Iterator[str]:
-    """moto's S3 on a loopback port; answers its endpoint URL."""
-    pytest.importorskip("boto3")
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @asynccontextmanager
@@ -242,7 +229,7 @@ async def test_killing_an_api_host_mid_run_loses_nothing_acknowledged(
 async def test_media_uploaded_through_one_host_is_read_through_another(
     postgres_url: str, work_dir: Path
 ) -> None:
-    with _moto_server() as endpoint:
+    with moto_server() as endpoint:
         boto3 = pytest.importorskip("boto3")
         bucket, region = f"trebuchet-{uuid.uuid4().hex[:8]}", "us-east-1"
         credentials = {
