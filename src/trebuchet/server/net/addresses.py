@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import unicodedata
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import unquote
 
@@ -65,7 +64,6 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-@lru_cache(maxsize=4096)  # a pure function; callbacks ask it about the same hosts again
 def host_address(host: str) -> IPAddress | None:
     """The address ``host`` (a URL's host) names without a DNS lookup, in any spelling."""
     text = _normal(host).strip("[]")

@@ -86,11 +86,8 @@ class AddressPolicy:
             address = host_address(text)
             if address is None:
                 raise AddressRefused(host, text, "private")
-            self._judge(host, address)
-
-    def _judge(self, host: str, address: IPAddress) -> None:
-        if not self.permits(address):
-            raise AddressRefused(host, str(address), address_kind(address))
+            if not self.permits(address):
+                raise AddressRefused(host, str(address), address_kind(address))
 
     def literal(self, host: str) -> IPAddress | None:
         """The address ``host`` is written as, in any spelling; ``None`` for a name."""
@@ -101,7 +98,7 @@ class AddressPolicy:
         pass here and are judged on what they resolve to."""
         address = self.literal(host)
         if address is not None:
-            self._judge(host, address)
+            self.check(host, [str(address)])
         elif is_localhost_name(host) and not self.allow_loopback:
             raise AddressRefused(host, "127.0.0.1", "loopback")
 
