@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, func, or_, select, text, update
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy import Table, TextClause, func, or_, select, text, update
+from sqlalchemy.engine import Connection
 
 from trebuchet.server.domain.states import EventState, MessageState
 
@@ -191,61 +191,32 @@ RESERVE_SLOT = {
 
 
 @cache
-def _compiled(
-    dialect: Dialect, statement: str | Table, kind: str = ""
-) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """A claiming statement (``statement`` is its text) or a due probe of a table
-    (``kind`` ``any`` or ``next``), compiled once for ``dialect``: the driver's SQL, the
-    names of its positional parameters in order, and the values of those it fixes."""
-    if isinstance(statement, str):
-        clause: Any = text(statement)
-    else:
-        c = statement.c
-        now = bindparam("now", type_=BigInteger)
-        if kind == "any":
-            clause = (
-                select(c.id)
-                .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
-                .limit(1)
-            )
-        else:
-            clause = select(func.min(c.due_us)).where(c.due_us > now)
-    compiled = clause.compile(dialect=dialect)
-    if compiled.positiontup is None:
-        raise RuntimeError("the statement needs a positional parameter style")
-    fixed = {name: value for name, value in compiled.params.items() if value is not None}
-    return str(compiled), tuple(compiled.positiontup), fixed
-
-
-def _run(
-    conn: Connection, statement: str | Table, params: Mapping[str, Any], kind: str = ""
-) -> CursorResult[Any]:
-    """Run a statement of :func:`_compiled` straight on the driver (no per-call
-    construction, compilation or cache key)."""
-    sql, names, fixed = _compiled(conn.dialect, statement, kind)
-    values = {**fixed, **params} if fixed else params
-    return conn.exec_driver_sql(sql, tuple([values[name] for name in names]))
+def _text(sql: str) -> TextClause:
+    return text(sql)
 
 
 def any_due(conn: Connection, table: Table, now: int) -> bool:
     """Whether a row of ``table`` is due and not leased (a read-only look)."""
-    return _run(conn, table, {"now": now}, "any").first() is not None
+    c = table.c
+    due = (
+        select(c.id)
+        .where(c.due_us <= now, or_(c.lease_until_us.is_(None), c.lease_until_us < now))
+        .limit(1)
+    )
+    return conn.scalar(due) is not None
 
 
 def next_due(conn: Connection, table: Table, now: int) -> int | None:
     """The earliest ``due_us`` of ``table`` still to come (one probe of its partial
     ``due_us`` index), or None: when the next scheduled or retried item becomes due."""
-    row = _run(conn, table, {"now": now}, "next").first()
-    return None if row is None or row[0] is None else int(row[0])
+    due: int | None = conn.scalar(select(func.min(table.c.due_us)).where(table.c.due_us > now))
+    return due
 
 
 def claim_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Row]:
     """Run one claiming statement (the dialect's text of :data:`CLAIM_MESSAGES` or
-    :data:`CLAIM_EVENTS`); answers the rows it leased (their values as the driver
-    returns them: the statement is text, so none are converted)."""
-    result = _run(conn, sql, params)
-    keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+    :data:`CLAIM_EVENTS`); answers the rows it leased."""
+    return [dict(row) for row in conn.execute(_text(sql), params).mappings()]
 
 
 def extend_leases(
@@ -263,4 +234,4 @@ def extend_leases(
 def reserve_slot(conn: Connection, number: str, now: int, interval_us: int) -> int:
     """Reserve the next send slot of ``number``; answers the end of the slot."""
     params = {"number": number, "now": now, "interval": interval_us}
-    return int(_run(conn, RESERVE_SLOT[conn.dialect.name], params).scalar_one())
+    return int(conn.scalar(_text(RESERVE_SLOT[conn.dialect.name]), params))
