@@ -11,7 +11,6 @@ event loop is busy), and PostgreSQL gets one round trip per statement.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from operator import itemgetter
@@ -42,45 +41,14 @@ def _chunk_sizes(count: int) -> Iterator[int]:
 def _insert_sql(
     dialect: Dialect, table: Table, columns: frozenset[str], count: int
 ) -> tuple[str, tuple[str, ...]]:
-    """A multi-row INSERT of ``count`` rows, and the columns in the order each row's
-    parameters take (the table's).
-
-    SQLAlchemy compiles one row and two (:func:`_compiled_insert`); the statement of
-    ``count`` rows repeats the one row's ``VALUES`` group, numbered on where the driver
-    numbers its parameters (``$n``), once it has made the same text for two rows as
-    SQLAlchemy.  Compiling ``count`` rows takes SQLAlchemy a bind parameter object per
-    value: up to 0.3 s per table and column set at the larger sizes, in every process.
-    """
-    order = tuple(column.name for column in table.columns if column.name in columns)
-    one, two = (_compiled_insert(dialect, table, columns, n) for n in (1, 2))
-    head, _, group = one.partition(" VALUES ")
-    width = len(order)
-
-    def values(row: int) -> str:
-        if row == 0:
-            return group
-        return _NUMBERED.sub(lambda m: f"${int(m[1]) + row * width}", group)
-
-    def repeated(n: int) -> str:
-        return f"{head} VALUES " + ", ".join(values(row) for row in range(n))
-
-    if repeated(2) != two or "%(" in group:  # a form not repeated this way: compile it
-        return _compiled_insert(dialect, table, columns, count), order
-    return repeated(count), order
-
-
-_NUMBERED = re.compile(r"\$(\d+)")
-
-
-@cache
-def _compiled_insert(dialect: Dialect, table: Table, columns: frozenset[str], count: int) -> str:
-    """A multi-row INSERT of ``count`` rows as SQLAlchemy compiles it."""
+    """A multi-row INSERT of ``count`` rows, compiled once, and the columns in the order
+    each row's parameters take (the table's)."""
     compiled = insert(table).values([dict.fromkeys(columns)] * count).compile(dialect=dialect)
     order = tuple(column.name for column in table.columns if column.name in columns)
     expected = [f"{column}_m{row}" for row in range(count) for column in order]
     if compiled.positiontup != expected:
         raise RuntimeError("unexpected parameter order in the compiled INSERT")
-    return str(compiled)
+    return str(compiled), order
 
 
 @cache
