@@ -155,7 +155,7 @@ def end_to_end(db: str, shape: Shape, *, burst: int, paced_s: float) -> dict[str
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
     return {
         "rate": throughput,
-        "p50": median(latencies),
+        "p50": median(latencies) if latencies else float("nan"),
         "p99": p99,
         "paced": rate,
         "cpu_us": (end - start) * 1e6 / (burst + sent),
@@ -170,10 +170,18 @@ def main() -> None:
     parser.add_argument("--skip-send", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--burst", type=int, default=20_000, help="end-to-end burst size")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=8.0,
+        help="seconds of the paced run after the burst (0: none)",
+    )
     args = parser.parse_args()
     ensure_wrk()
     shapes = [Shape(*map(int, s.split("x"))) for s in args.shapes.split(",")]
-    rounds, seconds, burst, paced = (1, 1.0, 500, 1.0) if args.quick else (3, 4.0, args.burst, 8.0)
+    rounds, seconds, burst, paced = (
+        (1, 1.0, 500, 1.0) if args.quick else (3, 4.0, args.burst, args.paced)
+    )
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory(prefix="trebuchet-topology-") as tmp:
         work = Path(tmp)

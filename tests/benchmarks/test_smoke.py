@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,8 @@ def test_topology_benchmark_runs(tmp_path: Path) -> None:
     assert sent["ours"] > 0 and sent["cpu_us"] > 0
     e2e = bench_topology.end_to_end(sqlite_database(tmp_path, "e.db"), shape, burst=50, paced_s=0.5)
     assert e2e["rate"] > 0 and e2e["cpu_us"] > 0
+    # The burst alone (``--paced 0``): no paced run, so no latencies to report.
+    burst = bench_topology.end_to_end(
+        sqlite_database(tmp_path, "b.db"), bench_topology.Shape(1, 1), burst=50, paced_s=0
+    )
+    assert burst["rate"] > 0 and burst["cpu_us"] > 0 and math.isnan(burst["p50"])
