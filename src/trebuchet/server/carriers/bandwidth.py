@@ -27,11 +27,15 @@ from trebuchet.server.carriers.base import (
     OutboundMessage,
     PermanentFailure,
     Receipt,
-    TransientFailure,
 )
 from trebuchet.server.carriers.codes import DELIVERY_CODES
 from trebuchet.server.carriers.media_links import MediaLinks
-from trebuchet.server.carriers.provider_http import Answer, ProviderClient, basic_auth
+from trebuchet.server.carriers.provider_http import (
+    Answer,
+    ProviderClient,
+    basic_auth,
+    taken_ref,
+)
 from trebuchet.server.carriers.refs import Part, Refs, SqlRefs
 from trebuchet.server.config import Settings
 from trebuchet.server.net.guard import AddressPolicy
@@ -154,11 +158,7 @@ class BandwidthCarrier:
         answer = await self.client.post(url, auth, json=self.body(message, media))
         if answer.status >= 300:
             raise refusal(answer)
-        document = answer.json()
-        ref = document.get("id") if isinstance(document, dict) else None
-        if not isinstance(ref, str) or not ref:
-            # Taken or not, we cannot tell: retried, which may send it twice (reported).
-            raise TransientFailure(f"Bandwidth answered {answer.status} without a message id")
+        ref = taken_ref(answer, "id", "Bandwidth", "a message id")
         await self.refs.record(self.name, [Part(message.id, 1, 1, ref)])
         return Accepted(ref)
 

@@ -68,6 +68,17 @@ def transient_answer(answer: Answer) -> TransientFailure:
     return meant
 
 
+def taken_ref(answer: Answer, key: str, provider: str, naming: str) -> str:
+    """The provider's id of the message a 2xx ``answer`` took: its JSON body's ``key``.
+    An answer without one is a transient failure: taken or not, we cannot tell, so it is
+    retried, which may send it twice (reported)."""
+    document = answer.json()
+    ref = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(ref, str) or not ref:
+        raise TransientFailure(f"{provider} answered {answer.status} without {naming}")
+    return ref
+
+
 def basic_auth(user: str, password: str) -> str:
     """An ``Authorization`` header value for HTTP Basic."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -34,7 +34,13 @@ from trebuchet.server.carriers.base import (
     TransientFailure,
 )
 from trebuchet.server.carriers.media_links import MediaLinks
-from trebuchet.server.carriers.provider_http import Answer, ProviderClient, basic_auth, events_url
+from trebuchet.server.carriers.provider_http import (
+    Answer,
+    ProviderClient,
+    basic_auth,
+    events_url,
+    taken_ref,
+)
 from trebuchet.server.carriers.refs import Part, Refs, SqlRefs
 from trebuchet.server.config import Settings
 from trebuchet.server.net.guard import AddressPolicy
@@ -170,11 +176,7 @@ class TwilioCarrier:
         answer = await self.client.post(url, auth, data=self.form(message, media))
         if answer.status >= 300:
             raise refusal(answer)
-        document = answer.json()
-        sid = document.get("sid") if isinstance(document, dict) else None
-        if not isinstance(sid, str) or not sid:
-            # Taken or not, we cannot tell: retried, which may send it twice (reported).
-            raise TransientFailure(f"Twilio answered {answer.status} without a sid")
+        sid = taken_ref(answer, "sid", "Twilio", "a sid")
         await self.refs.record(self.name, [Part(message.id, 1, 1, sid)])
         return Accepted(sid)
 
