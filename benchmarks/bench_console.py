@@ -98,8 +98,9 @@ def console_pages(db: str, label: str, *, count: int, repeats: int) -> list[Row]
         is_api = name.startswith("API")
         rows.append(Row(
             f"{name}, {count:,} messages, {label}", f"{ms:.2f} ms server time",
-            "" if is_api else f"< {TARGET_MS:g} ms", None if is_api else ms < TARGET_MS,
+            "report" if is_api else f"< {TARGET_MS:g} ms", None if is_api else ms < TARGET_MS,
             f"median of {repeats}; {ms / api_ms:.2f}x the API list; seeded in {seeded_s:.0f} s",
+            "in process (ASGI)",
         ))  # fmt: skip
     return rows
 

@@ -2,7 +2,8 @@
 
 Each message carries its send time in ``tag``; the receiver (aiohttp, loopback) notes when
 the ``sent`` event arrives.  First a burst measures sustained throughput (time until every
-callback has arrived), then a paced run at half that rate measures latency.
+callback has arrived), then a paced run at half that rate measures latency.  The server
+under test and the rows are ``bench_topology``'s (``e2e_rows``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import time
 import aiohttp
 from aiohttp import web
 
-from benchmarks.common import Row, basic_auth, median
-from benchmarks.processes import create_user, free_port, trebuchet_server
+from benchmarks.common import basic_auth
+from benchmarks.processes import free_port
 
-THROUGHPUT_TARGET = 10_000
-P99_TARGET_MS = 100.0
 NUMBERS = ("+15550100001",)
 # Not a number of any user: a phone outside, as in real traffic (a message to one of the
 # user's own numbers would also come back in through the sandbox as an inbound message).
@@ -64,7 +63,7 @@ def _batch(callback: str, size: int) -> bytes:
     ).encode()
 
 
-async def _run(
+async def run(
     base: str, user_id: str, auth: tuple[str, str], burst: int, paced_s: float
 ) -> tuple[float, list[float], int, float]:
     receiver = Receiver()
@@ -111,30 +110,3 @@ async def _run(
             return throughput, list(receiver.latencies_ms), sent, rate
     finally:
         await runner.cleanup()
-
-
-def end_to_end(db: str, label: str, *, burst: int, paced_s: float) -> list[Row]:
-    account = create_user(db, NUMBERS)
-    with trebuchet_server(db, outbound_allow_loopback="true") as (base, _):
-        throughput, latencies, sent, rate = asyncio.run(
-            _run(base, account.user_id, account.auth, burst, paced_s)
-        )
-    latencies.sort()
-    p50 = median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
-    return [
-        Row(
-            f"end to end (send -> sandbox -> sent callback), {label}",
-            f"{throughput:,.0f} messages/s",
-            f">= {THROUGHPUT_TARGET:,}",
-            throughput >= THROUGHPUT_TARGET,
-            f"burst of {burst:,}, time until the last callback",
-        ),
-        Row(
-            f"end to end latency at half rate, {label}",
-            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms",
-            f"p99 < {P99_TARGET_MS:g} ms",
-            p99 < P99_TARGET_MS,
-            f"{sent:,} messages paced at {rate:,.0f}/s; {len(latencies):,} callbacks timed",
-        ),
-    ]

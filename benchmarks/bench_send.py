@@ -1,4 +1,5 @@
-"""Accepting messages: single sends against a bare 201 app, and bulk sends of 50."""
+"""Accepting messages with the engine off: single sends against a bare 201 app, and bulk
+sends of 50.  The default start (engine on) is measured by ``bench_topology``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from benchmarks.processes import create_user, reference_server, trebuchet_server
 from benchmarks.wrk import run_wrk
 
 NUMBERS = ("+15550100001", "+15550100002")
-SINGLE_TARGET = 0.6
 BULK_TARGET = 100_000
 
 
@@ -39,11 +39,13 @@ def single_send(db: str, label: str, *, rounds: int, seconds: float, workers: in
             ratios.append(our.requests_per_s / ref.requests_per_s)
     ratio = median(ratios)
     return Row(
-        f"single send, {label}",
+        f"single send, accept only, {label}",
         f"{ratio:.2f} of bare app",
-        f">= {SINGLE_TARGET}" if label == "SQLite" else "report",
-        ratio >= SINGLE_TARGET if label == "SQLite" else None,
-        f"median of {rounds} alternating runs; {median(ours):,.0f} vs {median(refs):,.0f} req/s",
+        "report",
+        None,
+        f"median of {rounds} alternating runs; {median(ours):,.0f} vs {median(refs):,.0f} req/s"
+        f"; reference app with {workers} process{'es' if workers > 1 else ''} too",
+        f"{workers} API, engine off",
     )
 
 
@@ -63,4 +65,5 @@ def bulk_send(db: str, label: str, *, seconds: float) -> Row:
         f">= {BULK_TARGET:,}" if label == "SQLite" else "report",
         per_s >= BULK_TARGET if label == "SQLite" else None,
         f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms",
+        "1 API, engine off",
     )

@@ -30,13 +30,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import bench_e2e
-from benchmarks.common import median, postgres_available, postgres_database, sqlite_database
+from benchmarks.common import (
+    Row,
+    median,
+    postgres_available,
+    postgres_database,
+    sqlite_database,
+)
 from benchmarks.processes import create_user, reference_server, trebuchet_server, wait_healthy
 from benchmarks.wrk import ensure_wrk, run_wrk
+from trebuchet.server.serving.topology import DEFAULT_WORKER_PROCESSES, default_api_processes
 
 NUMBERS = ("+15550100001", "+15550100002")
 TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_CPU_SECONDS = 0.02  # CPU in half a second below which the server counts as idle
+SINGLE_TARGET = 0.6
+# Three times the single process's end-to-end rate on this machine before the split
+# (1,114 msg/s, BENCHMARKS.md of 2026-11-27), and p99 under 100 ms at half that rate.
+E2E_TARGET = 3_300
+P99_TARGET_MS = 100.0
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -48,26 +60,33 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and every live descendant."""
-    stats = {}
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """``_stat`` of ``root`` and of every live process below it, read in one pass."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             stat = _stat(int(entry.name))
             if stat is not None:
-                stats[int(entry.name)] = stat
-    total, members = 0.0, {root}
+                parents[int(entry.name)] = stat
+    members = {root}
     changed = True
     while changed:
         changed = False
-        for pid, (ppid, _) in stats.items():
+        for pid, (ppid, _) in parents.items():
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
-    for pid in members:
-        if pid in stats:
-            total += stats[pid][1]
-    return total
+    return {pid: parents[pid] for pid in members if pid in parents}
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every live process below it."""
+    return set(_tree(root))
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every live descendant."""
+    return sum(cpu for _, cpu in _tree(root).values())
 
 
 def wait_idle(root: int, limit: float = 120.0) -> float:
@@ -102,6 +121,11 @@ class Shape:
 
     def settings(self) -> dict[str, str]:
         return {"api_processes": str(self.api), "worker_processes": str(self.workers)}
+
+
+def default_shape() -> Shape:
+    """The processes ``trebuchet serve`` starts on this machine when none are set."""
+    return Shape(default_api_processes(), DEFAULT_WORKER_PROCESSES)
 
 
 @contextmanager
@@ -148,7 +172,7 @@ def end_to_end(db: str, shape: Shape, *, burst: int, paced_s: float) -> dict[str
     with served(db, shape, outbound_allow_loopback="true") as (base, pid):
         start = tree_cpu(pid)
         throughput, latencies, sent, rate = asyncio.run(
-            bench_e2e._run(base, account.user_id, account.auth, burst, paced_s)
+            bench_e2e.run(base, account.user_id, account.auth, burst, paced_s)
         )
         end = wait_idle(pid)
     latencies.sort()
@@ -160,6 +184,43 @@ def end_to_end(db: str, shape: Shape, *, burst: int, paced_s: float) -> dict[str
         "paced": rate,
         "cpu_us": (end - start) * 1e6 / (burst + sent),
     }
+
+
+def send_row(db: str, label: str, shape: Shape, *, rounds: int, seconds: float) -> Row:
+    r = single_send(db, shape, rounds=rounds, seconds=seconds)
+    return Row(
+        f"single send, default start, {label}",
+        f"{r['ratio']:.2f} of bare app",
+        f">= {SINGLE_TARGET}",
+        r["ratio"] >= SINGLE_TARGET,
+        f"median of {rounds} alternating runs; {r['ours']:,.0f} vs {r['ref']:,.0f} req/s; "
+        f"engine on (sandbox), delivering all it accepts: {r['cpu_us']:,.0f} µs server CPU "
+        "per message, all processes",
+        shape.label,
+    )
+
+
+def e2e_rows(db: str, label: str, shape: Shape, *, burst: int, paced_s: float) -> list[Row]:
+    e = end_to_end(db, shape, burst=burst, paced_s=paced_s)
+    cpu = f"{e['cpu_us']:,.0f} µs server CPU per message, all processes"
+    return [
+        Row(
+            f"end to end (send -> sandbox -> sent callback), {label}",
+            f"{e['rate']:,.0f} messages/s",
+            f">= {E2E_TARGET:,}",
+            e["rate"] >= E2E_TARGET,
+            f"burst of {burst:,}, time until the last callback; {cpu} (burst and paced run)",
+            shape.label,
+        ),
+        Row(
+            f"end to end latency at half rate, {label}",
+            f"p50 {e['p50']:.0f} ms, p99 {e['p99']:.0f} ms",
+            f"p99 < {P99_TARGET_MS:g} ms",
+            e["p99"] < P99_TARGET_MS,
+            f"{paced_s:g} s paced at {e['paced']:,.0f}/s",
+            shape.label,
+        ),
+    ]
 
 
 def main() -> None:

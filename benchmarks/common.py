@@ -28,6 +28,7 @@ class Row:
     target: str
     met: bool | None  # None: no target, informational
     detail: str = ""
+    topology: str = ""  # the server's processes, where it matters ("2 API + 1 delivery")
 
 
 def basic_auth(user: str, password: str) -> str:

@@ -11,6 +11,7 @@ bounded in count and time.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -20,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import (
-    bench_e2e,
+    bench_console,
     bench_failover,
+    bench_jasmin_http,
     bench_list,
     bench_media,
     bench_memory,
@@ -29,6 +31,7 @@ from benchmarks import (
     bench_sdk,
     bench_send,
     bench_smpp,
+    bench_topology,
     bench_wakeup,
 )
 from benchmarks.common import Row, postgres_available, postgres_database, sqlite_database
@@ -48,6 +51,8 @@ class Sizes:
     memory_messages: int
     e2e_burst: int
     e2e_paced_seconds: float
+    console_rows: int = 1_000_000
+    console_repeats: int = 30
     smpp_messages: int = 3000
     purge_days: int = 20
     purge_per_day: int = 4000
@@ -66,6 +71,8 @@ QUICK = replace(
     QUICK,
     purge_days=2,
     purge_per_day=300,
+    console_rows=2_000,
+    console_repeats=2,
     media_rounds=1,
     media_files=5,
     wakeup_messages=6,
@@ -74,22 +81,41 @@ QUICK = replace(
 
 
 def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
-    def single_send(workers: int, label: str) -> Callable[[], list[Row]]:
-        return lambda: [
-            bench_send.single_send(
-                sqlite_database(work, f"send{workers}.db"),
-                label,
-                rounds=sizes.send_rounds,
-                seconds=sizes.send_seconds,
-                workers=workers,
+    shape = bench_topology.default_shape()
+
+    def default_send(db: str, label: str) -> list[Row]:
+        return [
+            bench_topology.send_row(
+                db, label, shape, rounds=sizes.send_rounds, seconds=sizes.send_seconds
             )
         ]
 
+    def accept_only(db: str, label: str, workers: int = 1) -> list[Row]:
+        return [
+            bench_send.single_send(
+                db, label, rounds=sizes.send_rounds, seconds=sizes.send_seconds, workers=workers
+            )
+        ]
+
+    def end_to_end(db: str, label: str) -> list[Row]:
+        return bench_topology.e2e_rows(
+            db, label, shape, burst=sizes.e2e_burst, paced_s=sizes.e2e_paced_seconds
+        )
+
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
-        ("single send, SQLite", single_send(1, "SQLite")),
         (
-            "single send, SQLite, 2 processes each",
-            single_send(2, "SQLite, 2 server processes each"),
+            "single send, default start, SQLite",
+            lambda: default_send(sqlite_database(work, "send.db"), "SQLite"),
+        ),
+        (
+            "single send vs Jasmin HTTP /send",
+            lambda: bench_jasmin_http.jasmin_http(
+                work, rounds=sizes.send_rounds, seconds=sizes.send_seconds
+            ),
+        ),
+        (
+            "single send, accept only, SQLite",
+            lambda: accept_only(sqlite_database(work, "accept.db"), "SQLite"),
         ),
         (
             "bulk send, SQLite",
@@ -98,6 +124,10 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
                     sqlite_database(work, "bulk.db"), "SQLite", seconds=sizes.send_seconds
                 )
             ],
+        ),
+        (
+            "end to end, SQLite",
+            lambda: end_to_end(sqlite_database(work, "e2e.db"), "SQLite"),
         ),
         (
             "list, SQLite",
@@ -109,21 +139,21 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
             ),
         ),
         (
+            "console pages, SQLite",
+            lambda: bench_console.console_pages(
+                sqlite_database(work, "console.db"),
+                "SQLite",
+                count=sizes.console_rows,
+                repeats=sizes.console_repeats,
+            ),
+        ),
+        (
             "SDK",
             lambda: bench_sdk.sdk(
                 sqlite_database(work, "sdk.db"),
                 count=sizes.sdk_rows,
                 rounds=sizes.sdk_rounds,
                 sends=sizes.sdk_sends,
-            ),
-        ),
-        (
-            "end to end, SQLite",
-            lambda: bench_e2e.end_to_end(
-                sqlite_database(work, "e2e.db"),
-                "SQLite",
-                burst=sizes.e2e_burst,
-                paced_s=sizes.e2e_paced_seconds,
             ),
         ),
         (
@@ -171,39 +201,20 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
             return run
 
         steps += [
-            (
-                "single send, PostgreSQL",
-                on_postgres(
-                    lambda db: [
-                        bench_send.single_send(
-                            db, "PostgreSQL", rounds=sizes.send_rounds, seconds=sizes.send_seconds
-                        )
-                    ]
-                ),
-            ),
-            (
-                "bulk send, PostgreSQL",
-                on_postgres(
-                    lambda db: [bench_send.bulk_send(db, "PostgreSQL", seconds=sizes.send_seconds)]
-                ),
-            ),
-            (
-                "list, PostgreSQL",
-                on_postgres(
-                    lambda db: bench_list.list_pages(
-                        db, "PostgreSQL", count=sizes.list_rows, repeats=sizes.list_repeats
-                    )
-                ),
-            ),
-            (
-                "wake-ups across processes, PostgreSQL",
-                on_postgres(
-                    lambda db: bench_wakeup.wakeup_latency(
-                        db, count=sizes.wakeup_messages, rounds=sizes.wakeup_rounds
-                    )
-                ),
-            ),
-        ]
+            ("single send, default start, PostgreSQL", on_postgres(
+                lambda db: default_send(db, "PostgreSQL"))),
+            ("single send, accept only, PostgreSQL", on_postgres(
+                lambda db: accept_only(db, "PostgreSQL"))),
+            ("bulk send, PostgreSQL", on_postgres(
+                lambda db: [bench_send.bulk_send(db, "PostgreSQL", seconds=sizes.send_seconds)])),
+            ("end to end, PostgreSQL", on_postgres(lambda db: end_to_end(db, "PostgreSQL"))),
+            ("list, PostgreSQL", on_postgres(
+                lambda db: bench_list.list_pages(
+                    db, "PostgreSQL", count=sizes.list_rows, repeats=sizes.list_repeats))),
+            ("wake-ups across processes, PostgreSQL", on_postgres(
+                lambda db: bench_wakeup.wakeup_latency(
+                    db, count=sizes.wakeup_messages, rounds=sizes.wakeup_rounds))),
+        ]  # fmt: skip
     rows: list[Row] = []
     for name, step in steps:
         started = time.monotonic()
@@ -218,9 +229,14 @@ def _mark(met: bool | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| benchmark | measured | target | met | detail |", "|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | processes | measured | target | met | detail |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
-        f"| {r.benchmark} | {r.measured} | {r.target} | {_mark(r.met)} | {r.detail} |" for r in rows
+        f"| {r.benchmark} | {r.topology or '-'} | {r.measured} | {r.target} | {_mark(r.met)} "
+        f"| {r.detail} |"
+        for r in rows
     ]
     return "\n".join(lines)
 
@@ -244,7 +260,9 @@ def main() -> None:
         return
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m benchmarks.run` in "
-        f"{elapsed:.0f} s on {platform.machine()}, Python {platform.python_version()}"
+        f"{elapsed:.0f} s on {platform.machine()} with {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; `serve`'s default shape here: "
+        f"{bench_topology.default_shape().label}"
         f"{'' if with_postgres else ' (PostgreSQL rows skipped: no server answered)'}."
     )
     notes_path = ROOT / "benchmarks" / "NOTES.md"

@@ -46,14 +46,19 @@ def run_wrk(
     seconds: float,
     connections: int = 64,
     extra_header: tuple[str, str] | None = None,
+    method: str = "POST",
 ) -> WrkResult:
-    headers = ['wrk.headers["Content-Type"] = "application/json"']
+    """``method`` POST sends ``body`` as JSON; GET sends no body (the query is in ``url``)."""
+    headers = ['wrk.headers["Content-Type"] = "application/json"'] if method == "POST" else []
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         headers.append(f'wrk.headers["Authorization"] = "Basic {token}"')
     if extra_header:
         headers.append(f'wrk.headers["{extra_header[0]}"] = "{extra_header[1]}"')
-    lua = "\n".join(['wrk.method = "POST"', f"wrk.body = [=[{body}]=]", *headers])
+    request = [f'wrk.method = "{method}"']
+    if method == "POST":
+        request.append(f"wrk.body = [=[{body}]=]")
+    lua = "\n".join([*request, *headers])
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(lua)

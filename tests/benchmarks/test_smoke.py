@@ -11,12 +11,14 @@ from benchmarks.common import sqlite_database
 from benchmarks.run import table
 
 from benchmarks import (
-    bench_e2e,
+    bench_console,
     bench_failover,
+    bench_jasmin_http,
     bench_list,
     bench_memory,
     bench_sdk,
     bench_send,
+    bench_topology,
     bench_wakeup,
 )
 
@@ -43,7 +45,17 @@ def test_sdk_benchmark_runs(tmp_path: Path) -> None:
 
 
 def test_end_to_end_benchmark_runs(tmp_path: Path) -> None:
-    _check(bench_e2e.end_to_end(sqlite_database(tmp_path), "SQLite", burst=50, paced_s=0.5))
+    shape = bench_topology.default_shape()
+    rows = bench_topology.e2e_rows(
+        sqlite_database(tmp_path), "SQLite", shape, burst=50, paced_s=0.5
+    )
+    _check(rows)
+    assert all(row.topology == shape.label for row in rows)
+    assert "µs server CPU per message" in rows[0].detail
+
+
+def test_console_benchmark_runs(tmp_path: Path) -> None:
+    _check(bench_console.console_pages(sqlite_database(tmp_path), "SQLite", count=500, repeats=1))
 
 
 def test_memory_benchmark_runs(tmp_path: Path) -> None:
@@ -58,6 +70,23 @@ def test_send_benchmarks_run(tmp_path: Path) -> None:
         [bench_send.single_send(sqlite_database(tmp_path, "a.db"), "SQLite", rounds=1, seconds=0.5)]
     )
     _check([bench_send.bulk_send(sqlite_database(tmp_path, "b.db"), "SQLite", seconds=0.5)])
+    shape = bench_topology.default_shape()
+    row = bench_topology.send_row(
+        sqlite_database(tmp_path, "c.db"), "SQLite", shape, rounds=1, seconds=0.5
+    )
+    _check([row])
+    assert row.topology == shape.label and "of bare app" in row.measured
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_jasmin_http_benchmark_runs(tmp_path: Path) -> None:
+    rows = bench_jasmin_http.jasmin_http(tmp_path, rounds=1, seconds=0.5)
+    _check(rows)
+    if rows[0].measured == "skipped":
+        pytest.skip(f"Jasmin peer unavailable: {rows[0].detail}")
+    assert [row.measured.endswith("x Jasmin") for row in rows] == [True, True]
 
 
 def test_failover_benchmark_runs() -> None:
