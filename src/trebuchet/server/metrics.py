@@ -12,7 +12,8 @@ calls the small functions below rather than touching prometheus objects::
     metrics.carrier_send("smsc", "accepted")
 
 One process (``serve`` alone, the test app, ``trebuchet worker``) serves its own values,
-with the ``process_*`` metrics (CPU, memory, open files) of that process.
+with the ``process_*`` metrics (CPU, memory, open files) of that process; a worker, having
+no API, on a port of its own (:func:`serve_http`, ``worker_metrics_port``).
 
 ``serve`` with several processes sets ``PROMETHEUS_MULTIPROC_DIR`` (a private folder per
 run) before its children start, so prometheus_client keeps every value in files there and
