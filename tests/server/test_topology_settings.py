@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trebuchet.server.config import load_settings
-from trebuchet.server.serving.topology import Topology, api_settings, topology
+from trebuchet.server.serving.topology import Topology, api_settings, topology, worker_settings
 
 
 def _shape(cores: int = 2, **environ: str) -> Topology:
@@ -44,3 +44,10 @@ def test_api_processes_leave_the_engine_to_delivery_processes() -> None:
 def test_a_negative_count_is_refused_with_its_name() -> None:
     with pytest.raises(ValueError, match="worker_processes"):
         load_settings(environ={"TREBUCHET_WORKER_PROCESSES": "-1"})
+
+
+def test_delivery_processes_open_no_metrics_port_of_their_own() -> None:
+    """Their metrics are on serve's port; one port set for all of them would collide."""
+    settings = load_settings(environ={"TREBUCHET_WORKER_METRICS_PORT": "9464"})
+    assert settings.worker_metrics_port == 9464
+    assert worker_settings(settings).worker_metrics_port == 0

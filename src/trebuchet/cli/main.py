@@ -243,14 +243,34 @@ def users_create(
 @db_option
 @config_option
 @click.option("--concurrency", type=int, help="Messages sent at once by this worker")
-def worker(db: str | None, config_file: str | None, concurrency: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus metrics at /metrics on this port (default 0: none)",
+)
+@click.option("--metrics-host", help="Interface of the metrics port (default 127.0.0.1)")
+def worker(
+    db: str | None,
+    config_file: str | None,
+    concurrency: int | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Run delivery workers without the API, until SIGTERM (several may share a database)."""
-    from trebuchet.server.engine.process import run_worker
+    from trebuchet.server.engine.process import MetricsPortUnavailable, run_worker
 
-    settings = settings_from(config_file, db=db, send_concurrency=concurrency)
+    settings = settings_from(
+        config_file,
+        db=db,
+        send_concurrency=concurrency,
+        worker_metrics_port=metrics_port,
+        worker_metrics_host=metrics_host,
+    )
     require_existing_store(settings.db)
     try:
         asyncio.run(run_worker(settings))
+    except MetricsPortUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
     except STORE_PROBLEMS as exc:
         raise store_problem(settings.db, exc) from exc
 

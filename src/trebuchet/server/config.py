@@ -172,6 +172,10 @@ class Settings:
     log_level: str = "INFO"
     access_log: bool = True
     metrics_enabled: bool = True
+    # ``trebuchet worker``'s own metrics port (0 = none) and interface; ``serve`` shows its
+    # delivery processes' metrics at ``/metrics`` on its own port instead.
+    worker_metrics_port: PortNumber = 0
+    worker_metrics_host: str = DEFAULT_HOST
     ready_timeout_seconds: PositiveSeconds = DEFAULT_READY_TIMEOUT_SECONDS
     # -- delivery engine --
     # Run the send and callback workers inside ``serve`` (``trebuchet worker`` runs more).

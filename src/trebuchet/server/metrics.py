@@ -11,10 +11,24 @@ calls the small functions below rather than touching prometheus objects::
     metrics.set_queue_depth(42)
     metrics.carrier_send("smsc", "accepted")
 
-Counters are per process; scrape each API/worker process.
+One process (``serve`` alone, the test app, ``trebuchet worker``) serves its own values,
+with the ``process_*`` metrics (CPU, memory, open files) of that process; a worker, having
+no API, on a port of its own (:func:`serve_http`, ``worker_metrics_port``).
+
+``serve`` with several processes sets ``PROMETHEUS_MULTIPROC_DIR`` (a private folder per
+run) before its children start, so prometheus_client keeps every value in files there and
+any API process answers with the sum over all of them, the delivery processes' included
+(prometheus_client's multiprocess mode).  Counters of a process that exited stay in the
+sum; gauges say below how processes combine.  The ``process_*`` metrics describe one
+process and do not add up, so they are left out in that mode.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,8 +37,14 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.process_collector import ProcessCollector
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Read when prometheus_client is first imported, as prometheus_client itself does.
+MULTIPROCESS_DIR = os.environ.get(MULTIPROCESS_ENV) or None
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
@@ -61,8 +81,13 @@ CALLBACK_ATTEMPTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+# Every process reads the same store, so the latest reading of a live process is the answer
+# (the process answering a scrape reads it just before).
 QUEUE_DEPTH = Gauge(
-    "trebuchet_queue_depth", "Messages waiting to be sent, as last seen", registry=REGISTRY
+    "trebuchet_queue_depth",
+    "Messages waiting to be sent, as last seen",
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
 )
 THROTTLED = Counter(
     "trebuchet_throttled_requests",
@@ -92,17 +117,22 @@ CARRIER_FAILOVERS = Counter(
     ["carrier"],
     registry=REGISTRY,
 )
+# Each delivery process keeps its own circuit per carrier; across processes the worst one
+# shows (an open circuit anywhere is what an alert wants), and a process gone takes its
+# circuit with it.
 CARRIER_CIRCUIT = Gauge(
     "trebuchet_carrier_circuit_state",
-    "Each carrier's circuit in this process: 0 closed, 1 half-open, 2 open",
+    "Each carrier's circuit: 0 closed, 1 half-open, 2 open (the worst of the processes)",
     ["carrier"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",
 )
 CARRIER_FAILURES = Gauge(
     "trebuchet_carrier_consecutive_failures",
-    "Failures of each carrier in a row, in this process (a success resets it)",
+    "Failures of each carrier in a row, the most of the processes (a success resets it)",
     ["carrier"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",
 )
 
 # Children bound once: ``labels()`` takes a lock and hashes on every call.
@@ -171,6 +201,44 @@ def carrier_health(carrier: str, circuit: int, failures: int) -> None:
     CARRIER_FAILURES.labels(carrier).set(failures)
 
 
+def _exposed() -> CollectorRegistry:
+    """This process's registry, or one summing every process's files in multiprocess mode."""
+    if MULTIPROCESS_DIR is None:
+        return REGISTRY
+    combined = CollectorRegistry()
+    MultiProcessCollector(combined, MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]
+    return combined
+
+
 def exposition() -> tuple[bytes, str]:
     """The text format body and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(_exposed()), CONTENT_TYPE_LATEST
+
+
+def process_gone(pid: int, folder: str) -> None:
+    """Drop the live gauges of a process that exited (its counters stay in the sum)."""
+    mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class MetricsServer:
+    """An HTTP server answering the text format on a port of its own, in a thread."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def serve_http(host: str, port: int) -> MetricsServer:
+    """Serve the metrics at ``http://host:port/metrics`` until closed (``OSError`` when the
+    port cannot be bound)."""
+    server, thread = start_http_server(port, addr=host, registry=_exposed())
+    return MetricsServer(server, thread)

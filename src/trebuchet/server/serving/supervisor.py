@@ -16,7 +16,9 @@ Children are started with ``spawn`` (a fresh interpreter, nothing inherited from
 parent's event loop or database connections) and get the settings as JSON.  The store was
 migrated by the parent before any child starts, so children open it without migrating.
 Each child stops itself if its parent disappears (``_watch_parent``).  API processes
-wake the delivery processes after each commit (``engine/wakeup.py``).
+wake the delivery processes after each commit (``engine/wakeup.py``).  Children share
+their metrics through a folder made for the run (``shared_metrics.py``); when one exits,
+its live gauges are dropped there.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ from types import FrameType
 
 import uvicorn
 
+from trebuchet.server import metrics
 from trebuchet.server.config import Settings, dump_settings, restore_settings
 from trebuchet.server.engine.wakeup import SUPPORTED, WakeSender, wake_address
-from trebuchet.server.serving.topology import Topology, api_settings
+from trebuchet.server.serving.shared_metrics import shared_metrics
+from trebuchet.server.serving.topology import Topology, api_settings, worker_settings
 
 log = logging.getLogger("trebuchet.serve")
 
@@ -127,15 +131,22 @@ def _exit_text(code: int | None) -> str:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, shape: Topology, listener: socket.socket):
+    def __init__(
+        self,
+        settings: Settings,
+        shape: Topology,
+        listener: socket.socket,
+        metrics_dir: str | None = None,
+    ):
         self.settings = settings
         self.shape = shape
         self.listener = listener
+        self.metrics_dir = metrics_dir
         self.children = [Child("api", i) for i in range(shape.api)]
         self.children += [Child("worker", i) for i in range(shape.workers)]
         self._context = multiprocessing.get_context("spawn")
         self._api_payload = dump_settings(api_settings(settings, shape))
-        self._worker_payload = dump_settings(settings)
+        self._worker_payload = dump_settings(worker_settings(settings))
         token = secrets.token_hex(8)
         self._wakes = [wake_address(token, i) for i in range(shape.workers)] if SUPPORTED else []
         self._stopping = False
@@ -167,6 +178,7 @@ class Supervisor:
         """Note a child that exited; False when it keeps failing to start."""
         assert child.process is not None
         code = child.process.exitcode
+        self._gone(child.process)
         child.process.close()
         child.process = None
         child.exits.append(code)
@@ -189,6 +201,10 @@ class Supervisor:
             "%s exited with %s; starting it again in %.1f s", child.name, _exit_text(code), delay
         )
         return True
+
+    def _gone(self, process: BaseProcess) -> None:
+        if self.metrics_dir is not None and process.pid is not None:
+            metrics.process_gone(process.pid, self.metrics_dir)
 
     def run(self) -> int:
         """Supervise until a signal (answers 0) or a child that keeps crashing (1)."""
@@ -243,10 +259,13 @@ class Supervisor:
                 log.warning("%s did not stop in time; killing it", child.name)
                 child.process.kill()
                 child.process.join(5)
+            self._gone(child.process)
             child.process = None
         log.info("all processes stopped")
 
 
 def supervise(settings: Settings, shape: Topology) -> int:
     """Bind, start the children and watch them; answers the parent's exit code."""
-    return Supervisor(settings, shape, bind(settings)).run()
+    listener = bind(settings)
+    with shared_metrics(settings) as folder:
+        return Supervisor(settings, shape, listener, folder).run()

@@ -61,6 +61,12 @@ def topology(settings: Settings, cores: int | None = None) -> Topology:
     return Topology(api, workers)
 
 
+def worker_settings(settings: Settings) -> Settings:
+    """A delivery process's settings: its metrics are served through the API processes,
+    so it opens no metrics port of its own (several would want the same one)."""
+    return replace(settings, worker_metrics_port=0)
+
+
 def api_settings(settings: Settings, shape: Topology) -> Settings:
     """An API process's settings: the engine stays in the worker processes when any run."""
     if shape.workers > 0:
