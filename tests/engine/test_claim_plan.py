@@ -117,3 +117,31 @@ async def test_a_window_full_of_a_capped_destination_does_not_starve_another(
         assert await claim("w4", 10) == [("u-d", "d.example:80")]
     finally:
         await store.close()
+
+
+async def test_a_postgres_claim_locks_only_the_events_it_takes(postgres_url: str) -> None:
+    """A row lock is a write to the row: the claim locks what it picked, not its window,
+    so another worker meanwhile finds the rest of the window free."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    store = Store(postgres_url)
+    await store.open()
+    url = make_url(postgres_url)
+    other = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        now = now_us()
+        events = [_event("u-a", "http://r.example/cb", now - 10 * US + i) for i in range(500)]
+        await _queue(store, events)
+        params = {**_params(now), "per_destination": 3}  # the window holds 400; 3 fit
+        async with store.write() as conn:  # the claim's transaction, left open meanwhile
+            taken = len((await conn.execute(text(CLAIM_EVENTS["postgresql"]), params)).all())
+            free = await other.fetchval(
+                "SELECT count(*) FROM (SELECT id FROM events FOR UPDATE SKIP LOCKED) AS f"
+            )
+        assert (taken, free) == (3, 500 - 3)
+    finally:
+        await other.close()
+        await store.close()
