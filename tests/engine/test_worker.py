@@ -83,3 +83,41 @@ async def test_stop_before_run_returns_at_once() -> None:
     worker = _worker(MemoryQueue(3))
     worker.stop()
     await asyncio.wait_for(worker.run(), 1)
+
+
+async def test_a_short_claim_waits_for_a_change_before_claiming_again() -> None:
+    """A claim that brings fewer items than asked means the store has no more to give
+    now: the worker looks again when one of them finishes or work arrives, not at once
+    (each empty look is a query that reads past everything held back)."""
+    hold = asyncio.Event()
+    queue = MemoryQueue(3, hold=hold)
+    claims: list[int] = []
+    claim = queue.claim
+
+    async def counted(owner: str, limit: int) -> Sequence[dict[str, Any]]:
+        taken = await claim(owner, limit)
+        claims.append(len(taken))
+        return taken
+
+    queue.claim = counted  # type: ignore[method-assign]
+    worker = Worker(queue, concurrency=8, poll_interval=60, heartbeat_interval=60, batch=5)
+    running = asyncio.create_task(worker.run())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+    assert claims == [3]  # three of five: no second look while they are in flight
+    queue.due.append({"id": "late"})
+    worker.wake()  # new work arrived
+    for _ in range(100):
+        if len(claims) > 1:
+            break
+        await asyncio.sleep(0.01)
+    assert claims == [3, 1]
+    hold.set()  # all four finish: each finish is a change, so the worker looks again
+    for _ in range(100):
+        if len(queue.done) == 4 and len(claims) > 2:
+            break
+        await asyncio.sleep(0.01)
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    assert sorted(queue.done) == ["i0", "i1", "i2", "late"]
+    assert claims[2:] and not any(claims[2:])  # after they finished: empty looks only

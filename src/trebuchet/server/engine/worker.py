@@ -140,8 +140,14 @@ class Worker(Generic[Item]):
                 if len(claimed) == free and not self._suspects:
                     await self._wait(None)  # full: wait for a slot
                     continue
+                if len(claimed) == limit:
+                    continue  # a whole batch: claim the next while this one is in flight
                 if claimed:
-                    continue  # claim the next batch while this one is in flight
+                    # A short batch: the store had no more to give (nothing else due, or
+                    # the rest held back by caps), so look again when one of these
+                    # finishes or new work arrives rather than at once.
+                    await self._wait(self.poll_interval)
+                    continue
                 if until_idle and not self._tasks:
                     return
                 await self._wait(None if until_idle else await self._idle_wait())
