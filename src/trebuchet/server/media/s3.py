@@ -50,13 +50,12 @@ from trebuchet.server.media.names import check_name
 from trebuchet.server.media.s3_upload import MultipartUpload
 from trebuchet.server.media.storage import (
     READ_CHUNK,
-    EmptyMedia,
     MediaChanged,
     MediaEntry,
     MediaInfo,
     MediaNotFound,
     MediaStorageUnavailable,
-    MediaTooLarge,
+    SizedChunks,
 )
 
 __all__ = ["MediaChanged", "MediaStorageUnavailable", "S3MediaStorage", "S3OpenMedia"]
@@ -347,15 +346,10 @@ class S3MediaStorage:
             fields["CacheControl"] = cache_control
         client = await self.client()
         upload = MultipartUpload(client, fields, self.part_size)
-        size = 0
+        sized = SizedChunks(chunks, limit, name)
         try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise MediaTooLarge(size, limit)
+            async for chunk in sized:
                 await upload.add(chunk)
-            if size == 0:
-                raise EmptyMedia(f"the media {name!r} has no content")
             tag = await upload.finish()
         except (ClientError, BotoCoreError) as exc:
             await asyncio.shield(upload.abort())
@@ -365,7 +359,7 @@ class S3MediaStorage:
             raise
         return MediaInfo(
             name=name,
-            size=size,
+            size=sized.size,
             content_type=content_type,
             created_us=created,
             etag=_etag(tag, created),

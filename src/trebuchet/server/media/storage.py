@@ -164,6 +164,27 @@ class MediaStorage(Protocol):
         ...
 
 
+class SizedChunks:
+    """An upload's chunks, checked as they arrive: more than ``limit`` bytes raises
+    :class:`MediaTooLarge` at once, none at all :class:`EmptyMedia` at the end.
+    ``size`` is the bytes seen so far.  Every storage reads its uploads through this."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int, name: str):
+        self._chunks = chunks
+        self._limit = limit
+        self._name = name
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            self.size += len(chunk)
+            if self.size > self._limit:
+                raise MediaTooLarge(self.size, self._limit)
+            yield chunk
+        if self.size == 0:
+            raise EmptyMedia(f"the media {self._name!r} has no content")
+
+
 async def read_all(storage: MediaStorage, user_id: str, name: str) -> tuple[MediaInfo, bytes]:
     async with await storage.open(user_id, name) as media:
         return media.info, b"".join([chunk async for chunk in media.chunks()])
@@ -333,22 +354,17 @@ class LocalMediaStorage:
             meta["cacheControl"] = cache_control
         header = _header(meta)
         temp, handle = await asyncio.to_thread(self._temp)
+        sized = SizedChunks(chunks, limit, name)
         try:
             handle.write(header)
-            size = 0
             batch: list[bytes] = []
             batched = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise MediaTooLarge(size, limit)
+            async for chunk in sized:
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= WRITE_BATCH:
                     await asyncio.to_thread(handle.write, b"".join(batch))
                     batch, batched = [], 0
-            if size == 0:
-                raise EmptyMedia(f"the media {name!r} has no content")
             if batch:
                 await asyncio.to_thread(handle.write, b"".join(batch))
             stat = await asyncio.to_thread(self._commit, handle, temp, final)
@@ -357,7 +373,7 @@ class LocalMediaStorage:
             raise
         return MediaInfo(
             name=name,
-            size=size,
+            size=sized.size,
             content_type=content_type,
             created_us=created,
             etag=_etag(stat),
