@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from tests.conftest import POSTGRES_ADMIN_URL, make_settings
 from tests.engine.conftest import Receiver
-from trebuchet.server.api.message_input import MessageIn, message_row
+from trebuchet.server.api.message_input import GLOBAL_ONLY, MessageIn, message_row
 from trebuchet.server.config import Settings
 from trebuchet.server.console.live import LiveFeed
 from trebuchet.server.domain.times import now_us
@@ -82,6 +82,15 @@ async def stores(postgres_url: str) -> AsyncIterator[list[Store]]:
             await store.close()
 
 
+async def _insert(
+    store: Store, user_id: str, message: MessageIn, policy: AddressPolicy = GLOBAL_ONLY
+) -> dict[str, Any]:
+    """Store ``message`` as the API accepts it (one commit); answers its row."""
+    row = message_row(message, user_id, now_us(), policy=policy)
+    await store.messages.insert(InsertJob([row]))
+    return row
+
+
 async def _state(store: Store, message_id: str) -> str:
     async with store.read() as conn:
         query = t.messages.select().where(t.messages.c.id == message_id)
@@ -107,8 +116,7 @@ async def test_another_store_sends_and_delivers_the_callback_without_polling(
         created = await api.users.create([FROM])
         policy = AddressPolicy.from_settings(settings)
         message = MessageIn(from_=FROM, to=TO, text="wake up", callbackUrl=receiver.url("/cb"))
-        row = message_row(message, created.user.id, now_us(), policy=policy)
-        await api.messages.insert(InsertJob([row]))
+        row = await _insert(api, created.user.id, message, policy)
 
         await _until(lambda: receiver.at("/cb"))
         assert receiver.at("/cb")[0].json()["messageId"] == row["id"]
@@ -149,8 +157,7 @@ async def test_the_listener_reconnects_after_its_connection_is_killed(
         assert engine.send_worker.idle_interval() == POLL
         woken.clear()  # reconnecting wakes everyone once; the commit below must wake again
         created = await writer.users.create([FROM])
-        row = message_row(MessageIn(from_=FROM, to=TO, text="after"), created.user.id, now_us())
-        await writer.messages.insert(InsertJob([row]))
+        await _insert(writer, created.user.id, MessageIn(from_=FROM, to=TO, text="after"))
         await asyncio.wait_for(woken.wait(), BOUND)
     finally:
         remove()
@@ -194,8 +201,7 @@ async def test_the_live_feed_hears_another_stores_commit(stores: list[Store]) ->
         # The baseline, and the reading the listener's start causes (it wakes everyone):
         # from here on only a notification (or the minute's tick) makes the feed read.
         await _until(lambda: feed.readings >= 2)
-        row = message_row(MessageIn(from_=FROM, to=TO, text="seen"), created.user.id, now_us())
-        await api.messages.insert(InsertJob([row]))
+        row = await _insert(api, created.user.id, MessageIn(from_=FROM, to=TO, text="seen"))
         change = await asyncio.wait_for(changes.get(), BOUND)
         assert change["id"] == row["id"]
 
@@ -228,8 +234,7 @@ async def test_a_trebuchet_worker_process_is_woken_by_a_send_elsewhere(
         created = await api.users.create([FROM])
         policy = AddressPolicy.from_settings(_settings(postgres_url))
         message = MessageIn(from_=FROM, to=TO, text="elsewhere", callbackUrl=receiver.url("/cb"))
-        row = message_row(message, created.user.id, now_us(), policy=policy)
-        await api.messages.insert(InsertJob([row]))
+        row = await _insert(api, created.user.id, message, policy)
         await _until(lambda: receiver.at("/cb"))
         assert receiver.at("/cb")[0].json()["messageId"] == row["id"]
         assert await _state(api, row["id"]) == "sent"
@@ -251,9 +256,8 @@ async def test_a_scheduled_send_leaves_when_due_while_the_worker_listens(
         created = await api.users.create([FROM])
         send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
         message = MessageIn(from_=FROM, to=TO, text="later", sendAt=send_at)
-        row = message_row(message, created.user.id, now_us())
+        row = await _insert(api, created.user.id, message)
         assert row["state"] == "scheduled"
-        await api.messages.insert(InsertJob([row]))
         await _until(lambda: senders.send_worker.processed == 1)
         assert await _state(api, row["id"]) == "sent"
     finally:

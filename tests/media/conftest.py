@@ -147,6 +147,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+@pytest.fixture
+async def bucket(s3_endpoint: str, aws_env: None) -> str:
+    """A new, empty bucket on the session's S3 endpoint, with credentials set."""
+    return s3.new_bucket(s3_endpoint)
+
+
 FAST_LIMITS = MmsLimits(
     external_item_bytes=1536 * 1024,
     own_item_bytes=2 * 1024 * 1024,

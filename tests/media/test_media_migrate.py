@@ -25,11 +25,6 @@ MOVIE = bytes(range(251)) * ((PART_SIZE + 300_000) // 251)
 
 
 @pytest.fixture
-async def bucket(s3_endpoint: str, aws_env: None) -> str:
-    return s3.new_bucket(s3_endpoint)
-
-
-@pytest.fixture
 def media_dir(tmp_path: Path) -> Path:
     return tmp_path / "old-media"
 

@@ -23,11 +23,6 @@ BOB = "+15550003333"
 
 
 @pytest.fixture
-async def bucket(s3_endpoint: str, aws_env: None) -> str:
-    return s3.new_bucket(s3_endpoint)
-
-
-@pytest.fixture
 async def harness(
     sqlite_url: str, s3_endpoint: str, bucket: str, tmp_path: Path
 ) -> AsyncIterator[Harness]:

@@ -35,11 +35,6 @@ CHUNK = bytes(range(256)) * 1024  # 256 KiB
 
 
 @pytest.fixture
-async def bucket(s3_endpoint: str, aws_env: None) -> str:
-    return s3.new_bucket(s3_endpoint)
-
-
-@pytest.fixture
 async def storage(s3_endpoint: str, bucket: str) -> AsyncIterator[S3MediaStorage]:
     made = S3MediaStorage(bucket, endpoint_url=s3_endpoint, prefix="p/")
     try:

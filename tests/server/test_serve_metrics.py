@@ -167,10 +167,7 @@ def test_a_single_process_serves_its_own_metrics(sqlite_url: str, tmp_path: Path
     user = _user(sqlite_url)
     args = ("--api-processes", "1", "--worker-processes", "0")
     with receiving() as rx, serving(sqlite_url, tmp_path, *args) as served:
-        deadline = time.monotonic() + START_SECONDS
-        while not _answers(f"{served.base}/health"):
-            assert time.monotonic() < deadline and served.process.poll() is None
-            time.sleep(0.2)
+        served.wait_ready(0)  # one process: no children, /health answers
         assert multiproc_dir(served.process.pid) is None
         _send_many(served, user, rx, "one", 3)
         samples = wait_for(f"{served.base}/metrics", SENT, 3)

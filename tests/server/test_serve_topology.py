@@ -228,10 +228,7 @@ def test_single_process_is_an_explicit_choice(sqlite_url: str, tmp_path: Path) -
     user = _user(sqlite_url)
     args = ("--api-processes", "1", "--worker-processes", "0")
     with receiving() as rx, serving(sqlite_url, tmp_path, *args) as served:
-        deadline = time.monotonic() + START_SECONDS
-        while not _answers(f"{served.base}/health"):
-            assert time.monotonic() < deadline and served.process.poll() is None
-            time.sleep(0.2)
+        served.wait_ready(0)  # one process: no children, /health answers
         assert served.children() == {}
         ids = [_send(served.base, user, rx.url, f"one {i}") for i in range(5)]
         _wait_delivered(served, user, ids, rx)
