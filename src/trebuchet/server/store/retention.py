@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, delete, exists, func, select, tuple_
+from sqlalchemy import Column, Select, and_, delete, exists, func, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -219,22 +219,23 @@ def prune_carrier_refs(conn: Connection, cutoff: int | None, limit: int) -> Batc
     return Batch(len(keys))
 
 
-def prune_user_errors(conn: Connection, cutoff: int, limit: int) -> Batch:
-    u = t.user_errors.c
-    query = select(u.id).where(u.time_us < cutoff)
-    ids = list(conn.execute(_take(query.order_by(u.time_us), limit)).scalars())
+def _delete_older(conn: Connection, when: Column[Any], cutoff: int, limit: int) -> Batch:
+    """Delete up to ``limit`` rows of ``when``'s table whose ``when`` is before ``cutoff``,
+    oldest first; the table has an ``id`` key."""
+    table = when.table
+    query = select(table.c.id).where(when < cutoff)
+    ids = list(conn.execute(_take(query.order_by(when), limit)).scalars())
     if ids:
-        conn.execute(delete(t.user_errors).where(u.id.in_(ids)))
+        conn.execute(delete(table).where(table.c.id.in_(ids)))
     return Batch(len(ids))
+
+
+def prune_user_errors(conn: Connection, cutoff: int, limit: int) -> Batch:
+    return _delete_older(conn, t.user_errors.c.time_us, cutoff, limit)
 
 
 def prune_console_sessions(conn: Connection, cutoff: int, limit: int) -> Batch:
-    s = t.console_sessions.c
-    query = select(s.id).where(s.seen_us < cutoff)
-    ids = list(conn.execute(_take(query.order_by(s.seen_us), limit)).scalars())
-    if ids:
-        conn.execute(delete(t.console_sessions).where(s.id.in_(ids)))
-    return Batch(len(ids))
+    return _delete_older(conn, t.console_sessions.c.seen_us, cutoff, limit)
 
 
 StepFn = Callable[[Connection, int, int], Batch]
