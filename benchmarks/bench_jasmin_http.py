@@ -59,30 +59,29 @@ def _ratio(
 
 
 def jasmin_http(work: Path, *, rounds: int, seconds: float) -> list[Row]:
-    """The rows; a peer this started is stopped again (it would load what runs next)."""
-    already_running = bench_smpp.peer_running()
-    reason = bench_smpp.start_peer()
-    if reason is not None:
-        print(f"    Jasmin peer unavailable, HTTP comparison skipped: {reason}")
-        return [Row("single send vs Jasmin HTTP /send", "skipped", "-", None, reason[:80])]
+    """The rows, or one saying why the peer could not start."""
+    with bench_smpp.running_peer() as reason:
+        if reason is not None:
+            print(f"    Jasmin peer unavailable, HTTP comparison skipped: {reason}")
+            return [Row("single send vs Jasmin HTTP /send", "skipped", "-", None, reason[:80])]
+        return _rows(work, rounds=rounds, seconds=seconds)
+
+
+def _rows(work: Path, *, rounds: int, seconds: float) -> list[Row]:
     shape = default_shape()
     rows = []
-    try:
-        for label, extra in (("default start", {}), ("engine off", {"engine": "false"})):
-            db = sqlite_database(work, f"jasmin-{label.replace(' ', '-')}.db")
-            ratio, ours, theirs = _ratio(db, shape, rounds=rounds, seconds=seconds, **extra)
-            default = label == "default start"
-            rows.append(Row(
-                f"single send vs Jasmin HTTP /send, {label}, SQLite",
-                f"{ratio:.2f}x Jasmin", f">= {TARGET:g}x" if default else "report",
-                ratio >= TARGET if default else None,
-                f"median of {rounds} alternating runs; {ours:,.0f} vs {theirs:,.0f} req/s "
-                "(Jasmin 0.11.0, user perf: accept and queue)",
-                shape.label if default else f"{shape.api} API, engine off",
-            ))  # fmt: skip
-    finally:
-        if not already_running:
-            bench_smpp.stop_peer()
+    for label, extra in (("default start", {}), ("engine off", {"engine": "false"})):
+        db = sqlite_database(work, f"jasmin-{label.replace(' ', '-')}.db")
+        ratio, ours, theirs = _ratio(db, shape, rounds=rounds, seconds=seconds, **extra)
+        default = label == "default start"
+        rows.append(Row(
+            f"single send vs Jasmin HTTP /send, {label}, SQLite",
+            f"{ratio:.2f}x Jasmin", f">= {TARGET:g}x" if default else "report",
+            ratio >= TARGET if default else None,
+            f"median of {rounds} alternating runs; {ours:,.0f} vs {theirs:,.0f} req/s "
+            "(Jasmin 0.11.0, user perf: accept and queue)",
+            shape.label if default else f"{shape.api} API, engine off",
+        ))  # fmt: skip
     return rows
 
 

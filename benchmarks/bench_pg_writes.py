@@ -32,13 +32,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from sqlalchemy import text
 
-from benchmarks.common import Row, postgres_available, postgres_database
+from benchmarks.common import (
+    PG_BACKGROUND,
+    Row,
+    cpu_seconds,
+    postgres_available,
+    postgres_database,
+)
 from trebuchet.server.api.message_input import MessageIn, new_message
 from trebuchet.server.callbacks.outbox import Outbox, message_destination
 from trebuchet.server.domain.states import EventState, MessageState
@@ -56,8 +61,6 @@ BULK = 50
 CLAIM = 100
 LEASE_US = 30_000_000
 DEADLINE = 60.0  # seconds per step: a step stops there and reports the rows it did
-TICK = os.sysconf("SC_CLK_TCK")
-BACKGROUND = ("walwriter", "checkpointer", "background writer", "autovacuum launcher")
 
 
 @dataclass
@@ -85,15 +88,6 @@ class Step:
         )
 
 
-def _cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 class Meter:
     """CPU of PostgreSQL's processes serving ``database``, and of its background ones."""
 
@@ -107,7 +101,7 @@ class Meter:
                 await conn.execute(text("SELECT pid, datname, backend_type FROM pg_stat_activity"))
             ).all()
         ours = [r.pid for r in rows if r.datname == self.database]
-        background = [r.pid for r in rows if r.backend_type in BACKGROUND]
+        background = [r.pid for r in rows if r.backend_type in PG_BACKGROUND]
         return ours, background
 
     async def wal(self) -> int:
@@ -117,7 +111,7 @@ class Meter:
 
     async def measure(self, name: str, work: Callable[[], Awaitable[int]]) -> Step:
         ours, background = await self._pids()
-        before = {pid: _cpu(pid) for pid in {*ours, *background}}
+        before = {pid: cpu_seconds(pid) for pid in {*ours, *background}}
         wal = await self.wal()
         client = time.process_time()
         started = time.monotonic()
@@ -125,7 +119,7 @@ class Meter:
         seconds = time.monotonic() - started
         client = time.process_time() - client
         ours_after, background = await self._pids()
-        spent = {pid: _cpu(pid) - before.get(pid, 0.0) for pid in {*ours_after, *background}}
+        spent = {pid: cpu_seconds(pid) - before.get(pid, 0.0) for pid in {*ours_after, *background}}
         return Step(
             name,
             rows,

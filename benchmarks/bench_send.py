@@ -17,14 +17,14 @@ def _message(i: int = 0) -> dict[str, str]:
     return {"from": NUMBERS[0], "to": NUMBERS[1], "text": f"Your code is {4417 + i}"}
 
 
-def single_send(db: str, label: str, *, rounds: int, seconds: float, workers: int = 1) -> Row:
-    """``workers`` server processes each, for Trebuchet and for the reference."""
+def single_send(db: str, label: str, *, rounds: int, seconds: float) -> Row:
+    """One server process each, for Trebuchet and for the reference."""
     account = create_user(db, NUMBERS)
     body = json.dumps(_message())
     ratios, ours, refs = [], [], []
     with (
-        reference_server(workers) as ref_url,
-        trebuchet_server(db, engine="false", api_processes=str(workers)) as (url, _),
+        reference_server(1) as ref_url,
+        trebuchet_server(db, engine="false", api_processes="1") as (url, _),
     ):
         ref_path = f"{ref_url}/v1/users/{account.user_id}/messages"
         our_path = f"{url}/v1/users/{account.user_id}/messages"
@@ -44,8 +44,8 @@ def single_send(db: str, label: str, *, rounds: int, seconds: float, workers: in
         "report",
         None,
         f"median of {rounds} alternating runs; {median(ours):,.0f} vs {median(refs):,.0f} req/s"
-        f"; reference app with {workers} process{'es' if workers > 1 else ''} too",
-        f"{workers} API, engine off",
+        "; reference app with 1 process too",
+        "1 API, engine off",
     )
 
 

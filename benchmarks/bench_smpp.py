@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.common import Row
@@ -145,18 +146,25 @@ async def raw_blaster(count: int, seconds: float) -> tuple[int, float]:
     return answered, elapsed
 
 
-def smpp(count: int = 3000, seconds: float = 15.0) -> list[Row]:
-    """The rows; a peer this started is stopped again (it would load what runs next)."""
+@contextlib.contextmanager
+def running_peer() -> Iterator[str | None]:
+    """The peer for the block: None when it runs, else why it could not start.  A peer
+    this started is stopped again afterwards (it would load what runs next)."""
     already_running = peer_running()
     reason = start_peer()
-    if reason is not None:
-        print(f"    Jasmin peer unavailable, SMPP skipped: {reason}")
-        return [Row("SMPP to Jasmin", "skipped", "-", None, reason[:80])]
     try:
-        return _measure(count, seconds)
+        yield reason
     finally:
-        if not already_running:
+        if reason is None and not already_running:
             stop_peer()
+
+
+def smpp(count: int = 3000, seconds: float = 15.0) -> list[Row]:
+    with running_peer() as reason:
+        if reason is not None:
+            print(f"    Jasmin peer unavailable, SMPP skipped: {reason}")
+            return [Row("SMPP to Jasmin", "skipped", "-", None, reason[:80])]
+        return _measure(count, seconds)
 
 
 def _measure(count: int, seconds: float) -> list[Row]:

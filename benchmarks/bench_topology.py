@@ -31,10 +31,12 @@ from pathlib import Path
 
 from benchmarks import bench_e2e
 from benchmarks.common import (
+    PG_BACKGROUND,
     Row,
     median,
     postgres_available,
     postgres_database,
+    proc_stat,
     sqlite_database,
 )
 from benchmarks.processes import create_user, reference_server, trebuchet_server, wait_healthy
@@ -42,7 +44,6 @@ from benchmarks.wrk import ensure_wrk, run_wrk
 from trebuchet.server.serving.topology import DEFAULT_WORKER_PROCESSES, default_api_processes
 
 NUMBERS = ("+15550100001", "+15550100002")
-TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_CPU_SECONDS = 0.02  # CPU in half a second below which the server counts as idle
 SINGLE_TARGET = 0.6
 # Three times the single process's end-to-end rate on this machine before the split
@@ -51,21 +52,12 @@ E2E_TARGET = 3_300
 P99_TARGET_MS = 100.0
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system CPU seconds) of ``pid``."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def _tree(root: int) -> dict[int, tuple[int, float]]:
     """``_stat`` of ``root`` and of every live process below it, read in one pass."""
     parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            stat = _stat(int(entry.name))
+            stat = proc_stat(int(entry.name))
             if stat is not None:
                 parents[int(entry.name)] = stat
     members = {root}
@@ -87,11 +79,6 @@ def descendants(root: int) -> set[int]:
 def tree_cpu(root: int) -> float:
     """CPU seconds of ``root`` and every live descendant."""
     return sum(cpu for _, cpu in _tree(root).values())
-
-
-# PostgreSQL's own processes that write for every database (shared: on a quiet machine,
-# the benchmark's).
-PG_BACKGROUND = ("walwriter", "checkpointer", "background writer")
 
 
 def _pg_pids(db: str) -> list[int]:
@@ -132,7 +119,7 @@ class DatabaseCpu:
     def _cpu(self) -> dict[int, float]:
         if not self.postgres:
             return {}
-        return {pid: stat[1] for pid in _pg_pids(self.db) if (stat := _stat(pid)) is not None}
+        return {pid: stat[1] for pid in _pg_pids(self.db) if (stat := proc_stat(pid)) is not None}
 
     def start(self) -> None:
         self._before = self._cpu()

@@ -39,7 +39,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from benchmarks.common import Row, postgres_available, postgres_database
-from benchmarks.processes import ROOT, create_user, trebuchet_server
+from benchmarks.processes import ROOT, create_user, stop, trebuchet_server
 from trebuchet.server.store import Store
 from trebuchet.server.store import tables as t
 
@@ -87,12 +87,7 @@ def worker_process(db: str, *, listen: bool) -> Iterator[None]:
                 time.sleep(0.05)
             yield
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 async def _send_one_at_a_time(

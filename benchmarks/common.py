@@ -14,6 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+TICKS = os.sysconf("SC_CLK_TCK")
+# PostgreSQL's processes that write for every database (shared: on a quiet machine, the
+# benchmark's).
+PG_BACKGROUND = ("walwriter", "checkpointer", "background writer", "autovacuum launcher")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TREBUCHET_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -29,6 +34,21 @@ class Row:
     met: bool | None  # None: no target, informational
     detail: str = ""
     topology: str = ""  # the server's processes, where it matters ("2 API + 1 delivery")
+
+
+def proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of ``pid``, from ``/proc``; None when gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (0 when it is gone)."""
+    stat = proc_stat(pid)
+    return 0.0 if stat is None else stat[1]
 
 
 def basic_auth(user: str, password: str) -> str:

@@ -90,11 +90,9 @@ def _rows(sizes: Sizes, work: Path, with_postgres: bool) -> list[Row]:
             )
         ]
 
-    def accept_only(db: str, label: str, workers: int = 1) -> list[Row]:
+    def accept_only(db: str, label: str) -> list[Row]:
         return [
-            bench_send.single_send(
-                db, label, rounds=sizes.send_rounds, seconds=sizes.send_seconds, workers=workers
-            )
+            bench_send.single_send(db, label, rounds=sizes.send_rounds, seconds=sizes.send_seconds)
         ]
 
     def end_to_end(db: str, label: str) -> list[Row]:
