@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from tests.conftest import Credentials
 from tests.engine.conftest import Bench, BenchFactory, Receiver, failing_first
 from trebuchet.server.store import tables as t
 from trebuchet.server.store.faults import NOT_ANSWERING
@@ -30,6 +31,18 @@ async def _row(bench: Bench, table: Any, row_id: str) -> dict[str, Any]:
     async with bench.store.read() as conn:
         row = (await conn.execute(select(table).where(table.c.id == row_id))).mappings().one()
     return dict(row)
+
+
+async def _event_waiting_for_its_next_round(
+    make_bench: BenchFactory, receiver: Receiver
+) -> tuple[Bench, Credentials, str, dict[str, Any]]:
+    """A message whose callback's first round failed: (bench, user, message id, event)."""
+    bench = await make_bench(crash_max_attempts=2)
+    user = await bench.user([FROM])
+    doomed = await bench.send(user, **_msg(callbackUrl=receiver.on("/once", failing_first(1))))
+    await bench.run()  # the first round fails: the event waits for its next round
+    [event] = await bench.events(user, doomed)
+    return bench, user, doomed, event
 
 
 async def test_a_poison_message_is_parked_and_the_others_are_sent(
@@ -69,11 +82,7 @@ async def test_a_poison_message_is_parked_and_the_others_are_sent(
 async def test_a_poison_event_is_parked_and_visible_on_the_events_api(
     make_bench: BenchFactory, receiver: Receiver
 ) -> None:
-    bench = await make_bench(crash_max_attempts=2)
-    user = await bench.user([FROM])
-    doomed = await bench.send(user, **_msg(callbackUrl=receiver.on("/once", failing_first(1))))
-    await bench.run()  # the first round fails: the event waits for its next round
-    [event] = await bench.events(user, doomed)
+    bench, user, doomed, event = await _event_waiting_for_its_next_round(make_bench, receiver)
     assert event["state"] == "pending"
     # A GET callback's payload goes into the query string: this one cannot be decoded.
     await _plant(bench, t.events, event["id"], method="GET", payload=POISON)
@@ -142,11 +151,7 @@ async def test_a_message_claimed_past_the_bound_without_finishing_is_parked(
 async def test_an_event_claimed_past_the_bound_without_finishing_is_parked(
     make_bench: BenchFactory, receiver: Receiver
 ) -> None:
-    bench = await make_bench(crash_max_attempts=2)
-    user = await bench.user([FROM])
-    doomed = await bench.send(user, **_msg(callbackUrl=receiver.on("/once", failing_first(1))))
-    await bench.run()  # the first round fails: the event waits for its next round
-    [event] = await bench.events(user, doomed)
+    bench, user, doomed, event = await _event_waiting_for_its_next_round(make_bench, receiver)
     await _plant(bench, t.events, event["id"], claims=2)
 
     await bench.run_for(30, step=2)
