@@ -6,6 +6,7 @@ engine is at-least-once); they are counted, and must stay rare.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import signal
 import sqlite3
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from tests.reliability import faults
@@ -25,6 +28,7 @@ from tests.reliability.scenarios import (
     worker_drain,
     worker_kill,
 )
+from trebuchet.server.store import Store
 from trebuchet.server.store.faults import FULL, NOT_ANSWERING, READ_ONLY, unavailable_reason
 
 
@@ -117,6 +121,36 @@ async def test_full_disk_answers_503_and_recovers(work_dir: Path) -> None:
     except faults.Unsupported as exc:
         pytest.skip(f"cannot mount a small tmpfs here: {exc}")
     _refused_cleanly(fault, FULL)
+
+
+async def test_a_full_disk_refuses_the_readiness_write_that_would_fit(work_dir: Path) -> None:
+    """A write can still fit in space the WAL file already holds while the disk is full
+    (here: a checkpointed WAL, so the next write reuses its start). The readiness write
+    must not pass for proof that writes work then."""
+    try:
+        with faults.small_disk(work_dir / "disk", megabytes=8) as disk:
+            store = Store(f"sqlite:///{disk / 'trebuchet.db'}")
+            await store.open()
+            try:
+
+                def grow_and_shrink(conn: Connection) -> None:
+                    conn.execute(text("CREATE TABLE scratch (x BLOB)"))
+                    conn.execute(text("INSERT INTO scratch VALUES (zeroblob(400000))"))
+                    conn.execute(text("DELETE FROM scratch"))
+
+                await store.transact(grow_and_shrink)
+                with contextlib.closing(sqlite3.connect(disk / "trebuchet.db")) as raw:
+                    assert raw.execute("PRAGMA wal_checkpoint(FULL)").fetchone()[0] == 0
+                assert (disk / "trebuchet.db-wal").stat().st_size > 100_000
+                async with faults.filled(disk)():
+                    with pytest.raises(OSError, match="no space left") as refused:
+                        await store.probe_write()
+                    assert unavailable_reason(refused.value) == FULL
+                await store.probe_write()  # room again: the write goes through
+            finally:
+                await store.close()
+    except faults.Unsupported as exc:
+        pytest.skip(f"cannot mount a small tmpfs here: {exc}")
 
 
 @pytest.mark.postgres

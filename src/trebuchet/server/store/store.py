@@ -29,6 +29,8 @@ few differences (``BEGIN IMMEDIATE``, upsert syntax) are chosen by dialect.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -89,6 +91,7 @@ class Store:
         )
         self.dialect = self._engine.dialect.name
         path = sqlite_path(url)
+        self._sqlite_dir = None if path is None else os.path.dirname(os.path.abspath(path))
         self._sqlite_writer = None if path is None else SqliteWriter(path, sqlite_synchronous)
         self._sqlite_reader = None if path is None else SqliteReader(path, sqlite_synchronous)
         writers = 1 if self.dialect == "sqlite" else 4
@@ -169,7 +172,13 @@ class Store:
             await conn.exec_driver_sql("SELECT 1")
 
     async def probe_write(self) -> None:
-        """A real but harmless write (:func:`.meta.write_probe`); raises as writes do."""
+        """A real but harmless write (:func:`.meta.write_probe`); raises as writes do.
+
+        On SQLite a filesystem with no room left raises ``ENOSPC`` first: a small write may
+        still fit in space the database file or its journal already hold, which says
+        nothing about the writes being refused."""
+        if self._sqlite_dir is not None and os.statvfs(self._sqlite_dir).f_bavail == 0:
+            raise OSError(errno.ENOSPC, "no space left on the store's filesystem")
         await self.transact(write_probe)
 
     @contextmanager
